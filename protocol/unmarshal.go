@@ -1,0 +1,20 @@
+package protocol
+
+import "github.com/vmihailenco/msgpack/v5"
+
+// Unmarshal decodes untrusted msgpack into v with github.com/vmihailenco/msgpack/v5 after
+// Validate has checked it, so that no declared length can exceed the bytes present (see the
+// package doc for why that matters with v5.4.x). Use it for game payloads and any other msgpack
+// that arrives from the network.
+func Unmarshal(b []byte, v any) error {
+	if err := Validate(b); err != nil {
+		return err
+	}
+	return msgpack.Unmarshal(b, v)
+}
+
+// Marshal encodes v with github.com/vmihailenco/msgpack/v5. Maps are encoded with sorted keys so
+// the bytes are deterministic.
+func Marshal(v any) ([]byte, error) {
+	return marshal(v)
+}
