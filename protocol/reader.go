@@ -82,14 +82,19 @@ func (r *Reader) length(n int, what string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	var v uint32
 	switch n {
 	case 1:
-		return int(p[0]), nil
+		v = uint32(p[0])
 	case 2:
-		return int(binary.BigEndian.Uint16(p)), nil
+		v = uint32(binary.BigEndian.Uint16(p))
+	default:
+		v = binary.BigEndian.Uint32(p)
 	}
-	v := binary.BigEndian.Uint32(p)
-	if uint64(v) > uint64(len(r.b)) { // cannot fit: refuse before anyone allocates for it
+	// A length can never exceed the bytes left (every element or byte it counts takes at least
+	// one): refuse it here, before anyone allocates for it, and with the same error whatever
+	// the header's width.
+	if uint64(v) > uint64(r.Remaining()) {
 		return 0, r.fail(ErrMalformed, what)
 	}
 	return int(v), nil
@@ -148,7 +153,7 @@ func (r *Reader) MapLen() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	if 2*n > r.Remaining() {
+	if n > r.Remaining()/2 {
 		r.off = start
 		return 0, r.fail(ErrMalformed, "map length beyond frame")
 	}
