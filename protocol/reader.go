@@ -2,6 +2,7 @@ package protocol
 
 import (
 	"encoding/binary"
+	"errors"
 	"math"
 	"unicode/utf8"
 )
@@ -288,7 +289,10 @@ func (r *Reader) Float() (float64, error) {
 	default:
 		v, neg, err := r.integer()
 		if err != nil {
-			return 0, r.fail(ErrType, "number")
+			if errors.Is(err, ErrType) {
+				return 0, r.fail(ErrType, "number")
+			}
+			return 0, err // a truncated integer is ErrTruncated, not a wrong type
 		}
 		if neg {
 			return float64(int64(v)), nil
