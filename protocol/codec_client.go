@@ -82,6 +82,9 @@ func DecodeClient(b []byte, m *ClientMsg) error {
 	if err != nil {
 		return err
 	}
+	if op > 0xff { // Op is a byte: 260 must not alias 4
+		return r.fail(ErrUnknownOp, "op")
+	}
 	to := m.To[:0]
 	*m = ClientMsg{Op: Op(op)}
 	var want int

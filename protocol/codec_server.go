@@ -1,5 +1,7 @@
 package protocol
 
+import "math"
+
 // DELTA frames are written in two parts so that a match encodes the shared part once per tick
 // and each member gets it with a small tail of its own:
 //
@@ -135,6 +137,9 @@ func DecodeServer(b []byte, m *ServerMsg) error {
 	if err != nil {
 		return err
 	}
+	if op > 0xff { // Op is a byte: 290 must not alias 34
+		return r.fail(ErrUnknownOp, "op")
+	}
 	*m = ServerMsg{Op: Op(op)}
 	var want int
 	switch m.Op {
@@ -161,6 +166,14 @@ func DecodeServer(b []byte, m *ServerMsg) error {
 	u32 := func(p *uint32) {
 		if err == nil {
 			*p, err = r.Uint32()
+		}
+	}
+	// narrow reads a uint32 into a field whose Go type is narrower (codes, kinds, reasons):
+	// out-of-range values are refused rather than silently truncated.
+	narrow := func(p *uint32, max uint32) {
+		u32(p)
+		if err == nil && *p > max {
+			err = r.fail(ErrInvalid, "value out of range")
 		}
 	}
 	str := func(p *string, max int) {
@@ -211,7 +224,7 @@ func DecodeServer(b []byte, m *ServerMsg) error {
 		raw(&m.Direct)
 	case OpEvent:
 		var k uint32
-		u32(&k)
+		narrow(&k, math.MaxUint8)
 		m.Kind = EventKind(k)
 		u32(&m.From)
 		raw(&m.Data)
@@ -227,17 +240,17 @@ func DecodeServer(b []byte, m *ServerMsg) error {
 		}
 	case OpError:
 		var c, ref uint32
-		u32(&c)
+		narrow(&c, math.MaxUint16)
 		m.Code = ErrorCode(c)
 		str(&m.Message, MaxMessageLen)
-		u32(&ref)
+		narrow(&ref, math.MaxUint8)
 		m.RefOp = Op(ref)
 		u32(&m.RefID)
 	case OpEnd:
 		var reason uint32
 		u32(&m.Epoch)
 		u32(&m.Tick)
-		u32(&reason)
+		narrow(&reason, math.MaxUint8)
 		m.Reason = EndReason(reason)
 		raw(&m.Result)
 	case OpLeft:
