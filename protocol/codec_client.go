@@ -126,7 +126,7 @@ func DecodeClient(b []byte, m *ClientMsg) error {
 		if m.Ticket, err = r.OptString(MaxTokenLen); err != nil {
 			return err
 		}
-		if m.Meta, err = r.Raw(1); err != nil {
+		if m.Meta, err = r.Raw(2); err != nil {
 			return err
 		}
 		if len(m.Meta) == 1 && m.Meta[0] == 0xc0 {
@@ -143,7 +143,7 @@ func DecodeClient(b []byte, m *ClientMsg) error {
 		if m.Seen, err = r.Uint32(); err != nil {
 			return err
 		}
-		if m.Payload, err = r.Raw(1); err != nil {
+		if m.Payload, err = r.Raw(2); err != nil {
 			return err
 		}
 	case OpMessage:
@@ -170,7 +170,7 @@ func DecodeClient(b []byte, m *ClientMsg) error {
 		if m.Echo, err = r.Bool(); err != nil {
 			return err
 		}
-		if m.Payload, err = r.Raw(1); err != nil {
+		if m.Payload, err = r.Raw(2); err != nil {
 			return err
 		}
 	case OpPing:
@@ -207,7 +207,7 @@ func DecodeClient(b []byte, m *ClientMsg) error {
 		}
 	}
 	for i := want; i < n; i++ { // newer fields: validate, ignore
-		if err := r.Skip(1); err != nil {
+		if err := r.Skip(2); err != nil {
 			return err
 		}
 	}

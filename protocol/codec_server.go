@@ -183,7 +183,7 @@ func DecodeServer(b []byte, m *ServerMsg) error {
 	}
 	raw := func(p *[]byte) {
 		if err == nil {
-			*p, err = r.Raw(1)
+			*p, err = r.Raw(2)
 			if err == nil && len(*p) == 1 && (*p)[0] == 0xc0 {
 				*p = nil
 			}
@@ -276,7 +276,7 @@ func DecodeServer(b []byte, m *ServerMsg) error {
 		return err
 	}
 	for i := want; i < n; i++ {
-		if err := r.Skip(1); err != nil {
+		if err := r.Skip(2); err != nil {
 			return err
 		}
 	}

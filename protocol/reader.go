@@ -415,7 +415,8 @@ func (r *Reader) BinBytes() ([]byte, error) {
 }
 
 // Raw validates the next value (to depth MaxDepth-depth) and returns its bytes, aliasing the
-// input. depth is the nesting level the value sits at (1 for an element of the message array).
+// input. depth is the nesting level the value sits at: 1 for a whole frame or payload (as in
+// Validate), 2 for an element of the message array (the message array is level 1).
 func (r *Reader) Raw(depth int) ([]byte, error) {
 	start := r.off
 	if err := r.skip(depth); err != nil {
