@@ -189,6 +189,18 @@ func DecodeServer(b []byte, m *ServerMsg) error {
 			}
 		}
 	}
+	// rawMap is raw for a field that must be a map and is never nil (JOINED state and members):
+	// AppendServer writes an empty map for them, so a nil would not survive a round trip.
+	rawMap := func(p *[]byte) {
+		if err != nil {
+			return
+		}
+		var c byte
+		if c, err = r.Peek(); err == nil && c&0xf0 != 0x80 && c != 0xde && c != 0xdf {
+			err = r.fail(ErrType, "map")
+		}
+		raw(p)
+	}
 	switch m.Op {
 	case OpWelcome:
 		str(&m.Session, MaxIDLen)
@@ -206,9 +218,9 @@ func DecodeServer(b []byte, m *ServerMsg) error {
 		u32(&m.Epoch)
 		u32(&m.Tick)
 		u32(&m.TickRate)
-		raw(&m.State)
+		rawMap(&m.State)
 		raw(&m.Private)
-		raw(&m.Members)
+		rawMap(&m.Members)
 		raw(&m.Schema)
 	case OpDelta:
 		u32(&m.Epoch)
