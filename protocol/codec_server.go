@@ -1,6 +1,10 @@
 package protocol
 
-import "math"
+import (
+	"math"
+	"strings"
+	"unicode/utf8"
+)
 
 // DELTA frames are written in two parts so that a match encodes the shared part once per tick
 // and each member gets it with a small tail of its own:
@@ -114,10 +118,16 @@ func AppendServer(b []byte, m *ServerMsg) []byte {
 	panic("protocol: AppendServer of a non-server op")
 }
 
-// ErrorFrame returns an encoded ERROR message.
+// ErrorFrame returns an encoded ERROR message. msg is made valid UTF-8 and cut to
+// MaxMessageLen bytes on a rune boundary, so that the frame always decodes.
 func ErrorFrame(code ErrorCode, msg string, refOp Op, refID uint32) []byte {
+	msg = strings.ToValidUTF8(msg, "\uFFFD")
 	if len(msg) > MaxMessageLen {
-		msg = msg[:MaxMessageLen]
+		cut := MaxMessageLen
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut]
 	}
 	return AppendServer(nil, &ServerMsg{Op: OpError, Code: code, Message: msg, RefOp: refOp, RefID: refID})
 }
