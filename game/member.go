@@ -1,0 +1,61 @@
+package game
+
+import (
+	"time"
+
+	"github.com/tickrelay/tickrelay/protocol"
+)
+
+// Sink is where a match's frames for one member (or spectator) go: the server implements it
+// with a session's bounded writer, the cluster bus with a relay to another instance.
+//
+// Both methods are called from the match goroutine and must not block: a sink that cannot keep
+// up closes its own connection (the session then reports the member dropped) and never stalls
+// the match.
+type Sink interface {
+	// Deliver hands over one frame: shared followed by tail. shared is immutable and may be
+	// kept (the same bytes go to every member); tail belongs to the match and is reused after
+	// Deliver returns, so a sink that queues the frame must copy tail.
+	Deliver(shared, tail []byte)
+	// Detached tells the sink that the match removed it (kicked, replaced by another
+	// connection, the match ended, its seat timed out). Not called when the sink itself asked
+	// to leave.
+	Detached(match *Match, pid uint32, reason protocol.LeaveReason)
+}
+
+// Player is a seat in a match as game code sees it.
+type Player struct {
+	PID       uint32 // 1, 2, … in join order; never reused within a match
+	UserID    string // the authenticated user
+	Name      string
+	Meta      []byte // the msgpack value the client sent with JOIN (nil if none)
+	Connected bool   // false while dropped (within the reconnect grace)
+	LastInput uint32 // seq of the last input applied (the ack)
+	Data      any    // free for the game's own per-player data
+}
+
+// member is the runtime's record of a seat; owned by the match goroutine.
+type member struct {
+	Player
+	sink      Sink
+	droppedAt time.Time
+	ackDirty  bool
+	direct    []byte // this tick's direct events, encoded
+	nDirect   int
+	syncing   bool // a SYNC/resume is pending: no live frames until its catch-up
+	joining   bool // gets JOINED at the end of this tick instead of the delta
+	joinReq   uint32
+}
+
+type joinReq struct {
+	ctx    interface{ Err() error }
+	userID string
+	name   string
+	meta   []byte
+	reply  chan joinReply
+}
+
+type joinReply struct {
+	pid uint32
+	err error
+}

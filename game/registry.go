@@ -1,0 +1,265 @@
+package game
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	mrand "math/rand/v2"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tickrelay/tickrelay/protocol"
+)
+
+// ErrClosed is returned by Create after Shutdown began.
+var ErrClosed = errors.New("game: registry is shutting down")
+
+// ErrExists is returned by Create for an id already running.
+var ErrExists = errors.New("game: match id already exists")
+
+// Registry runs matches: it creates them from the Catalog, finds them by id, lists them, and
+// stops them all at shutdown. It is safe for concurrent use; each match runs in its own
+// goroutine, which the registry accounts for (Shutdown waits for every one).
+type Registry struct {
+	catalog *Catalog
+	clock   Clock
+	log     *slog.Logger
+	metrics Metrics
+	stagger bool
+
+	mu      sync.RWMutex
+	matches map[string]*Match
+	closed  bool
+	created uint64
+	wg      sync.WaitGroup
+}
+
+// RegistryConfig configures a Registry. Zero values are the defaults in the comments.
+type RegistryConfig struct {
+	Catalog *Catalog     // required
+	Clock   Clock        // default RealClock
+	Log     *slog.Logger // default slog.Default()
+	Metrics Metrics      // default NopMetrics
+	// NoStagger starts every match's ticker at the same phase. By default the first tick of
+	// each new match is offset by a golden-ratio fraction of the interval, so many matches
+	// spread their ticks (and their writes) across the interval instead of bursting together.
+	NoStagger bool
+}
+
+// NewRegistry returns a Registry.
+func NewRegistry(c RegistryConfig) *Registry {
+	if c.Catalog == nil {
+		panic("game: RegistryConfig.Catalog is required")
+	}
+	if c.Clock == nil {
+		c.Clock = RealClock{}
+	}
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = NopMetrics{}
+	}
+	return &Registry{catalog: c.Catalog, clock: c.Clock, log: c.Log, metrics: c.Metrics,
+		stagger: !c.NoStagger, matches: map[string]*Match{}}
+}
+
+// Catalog returns the registry's game catalog.
+func (r *Registry) Catalog() *Catalog { return r.catalog }
+
+// CreateOptions describe a new match.
+type CreateOptions struct {
+	ID         string            // default: a random id
+	Game       string            // a name in the catalog
+	Params     []byte            // msgpack value for Logic.Init (nil: none)
+	Label      map[string]string // listing labels
+	Private    bool              // not listed; joined by ticket or id only
+	MaxPlayers int               // 0: the game's default
+	Epoch      uint32            // 0: 1 (a restored match gets a new epoch)
+}
+
+// Create starts a match. Init runs before Create returns; its error (or panic) refuses the
+// creation.
+func (r *Registry) Create(o CreateOptions) (*Match, error) {
+	m, opts, err := r.newMatch(o)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, ErrClosed
+	}
+	if _, dup := r.matches[m.id]; dup {
+		r.mu.Unlock()
+		return nil, ErrExists
+	}
+	r.matches[m.id] = m
+	n := r.created
+	r.created++
+	r.wg.Add(1)
+	r.mu.Unlock()
+
+	var phase time.Duration
+	if r.stagger {
+		interval := time.Second / time.Duration(opts.TickRate)
+		frac := float64(n) * 0.6180339887498949
+		frac -= float64(int64(frac))
+		phase = time.Duration(frac * float64(interval))
+	}
+	ticker := r.clock.NewTicker(time.Second/time.Duration(opts.TickRate), phase)
+	go func() {
+		defer r.wg.Done()
+		m.run(ticker)
+		r.mu.Lock()
+		if r.matches[m.id] == m {
+			delete(r.matches, m.id)
+		}
+		r.mu.Unlock()
+	}()
+	r.log.Info("match created", "match", m.id, "game", m.game, "max_players", opts.MaxPlayers, "tick_rate", opts.TickRate)
+	return m, nil
+}
+
+// newMatch builds a match and runs its Init, without starting its goroutine.
+func (r *Registry) newMatch(o CreateOptions) (*Match, Options, error) {
+	t, ok := r.catalog.Lookup(o.Game)
+	if !ok {
+		return nil, Options{}, fmt.Errorf("%w: %q", ErrUnknownGame, o.Game)
+	}
+	opts := t.Defaults
+	if o.MaxPlayers > 0 {
+		opts.MaxPlayers = o.MaxPlayers
+	}
+	opts = opts.withDefaults()
+	if o.ID == "" {
+		o.ID = newID()
+	}
+	if o.Epoch == 0 {
+		o.Epoch = 1
+	}
+	label := make(map[string]string, len(o.Label))
+	for k, v := range o.Label {
+		label[k] = v
+	}
+	h := fnv.New64a()
+	h.Write([]byte(o.ID))
+	seed := h.Sum64()
+	m := &Match{
+		id: o.ID, game: t.Name, private: o.Private, created: r.clock.Now(), opts: opts, clock: r.clock,
+		log: r.log.With("match", o.ID), metrics: r.metrics.Match(t.Name),
+		in:  newInbox(opts.MaxInbox, opts.MaxInputsTick),
+		ctl: make(chan func()), done: make(chan struct{}),
+		logic: t.New(), state: newState(), rng: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		epoch: o.Epoch, label: label, members: map[uint32]*member{}, byUser: map[string]*member{},
+		reserved: map[string]time.Time{}, spectators: map[Sink]bool{},
+		ring: newRing(int(opts.RingDuration * time.Duration(opts.TickRate) / time.Second)),
+	}
+	m.ctx = Ctx{m: m}
+	var initErr error
+	if err := m.safely(func() { initErr = m.logic.Init(&m.ctx, o.Params) }); err != nil {
+		return nil, Options{}, fmt.Errorf("game: init %s: %w", o.Game, err)
+	}
+	if initErr != nil {
+		return nil, Options{}, initErr
+	}
+	// Changes made by Init are the initial state: nobody has seen a delta yet.
+	m.state.clearChanges()
+	m.events, m.nEvents = m.events[:0], 0
+	m.publishInfo()
+	return m, opts, nil
+}
+
+// Get returns the running match id.
+func (r *Registry) Get(id string) (*Match, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	m, ok := r.matches[id]
+	return m, ok
+}
+
+// Len is the number of running matches.
+func (r *Registry) Len() int {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return len(r.matches)
+}
+
+// Filter selects matches in List.
+type Filter struct {
+	Game           string            // "" any
+	Label          map[string]string // every pair must match
+	HasFreeSeats   bool
+	IncludePrivate bool
+	Limit          int // 0: no limit
+}
+
+// List returns the matches that pass f, oldest first.
+func (r *Registry) List(f Filter) []Info {
+	r.mu.RLock()
+	ms := make([]*Match, 0, len(r.matches))
+	for _, m := range r.matches {
+		ms = append(ms, m)
+	}
+	r.mu.RUnlock()
+	out := make([]Info, 0, len(ms))
+	for _, m := range ms {
+		i := m.Info()
+		if i.Ended || (i.Private && !f.IncludePrivate) || (f.Game != "" && i.Game != f.Game) ||
+			(f.HasFreeSeats && i.Players >= i.MaxPlayers) {
+			continue
+		}
+		ok := true
+		for k, v := range f.Label {
+			ok = ok && i.Label[k] == v
+		}
+		if ok {
+			out = append(out, i)
+		}
+	}
+	sort.Slice(out, func(a, b int) bool {
+		if !out[a].CreatedAt.Equal(out[b].CreatedAt) {
+			return out[a].CreatedAt.Before(out[b].CreatedAt)
+		}
+		return out[a].ID < out[b].ID
+	})
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out
+}
+
+// Shutdown refuses new matches, stops every running one (EndStopped: members get END), and
+// waits for their goroutines, or for ctx.
+func (r *Registry) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	r.closed = true
+	ms := make([]*Match, 0, len(r.matches))
+	for _, m := range r.matches {
+		ms = append(ms, m)
+	}
+	r.mu.Unlock()
+	for _, m := range ms {
+		m.Stop(protocol.EndStopped)
+	}
+	done := make(chan struct{})
+	go func() { r.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func newID() string {
+	var b [10]byte
+	_, _ = rand.Read(b[:])
+	return "m-" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
