@@ -1,0 +1,351 @@
+// A seat in one match over a Connection: join (by id or reservation ticket), the state mirror,
+// inputs with automatic seq, messages, typed events, gap repair with SYNC, and leave.
+//
+//     const match = new Match(conn);
+//     match.on("fieldChanged", (id, field, value) => draw(id));
+//     await match.join("m-1");
+//     match.sendInput([1, 0]);
+
+import { ErrorCode, EventKind, LeaveReason, Op } from "./codes.js";
+import type {
+  CatchupMsg,
+  DeltaMsg,
+  EndMsg,
+  JoinedMsg,
+  LeftMsg,
+  MatchEvent,
+  Member,
+} from "./codec.js";
+import type { Connection, MatchSlot, PingResult } from "./connection.js";
+import { Emitter } from "./emitter.js";
+import { TickrelayError } from "./errors.js";
+import { type Fields, StateMirror } from "./state.js";
+
+export const MatchStatus = {
+  IDLE: "idle",
+  JOINING: "joining",
+  JOINED: "joined",
+  /** Left: on request, kicked, timed out, or the session was lost. */
+  LEFT: "left",
+  ENDED: "ended",
+} as const;
+export type MatchStatus = (typeof MatchStatus)[keyof typeof MatchStatus];
+
+/** Why a Match stopped being in its match (the `left` event). */
+export interface LeftInfo {
+  /** LeaveReason when the server said (LEFT → 1 "left", kicked → 4, …), 0 when the session was lost. */
+  reason: number;
+  /** Set when the session was lost (terminal close, failed resume). */
+  error?: TickrelayError;
+}
+
+export type MatchEvents = {
+  /** JOINED arrived for our JOIN: state, members and pid are set. */
+  joined: [match: Match];
+  /** A JOINED replaced the whole state (after SYNC or RESUME when deltas were no longer kept). */
+  snapshot: [match: Match];
+  /** A DELTA was applied (after every entity/player/message event it caused). */
+  delta: [delta: DeltaMsg];
+  entityAdded: [id: number, fields: Fields];
+  fieldChanged: [id: number, field: string, value: unknown, prev: unknown];
+  entityRemoved: [id: number, fields: Fields];
+  playerJoined: [pid: number, member: Member];
+  /** reason: LeaveReason (DROPPED keeps the seat for the reconnect grace). */
+  playerLeft: [pid: number, reason: number];
+  playerRejoined: [pid: number];
+  /** MESSAGE events; `direct` when addressed to you alone. */
+  message: [from: number, payload: unknown, direct: boolean];
+  /** GAME events: [name, payload] emitted by the game. */
+  gameEvent: [name: string, payload: unknown];
+  /** SERVER events published by the backend. */
+  serverEvent: [payload: unknown];
+  /** Every event of a DELTA, raw, including the kinds above. */
+  event: [event: MatchEvent, direct: boolean];
+  /** The server applied your inputs up to `seq`. */
+  ack: [seq: number];
+  /** A DELTA did not follow the state; the mirror is untouched and a SYNC was sent. */
+  gap: [info: { epoch: number; tick: number; since: number; have: { epoch: number; tick: number } }];
+  end: [reason: number, result: unknown];
+  left: [info: LeftInfo];
+  /** ERRORs about your INPUT/MESSAGE/SYNC, and failed joins. */
+  error: [err: TickrelayError];
+};
+
+export interface JoinOptions {
+  /** A seat-reservation ticket from the HTTP API (then the id may be ""). */
+  ticket?: string;
+  /** Passed to the game's admission check. */
+  meta?: unknown;
+}
+
+export interface MessageOptions {
+  /** Recipient pids (default: everyone). */
+  to?: number[] | null;
+  /** Also deliver to yourself. Default false. */
+  echo?: boolean;
+}
+
+export class Match extends Emitter<MatchEvents> implements MatchSlot {
+  status: MatchStatus = MatchStatus.IDLE;
+  /** Match id, game name, your pid and the tick rate, from JOINED. */
+  id = "";
+  game = "";
+  pid = 0;
+  tickRate = 0;
+  /** Members by pid, kept up to date from JOIN/LEAVE/REJOIN events. */
+  readonly members = new Map<number, Member>();
+  /** The mirrored state: `state.entities`, `state.tick`, `state.epoch`. */
+  readonly state: StateMirror;
+  /** The last input seq the server applied (0 before any). */
+  lastAck = 0;
+  /** The seq of the last input sent. */
+  seq = 0;
+
+  private syncing = false;
+
+  constructor(readonly connection: Connection) {
+    super();
+    this.state = new StateMirror({
+      entityAdded: (id, f) => this.emit("entityAdded", id, f),
+      fieldChanged: (id, name, v, prev) => this.emit("fieldChanged", id, name, v, prev),
+      entityRemoved: (id, f) => this.emit("entityRemoved", id, f),
+    });
+  }
+
+  /** The tick of the state you have. */
+  get tick(): number {
+    return this.state.tick;
+  }
+
+  get epoch(): number {
+    return this.state.epoch;
+  }
+
+  /**
+   * Joins a match by id, or by reservation: join("", { ticket }) or join({ ticket }).
+   * Resolves with this Match once JOINED; rejects with the server's error (MATCH_FULL, …).
+   */
+  join(target: string | (JoinOptions & { match?: string }), opts: JoinOptions = {}): Promise<this> {
+    const o = typeof target === "string" ? { ...opts, match: target } : target;
+    const conn = this.connection;
+    if (conn.slot && conn.slot !== this) {
+      return Promise.reject(new TickrelayError(ErrorCode.ALREADY_JOINED, "this connection is in another match: leave it first"));
+    }
+    if (this.status === MatchStatus.JOINING || this.status === MatchStatus.JOINED) {
+      return Promise.reject(new TickrelayError(ErrorCode.ALREADY_JOINED, "already joined"));
+    }
+    this.reset();
+    this.status = MatchStatus.JOINING;
+    conn.slot = this;
+    return new Promise((resolve, reject) => {
+      conn.request(
+        (req) => ({ op: Op.JOIN, req, match: o.match ?? "", ticket: o.ticket ?? null, meta: o.meta ?? null }),
+        {
+          onReply: (m) => {
+            if (m.op === Op.JOINED && this.status === MatchStatus.JOINED) resolve(this);
+            else reject(new TickrelayError(ErrorCode.INTERNAL, `unexpected reply to JOIN (op ${m.op})`));
+          },
+          onError: (err) => {
+            // A dropped socket leaves the slot in place: if the server did seat us, the JOINED
+            // that follows the RESUME is adopted.
+            if (err.code !== ErrorCode.UNAVAILABLE && this.status === MatchStatus.JOINING) {
+              this.status = MatchStatus.IDLE;
+              if (conn.slot === this) conn.slot = null;
+            }
+            reject(err);
+          },
+        },
+      );
+    });
+  }
+
+  /** Leaves the match; resolves on LEFT. */
+  leave(): Promise<void> {
+    if (this.status !== MatchStatus.JOINED) return Promise.resolve();
+    return this.connection.call((req) => ({ op: Op.LEAVE, req })).then(() => {});
+  }
+
+  /**
+   * Sends an input with the next seq and returns that seq, or 0 when not joined or not
+   * connected (inputs are not queued across a reconnect: they would be stale).
+   */
+  sendInput(payload: unknown): number {
+    if (this.status !== MatchStatus.JOINED || !this.connection.open) return 0;
+    const seq = this.seq + 1;
+    if (!this.connection.send({ op: Op.INPUT, seq, seen: this.state.tick, payload })) return 0;
+    this.seq = seq;
+    return seq;
+  }
+
+  /** Sends a MESSAGE to everyone (or `to`); returns whether it was sent. */
+  sendMessage(payload: unknown, opts: MessageOptions = {}): boolean {
+    if (this.status !== MatchStatus.JOINED) return false;
+    return this.connection.send({ op: Op.MESSAGE, to: opts.to ?? null, echo: opts.echo ?? false, payload });
+  }
+
+  /** Round-trip time and server clock offset (see Connection.ping). */
+  ping(): Promise<PingResult> {
+    return this.connection.ping();
+  }
+
+  // ---- MatchSlot: called by the connection, synchronously, in stream order ----
+
+  resumePoint(): { epoch: number; tick: number } {
+    return this.state.ready ? { epoch: this.state.epoch, tick: this.state.tick } : { epoch: 0, tick: 0 };
+  }
+
+  onJoined(m: JoinedMsg): void {
+    const first = this.status !== MatchStatus.JOINED || m.match !== this.id;
+    if (first && m.match !== this.id) {
+      this.seq = 0;
+      this.lastAck = 0;
+    }
+    this.id = m.match;
+    this.game = m.game;
+    this.pid = m.pid;
+    this.tickRate = m.tickRate;
+    this.members.clear();
+    for (const [pid, mem] of m.members) this.members.set(pid, mem);
+    this.status = MatchStatus.JOINED;
+    this.syncing = false;
+    this.state.reset(m);
+    this.emit(first ? "joined" : "snapshot", this);
+  }
+
+  onDelta(d: DeltaMsg): void {
+    if (this.status !== MatchStatus.JOINED) return;
+    const fit = this.state.check(d);
+    if (fit === "stale") return;
+    if (fit === "gap") {
+      this.emit("gap", { epoch: d.epoch, tick: d.tick, since: d.since, have: { epoch: this.state.epoch, tick: this.state.tick } });
+      this.requestSync();
+      return;
+    }
+    this.state.apply(d);
+    if (d.events) for (const e of d.events) this.onEvent(e, false);
+    if (d.direct) for (const e of d.direct) this.onEvent(e, true);
+    if (d.ack !== null && d.ack > this.lastAck) {
+      this.lastAck = d.ack;
+      this.emit("ack", d.ack);
+    }
+    this.emit("delta", d);
+  }
+
+  onCatchup(_m: CatchupMsg): void {
+    // The DELTAs that follow apply on top of the state at _m.tick; check() verifies each.
+    this.syncing = false;
+  }
+
+  onEnd(m: EndMsg): void {
+    if (this.status !== MatchStatus.JOINED) return;
+    this.status = MatchStatus.ENDED;
+    this.release();
+    this.emit("end", m.reason, m.result);
+  }
+
+  onLeft(_m: LeftMsg): void {
+    if (this.status !== MatchStatus.JOINED) return;
+    this.status = MatchStatus.LEFT;
+    this.release();
+    this.emit("left", { reason: LeaveReason.LEFT });
+  }
+
+  onError(err: TickrelayError): void {
+    if (err.details.refOp === Op.SYNC) this.syncing = false;
+    this.emit("error", err);
+  }
+
+  onResumed(_req: number): void {
+    // RESUMED is followed by CATCHUP + DELTAs or by a JOINED; until then don't SYNC on gaps.
+    if (this.status === MatchStatus.JOINED) this.syncing = true;
+  }
+
+  onSessionLost(err: TickrelayError): void {
+    if (this.status !== MatchStatus.JOINED && this.status !== MatchStatus.JOINING) return;
+    this.status = MatchStatus.LEFT;
+    this.release();
+    this.emit("error", err);
+    this.emit("left", { reason: 0, error: err });
+  }
+
+  // ---- internals ----
+
+  private requestSync(): void {
+    if (this.syncing) return;
+    this.syncing = true;
+    const epoch = this.state.epoch;
+    const tick = this.state.tick;
+    this.connection.request((req) => ({ op: Op.SYNC, req, epoch, tick }), {
+      onReply: () => {
+        /* CATCHUP/JOINED reach onCatchup/onJoined */
+      },
+      onError: (err) => {
+        // Timed out or refused: the next gap asks again.
+        this.syncing = false;
+        if (err.code !== ErrorCode.UNAVAILABLE) this.emit("error", err);
+      },
+    });
+  }
+
+  private onEvent(e: MatchEvent, direct: boolean): void {
+    this.emit("event", e, direct);
+    switch (e.kind) {
+      case EventKind.JOIN: {
+        const [user, name] = Array.isArray(e.data) ? e.data : [];
+        const mem: Member = { user: String(user ?? ""), name: String(name ?? ""), connected: true };
+        this.members.set(e.from, mem);
+        this.emit("playerJoined", e.from, mem);
+        break;
+      }
+      case EventKind.LEAVE: {
+        const reason = typeof e.data === "number" ? e.data : 0;
+        const mem = this.members.get(e.from);
+        if (reason === LeaveReason.DROPPED) {
+          if (mem) mem.connected = false;
+        } else this.members.delete(e.from);
+        this.emit("playerLeft", e.from, reason);
+        if (e.from === this.pid && reason !== LeaveReason.DROPPED && this.status === MatchStatus.JOINED) {
+          this.status = MatchStatus.LEFT;
+          this.release();
+          this.emit("left", { reason });
+        }
+        break;
+      }
+      case EventKind.REJOIN: {
+        const mem = this.members.get(e.from);
+        if (mem) mem.connected = true;
+        this.emit("playerRejoined", e.from);
+        break;
+      }
+      case EventKind.MESSAGE:
+        this.emit("message", e.from, e.data, direct);
+        break;
+      case EventKind.GAME: {
+        const [name, payload] = Array.isArray(e.data) ? e.data : [String(e.data), null];
+        this.emit("gameEvent", String(name), payload);
+        break;
+      }
+      case EventKind.SERVER:
+        this.emit("serverEvent", e.data);
+        break;
+    }
+  }
+
+  /** Frees the connection for another match; the last state stays readable. */
+  private release(): void {
+    this.syncing = false;
+    if (this.connection.slot === this) this.connection.slot = null;
+  }
+
+  private reset(): void {
+    this.state.clear();
+    this.members.clear();
+    this.id = "";
+    this.game = "";
+    this.pid = 0;
+    this.tickRate = 0;
+    this.seq = 0;
+    this.lastAck = 0;
+    this.syncing = false;
+  }
+}
