@@ -86,7 +86,7 @@ func DecodeClient(b []byte, m *ClientMsg) error {
 		return r.fail(ErrUnknownOp, "op")
 	}
 	to := m.To[:0]
-	*m = ClientMsg{Op: Op(op)}
+	*m = ClientMsg{Op: Op(op), To: to} // keep To's backing array whatever the op, for the next MESSAGE
 	var want int
 	switch m.Op {
 	case OpHello:
