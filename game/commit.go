@@ -9,7 +9,9 @@ import (
 // their first snapshot, and pending SYNCs their catch-up.
 func (m *Match) commit() {
 	st := m.state
-	anyTail := false
+	// Any private change makes the tick emit, even when its owner is not live: otherwise a
+	// catch-up from the previous tick would have no delta to carry the owner's private fields.
+	anyTail := len(st.private) > 0
 	for _, mem := range m.order {
 		if mem.live() && (mem.ackDirty || mem.nDirect > 0 || st.hasPrivateFor(mem.PID)) {
 			anyTail = true

@@ -53,8 +53,10 @@ func (e *env) create(o game.CreateOptions) *game.Match {
 	return m
 }
 
-// step advances one tick of a 20 Hz match and waits until every listed match finished it.
-func (e *env) step(ms ...*game.Match) { e.stepBy(50*time.Millisecond, ms...) }
+// step advances one tick of the first match and waits until every listed match finished it.
+func (e *env) step(ms ...*game.Match) {
+	e.stepBy(time.Second/time.Duration(ms[0].Info().TickRate), ms...)
+}
 
 func (e *env) stepBy(d time.Duration, ms ...*game.Match) {
 	e.t.Helper()

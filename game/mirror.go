@@ -170,8 +170,11 @@ func checksum(pub, priv map[uint32]map[uint32]string) uint64 {
 
 // ViewChecksum hashes what player pid may see of the state (public fields of every entity,
 // private fields of the entities it owns), comparable with Mirror.Checksum. Match goroutine only.
-func (s *State) ViewChecksum(pid uint32) uint64 {
-	pub, priv := map[uint32]map[uint32]string{}, map[uint32]map[uint32]string{}
+func (s *State) ViewChecksum(pid uint32) uint64 { return checksum(s.view(pid)) }
+
+// view is what player pid may see, in the Mirror's representation.
+func (s *State) view(pid uint32) (pub, priv map[uint32]map[uint32]string) {
+	pub, priv = map[uint32]map[uint32]string{}, map[uint32]map[uint32]string{}
 	for id, e := range s.ents {
 		for k := range e.fields {
 			f := &e.fields[k]
@@ -194,5 +197,5 @@ func (s *State) ViewChecksum(pid uint32) uint64 {
 			pub[uint32(id)] = map[uint32]string{} // an entity with no public fields still exists
 		}
 	}
-	return checksum(pub, priv)
+	return pub, priv
 }

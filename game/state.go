@@ -106,7 +106,8 @@ func (e *Entity) ID() EntityID { return e.id }
 // Owner returns the pid allowed to see the entity's private fields (0: nobody).
 func (e *Entity) Owner() uint32 { return e.owner }
 
-// SetOwner sets the pid that sees the entity's private fields.
+// SetOwner sets the pid that sees the entity's private fields. Set it before the private
+// fields: a previous owner's client keeps the private values it already received.
 func (e *Entity) SetOwner(pid uint32) *Entity {
 	if e.owner != pid {
 		e.owner = pid
