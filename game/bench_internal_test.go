@@ -12,7 +12,7 @@ import (
 // discard is a sink that keeps nothing (a session writer would copy the tail and queue shared).
 type discard struct{ n int }
 
-func (d *discard) Deliver(shared, tail []byte)                { d.n += len(shared) + len(tail) }
+func (d *discard) Deliver(shared, tail []byte)                   { d.n += len(shared) + len(tail) }
 func (d *discard) Detached(*Match, uint32, protocol.LeaveReason) {}
 
 // benchArena is a 20 Hz arena-like logic defined here to avoid an import cycle (game/arena

@@ -21,7 +21,7 @@ type chaos struct {
 
 func (c *chaos) Join(ctx *game.Ctx, p *game.Player) {
 	c.next++
-	ctx.State().Spawn(1000 + game.EntityID(p.PID)).SetOwner(p.PID).
+	ctx.State().Spawn(1000+game.EntityID(p.PID)).SetOwner(p.PID).
 		Set(0, game.Str(p.UserID)).SetPrivate(4, game.Int(int64(p.PID)))
 }
 
