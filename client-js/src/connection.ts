@@ -250,6 +250,10 @@ export class Connection extends Emitter<ConnectionEvents> {
    * Fails with UNAVAILABLE if the socket drops before the reply, TIMEOUT after requestTimeoutMs.
    */
   request(build: (req: number) => ClientMessage, h: RequestHandlers): void {
+    if (this.open) {
+      this.sendRequest(build, h);
+      return;
+    }
     this.ready().then(
       () => this.sendRequest(build, h),
       (err: TickrelayError) => h.onError(err),
