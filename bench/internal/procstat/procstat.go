@@ -1,0 +1,236 @@
+// Package procstat reads the few /proc figures the load generator reports: a process's CPU time
+// (utime+stime from /proc/PID/stat), its memory (VmRSS and VmHWM from /proc/PID/status) and the
+// machine's CPU time (the "cpu" line of /proc/stat). The parsers take bytes so they can be tested
+// without a /proc.
+package procstat
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// DefaultClockTicks is USER_HZ on every Linux build we run on; ClockTicks falls back to it when
+// `getconf CLK_TCK` is not available.
+const DefaultClockTicks = 100
+
+var (
+	clkOnce sync.Once
+	clkTck  int64
+)
+
+// ClockTicks returns the number of clock ticks per second that /proc/*/stat counts in, read once
+// from `getconf CLK_TCK` (100 if that fails).
+func ClockTicks() int64 {
+	clkOnce.Do(func() {
+		clkTck = DefaultClockTicks
+		out, err := exec.Command("getconf", "CLK_TCK").Output()
+		if err != nil {
+			return
+		}
+		if v, err := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); err == nil && v > 0 {
+			clkTck = v
+		}
+	})
+	return clkTck
+}
+
+// ProcCPU is a process's CPU time in clock ticks.
+type ProcCPU struct {
+	UTime, STime int64
+	Threads      int64
+}
+
+// Total is utime + stime.
+func (p ProcCPU) Total() int64 { return p.UTime + p.STime }
+
+// ParseProcStat parses the contents of /proc/PID/stat. The command name (field 2) is in
+// parentheses and may itself contain spaces and parentheses, so fields are counted from the last
+// ')'.
+func ParseProcStat(b []byte) (ProcCPU, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return ProcCPU{}, errors.New("procstat: no ')' in stat")
+	}
+	f := strings.Fields(string(b[i+1:]))
+	// f[0] is field 3 (state); utime is field 14, stime 15, num_threads 20.
+	if len(f) < 18 {
+		return ProcCPU{}, fmt.Errorf("procstat: stat has %d fields after comm", len(f))
+	}
+	var p ProcCPU
+	var err error
+	if p.UTime, err = strconv.ParseInt(f[14-3], 10, 64); err != nil {
+		return ProcCPU{}, fmt.Errorf("procstat: utime: %w", err)
+	}
+	if p.STime, err = strconv.ParseInt(f[15-3], 10, 64); err != nil {
+		return ProcCPU{}, fmt.Errorf("procstat: stime: %w", err)
+	}
+	if p.Threads, err = strconv.ParseInt(f[20-3], 10, 64); err != nil {
+		return ProcCPU{}, fmt.Errorf("procstat: num_threads: %w", err)
+	}
+	return p, nil
+}
+
+// Mem is a process's resident memory in kB.
+type Mem struct {
+	RSSKB int64 // VmRSS: resident now
+	HWMKB int64 // VmHWM: peak resident since the process started
+}
+
+// ParseStatus parses VmRSS and VmHWM from the contents of /proc/PID/status.
+func ParseStatus(b []byte) (Mem, error) {
+	var m Mem
+	var seen int
+	for _, line := range bytes.Split(b, []byte{'\n'}) {
+		var dst *int64
+		switch {
+		case bytes.HasPrefix(line, []byte("VmRSS:")):
+			dst = &m.RSSKB
+		case bytes.HasPrefix(line, []byte("VmHWM:")):
+			dst = &m.HWMKB
+		default:
+			continue
+		}
+		f := strings.Fields(string(line))
+		if len(f) < 2 {
+			return Mem{}, fmt.Errorf("procstat: short line %q", line)
+		}
+		v, err := strconv.ParseInt(f[1], 10, 64)
+		if err != nil {
+			return Mem{}, fmt.Errorf("procstat: %q: %w", line, err)
+		}
+		*dst = v
+		seen++
+	}
+	if seen < 2 {
+		return Mem{}, errors.New("procstat: VmRSS/VmHWM missing from status")
+	}
+	return m, nil
+}
+
+// SysCPU is the machine's CPU time over all cores, in clock ticks.
+type SysCPU struct {
+	Busy  int64 // user+nice+system+irq+softirq+steal
+	Total int64 // Busy + idle + iowait
+}
+
+// ParseSysStat parses the aggregate "cpu" line of /proc/stat. guest and guest_nice are already
+// included in user and nice, so they are not added again.
+func ParseSysStat(b []byte) (SysCPU, error) {
+	line := b
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		line = b[:i]
+	}
+	f := strings.Fields(string(line))
+	if len(f) < 8 || f[0] != "cpu" {
+		return SysCPU{}, fmt.Errorf("procstat: unexpected first line %q", line)
+	}
+	var v [8]int64
+	for i := 1; i < 8 && i < len(f); i++ {
+		n, err := strconv.ParseInt(f[i], 10, 64)
+		if err != nil {
+			return SysCPU{}, fmt.Errorf("procstat: /proc/stat field %d: %w", i, err)
+		}
+		v[i-1] = n
+	}
+	if len(f) > 8 { // steal
+		n, err := strconv.ParseInt(f[8], 10, 64)
+		if err != nil {
+			return SysCPU{}, fmt.Errorf("procstat: /proc/stat steal: %w", err)
+		}
+		v[7] = n
+	}
+	user, nice, system, idle, iowait, irq, softirq, steal := v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7]
+	busy := user + nice + system + irq + softirq + steal
+	return SysCPU{Busy: busy, Total: busy + idle + iowait}, nil
+}
+
+// ReadProc reads /proc/PID/stat (pid 0 means this process).
+func ReadProc(pid int) (ProcCPU, error) {
+	b, err := os.ReadFile(procPath(pid, "stat"))
+	if err != nil {
+		return ProcCPU{}, err
+	}
+	return ParseProcStat(b)
+}
+
+// ReadMem reads /proc/PID/status (pid 0 means this process).
+func ReadMem(pid int) (Mem, error) {
+	b, err := os.ReadFile(procPath(pid, "status"))
+	if err != nil {
+		return Mem{}, err
+	}
+	return ParseStatus(b)
+}
+
+// ReadSys reads /proc/stat.
+func ReadSys() (SysCPU, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return SysCPU{}, err
+	}
+	return ParseSysStat(b)
+}
+
+func procPath(pid int, name string) string {
+	if pid == 0 {
+		return "/proc/self/" + name
+	}
+	return "/proc/" + strconv.Itoa(pid) + "/" + name
+}
+
+// Seconds converts clock ticks to seconds.
+func Seconds(ticks int64) float64 { return float64(ticks) / float64(ClockTicks()) }
+
+// Snapshot is one reading of a server process, this process and the machine.
+type Snapshot struct {
+	Server  ProcCPU
+	Self    ProcCPU
+	Sys     SysCPU
+	HaveSrv bool
+}
+
+// Take reads all three; serverPID 0 means no server process is known (its figures stay zero).
+func Take(serverPID int) (Snapshot, error) {
+	var s Snapshot
+	var err error
+	if serverPID > 0 {
+		if s.Server, err = ReadProc(serverPID); err != nil {
+			return s, err
+		}
+		s.HaveSrv = true
+	}
+	if s.Self, err = ReadProc(0); err != nil {
+		return s, err
+	}
+	s.Sys, err = ReadSys()
+	return s, err
+}
+
+// Usage is the CPU used between two snapshots, in seconds.
+type Usage struct {
+	Server, Self, Other, Busy float64
+	Capacity                  float64 // wall seconds × cores, what "Busy" is out of
+}
+
+// Between returns the CPU each party used between a and b. Other is the machine's busy time
+// that is neither the server's nor this process's: other processes, and kernel work (softirq)
+// that was not charged to either, which includes part of the loopback traffic's cost.
+func Between(a, b Snapshot) Usage {
+	u := Usage{
+		Server: Seconds(b.Server.Total() - a.Server.Total()),
+		Self:   Seconds(b.Self.Total() - a.Self.Total()),
+		Busy:   Seconds(b.Sys.Busy - a.Sys.Busy),
+	}
+	u.Capacity = Seconds(b.Sys.Total - a.Sys.Total)
+	u.Other = u.Busy - u.Server - u.Self
+	if u.Other < 0 { // the two sources tick independently; clamp rounding noise
+		u.Other = 0
+	}
+	return u
+}

@@ -1,0 +1,82 @@
+package procstat
+
+import (
+	"os"
+	"testing"
+)
+
+func TestParseProcStat(t *testing.T) {
+	// comm with spaces and a ')' in it; utime=1234 stime=567 threads=9
+	b := []byte("4242 (weird ) name) S 1 4242 4242 0 -1 4194560 100 0 0 0 1234 567 0 0 20 0 9 0 123 456789 12 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0\n")
+	p, err := ParseProcStat(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.UTime != 1234 || p.STime != 567 || p.Threads != 9 || p.Total() != 1801 {
+		t.Fatalf("got %+v", p)
+	}
+	if _, err := ParseProcStat([]byte("12 (x) S 1 2 3")); err == nil {
+		t.Fatal("short stat accepted")
+	}
+	if _, err := ParseProcStat([]byte("no parens")); err == nil {
+		t.Fatal("stat without comm accepted")
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	b := []byte("Name:\tfloor\nVmPeak:\t  800000 kB\nVmHWM:\t   52000 kB\nVmRSS:\t   48128 kB\nThreads:\t5\n")
+	m, err := ParseStatus(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.RSSKB != 48128 || m.HWMKB != 52000 {
+		t.Fatalf("got %+v", m)
+	}
+	if _, err := ParseStatus([]byte("Name:\tx\nVmRSS:\t1 kB\n")); err == nil {
+		t.Fatal("status without VmHWM accepted")
+	}
+}
+
+func TestParseSysStat(t *testing.T) {
+	b := []byte("cpu  4406 10 2531 192555 352 5 53 67 0 0\ncpu0 1841 0 1113 96874 98 0 9 30 0 0\n")
+	s, err := ParseSysStat(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	busy := int64(4406 + 10 + 2531 + 5 + 53 + 67)
+	if s.Busy != busy || s.Total != busy+192555+352 {
+		t.Fatalf("got %+v", s)
+	}
+	if _, err := ParseSysStat([]byte("intr 1 2 3\n")); err == nil {
+		t.Fatal("non-cpu first line accepted")
+	}
+}
+
+func TestBetween(t *testing.T) {
+	tck := ClockTicks()
+	a := Snapshot{Server: ProcCPU{UTime: 100, STime: 50}, Self: ProcCPU{UTime: 10}, Sys: SysCPU{Busy: 1000, Total: 5000}}
+	b := Snapshot{Server: ProcCPU{UTime: 100 + tck, STime: 50 + tck}, Self: ProcCPU{UTime: 10 + tck/2}, Sys: SysCPU{Busy: 1000 + 3*tck, Total: 5000 + 4*tck}}
+	u := Between(a, b)
+	if u.Server != 2 || u.Self != 0.5 || u.Busy != 3 || u.Other != 0.5 || u.Capacity != 4 {
+		t.Fatalf("got %+v", u)
+	}
+}
+
+func TestLiveSelf(t *testing.T) {
+	if _, err := os.Stat("/proc/self/stat"); err != nil {
+		t.Skip("no /proc")
+	}
+	if _, err := ReadProc(0); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadMem(0)
+	if err != nil || m.RSSKB <= 0 {
+		t.Fatalf("mem %+v %v", m, err)
+	}
+	if _, err := Take(os.Getpid()); err != nil {
+		t.Fatal(err)
+	}
+	if ClockTicks() <= 0 {
+		t.Fatal("clock ticks")
+	}
+}

@@ -1,0 +1,258 @@
+// Package result is the JSON line one benchmark run writes: its parameters, the environment and
+// every figure. The load generator appends these lines to a JSONL file; the report reads them
+// back. Fields are only ever added (Schema says which shape a line has).
+package result
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/tickrelay/tickrelay/bench/internal/hist"
+)
+
+// Schema is the version of the line's shape.
+const Schema = 1
+
+// Result is one run.
+type Result struct {
+	Schema   int     `json:"schema"`
+	Time     string  `json:"time"`     // RFC 3339, when the run ended
+	Scenario string  `json:"scenario"` // arena, floor, fanout, connect-storm, capacity
+	Target   string  `json:"target"`   // what served it: floor, tickrelay, or external (-addr)
+	Label    string  `json:"label,omitempty"`
+	Params   Params  `json:"params"`
+	Env      Env     `json:"env"`
+	Verdict  Verdict `json:"verdict"`
+	Noisy    bool    `json:"noisy"` // other processes used much CPU during the window
+
+	Clients   int     `json:"clients"`           // connections that took part (joined)
+	Measuring int     `json:"measuring_clients"` // of which measured latency
+	WindowS   float64 `json:"window_s"`          // the measured window as it really lasted
+
+	Latency        *hist.Summary `json:"latency_ms,omitempty"` // input sent → first delta acking it
+	InputsInWindow int64         `json:"inputs_in_window"`     // by measuring clients
+	Unacked        int64         `json:"unacked"`              // of those, never acked (in Latency as lower bounds)
+	DeltaGaps      int64         `json:"delta_gaps"`           // deltas whose base was not the last tick seen
+	Spread         *hist.Summary `json:"spread_ms,omitempty"`  // fanout: a tick's receipt after its first receipt
+
+	Server   Server    `json:"server"`
+	Loadgen  Proc      `json:"loadgen"`
+	Other    Proc      `json:"other"` // the rest of the machine (other processes, uncharged softirq)
+	Traffic  Traffic   `json:"traffic"`
+	Failures Failures  `json:"failures"`
+	Storm    *Storm    `json:"storm,omitempty"`
+	Capacity *Capacity `json:"capacity,omitempty"`
+}
+
+// Params are the run's inputs.
+type Params struct {
+	Matches     int     `json:"matches,omitempty"`
+	Players     int     `json:"players,omitempty"`
+	Spectators  int     `json:"spectators,omitempty"`
+	Connections int     `json:"connections,omitempty"`
+	Batch       int     `json:"batch,omitempty"`
+	IdleS       float64 `json:"idle_s,omitempty"`
+	Game        string  `json:"game,omitempty"`
+	Probe       bool    `json:"probe"`
+	InputHz     float64 `json:"input_hz,omitempty"`
+	WarmupS     float64 `json:"warmup_s,omitempty"`
+	DurationS   float64 `json:"duration_s,omitempty"`
+	DrainS      float64 `json:"drain_s,omitempty"`
+	Addr        string  `json:"addr,omitempty"`
+	Trial       string  `json:"trial,omitempty"` // capacity search: "rep/step"
+}
+
+// Env says where the run happened.
+type Env struct {
+	Commit     string `json:"commit,omitempty"`
+	GoVersion  string `json:"go_version"`
+	NumCPU     int    `json:"num_cpu"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	ClockTicks int64  `json:"clk_tck"`
+	Kernel     string `json:"kernel,omitempty"`
+}
+
+// Verdict is the pass/fail line: for arena and fanout "p99 < 100 ms and no drops".
+type Verdict struct {
+	Pass   bool   `json:"pass"`
+	Reason string `json:"reason"`
+}
+
+// Server is the server process's cost over the window.
+type Server struct {
+	PID               int      `json:"pid,omitempty"`
+	CPUSeconds        float64  `json:"cpu_s"`
+	CPUCores          float64  `json:"cpu_cores"`                // cpu_s / window_s
+	CPUMsPerClientSec float64  `json:"cpu_ms_per_client_s"`      // the headline cost
+	CPUUsPerMsg       float64  `json:"cpu_us_per_msg,omitempty"` // per message delivered to clients
+	CPUMsPerMB        float64  `json:"cpu_ms_per_mb,omitempty"`  // per MB delivered to clients
+	RSSEndMB          float64  `json:"rss_end_mb"`               // VmRSS at the end of the window
+	RSSPeakMB         float64  `json:"rss_peak_mb"`              // max VmRSS sampled in the window
+	HWMMB             float64  `json:"hwm_mb"`                   // VmHWM: peak since the process started
+	Threads           int64    `json:"threads,omitempty"`        // at the end of the window
+	Goroutines        int64    `json:"goroutines,omitempty"`     // go_goroutines from /metrics, if exposed
+	TickP99Ms         *float64 `json:"tick_p99_ms,omitempty"`    // from the tick-duration histogram in /metrics, if exposed
+	TickSamples       int64    `json:"tick_samples,omitempty"`   // ticks that histogram counted in the window
+	ReadErr           string   `json:"read_err,omitempty"`       // why /proc could not be read
+	Note              string   `json:"note,omitempty"`           // e.g. "no -server-pid: server CPU unknown"
+}
+
+// Proc is a CPU figure for something other than the server.
+type Proc struct {
+	CPUSeconds float64 `json:"cpu_s"`
+	CPUCores   float64 `json:"cpu_cores"`
+}
+
+// Traffic is counted by the load generator over the window: "in" is server → clients, "out" is
+// clients → server. Bytes are WebSocket payload bytes; wire adds the frame headers.
+type Traffic struct {
+	MsgsInPerSec            float64 `json:"msgs_in_per_s"`
+	BytesInPerSec           float64 `json:"bytes_in_per_s"`
+	MsgsOutPerSec           float64 `json:"msgs_out_per_s"`
+	BytesOutPerSec          float64 `json:"bytes_out_per_s"`
+	AvgMsgIn                float64 `json:"avg_msg_in_bytes"`
+	AvgMsgOut               float64 `json:"avg_msg_out_bytes"`
+	BytesInPerClientSec     float64 `json:"bytes_in_per_client_s"`
+	WireBytesInPerClientSec float64 `json:"wire_bytes_in_per_client_s"`
+}
+
+// Failures are everything that went wrong; the verdict needs all of them zero except late sends.
+type Failures struct {
+	FailedSetup     int            `json:"failed_setup"`      // auth, match creation or connection failed
+	FailedJoins     int            `json:"failed_joins"`      // JOIN refused or not answered
+	JoinCheckFailed int            `json:"join_check_failed"` // matches without exactly P members
+	Dropped         int            `json:"dropped"`           // connections the server closed (or lost) during the run
+	LateSends       int64          `json:"late_sends"`        // inputs sent >5 ms after their slot: the load generator is behind
+	SkippedSends    int64          `json:"skipped_sends"`     // inputs not sent because a whole period was missed
+	Errors          map[string]int `json:"errors,omitempty"`  // reasons, counted
+}
+
+// Storm is connect-storm's figures.
+type Storm struct {
+	Target         int          `json:"target"`
+	Connected      int          `json:"connected"`
+	Failures       int          `json:"failures"`
+	OpenSeconds    float64      `json:"open_s"`
+	AcceptedPerSec float64      `json:"accepted_per_s"`
+	Handshake      hist.Summary `json:"handshake_ms"` // TCP connect + WebSocket upgrade
+	Join           hist.Summary `json:"join_ms"`      // guest auth + handshake + WELCOME + JOINED
+	RSSBeforeMB    float64      `json:"rss_before_mb"`
+	RSSIdleMB      float64      `json:"rss_idle_mb"`
+	RSSAfterMB     float64      `json:"rss_after_mb"`
+	RSSPerConnKB   float64      `json:"rss_per_conn_kb"`
+	Goroutines     *[3]int64    `json:"goroutines,omitempty"` // before, during, after (go_goroutines)
+	CloseSeconds   float64      `json:"close_s"`
+}
+
+// Capacity is the capacity search's answer.
+type Capacity struct {
+	Players  int   `json:"players"`
+	MaxM     []int `json:"max_m"`      // per repetition: the largest M that passed
+	Clients  []int `json:"clients"`    // MaxM × Players
+	Trials   int   `json:"trials"`     // runs made
+	Ceiling  bool  `json:"ceiling"`    // the search stopped at -capacity-max, not at a failure
+	StartM   int   `json:"start_m"`    // the first M tried
+	Resolved int   `json:"resolution"` // the search stops when pass and fail are this close (matches)
+}
+
+// NewEnv fills Env for this process; commit comes from `git rev-parse --short HEAD` run in dir.
+func NewEnv(dir string, numCPU, gomaxprocs int, clk int64) Env {
+	e := Env{GoVersion: runtime.Version(), NumCPU: numCPU, GOMAXPROCS: gomaxprocs, ClockTicks: clk}
+	cmd := exec.Command("git", "rev-parse", "--short", "HEAD")
+	cmd.Dir = dir
+	if out, err := cmd.Output(); err == nil {
+		e.Commit = strings.TrimSpace(string(out))
+		st := exec.Command("git", "status", "--porcelain", "--untracked-files=no")
+		st.Dir = dir
+		if out, err := st.Output(); err == nil && len(bytes.TrimSpace(out)) > 0 {
+			e.Commit += "-dirty"
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		e.Kernel = strings.TrimSpace(string(b))
+	}
+	return e
+}
+
+// Line returns r as one JSON line (with the trailing newline).
+func Line(r *Result) ([]byte, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, '\n'), nil
+}
+
+// Append appends r as one line to the file at path, creating it and its directory.
+func Append(path string, r *Result) error {
+	line, err := Line(r)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(line); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Read parses JSON lines from rd. Blank lines are skipped; a line that does not parse is an
+// error naming its line number.
+func Read(rd io.Reader) ([]Result, error) {
+	var out []Result
+	sc := bufio.NewScanner(rd)
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	n := 0
+	for sc.Scan() {
+		n++
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var r Result
+		if err := json.Unmarshal(line, &r); err != nil {
+			return out, fmt.Errorf("line %d: %w", n, err)
+		}
+		if r.Schema == 0 {
+			return out, fmt.Errorf("line %d: not a result line (no schema)", n)
+		}
+		out = append(out, r)
+	}
+	return out, sc.Err()
+}
+
+// ReadFiles reads and concatenates the lines of every file, in order.
+func ReadFiles(paths ...string) ([]Result, error) {
+	var all []Result
+	var errs []error
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rs, err := Read(f)
+		f.Close()
+		all = append(all, rs...)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", p, err))
+		}
+	}
+	return all, errors.Join(errs...)
+}
