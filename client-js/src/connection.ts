@@ -175,6 +175,9 @@ export class Connection extends Emitter<ConnectionEvents> {
   /** The close code of the last close (0 if none). */
   closeCode = 0;
 
+  /** The WebSocket URL (without the token). */
+  readonly url: string;
+
   /** The match this connection carries, set by Match.join. */
   slot: MatchSlot | null = null;
 
@@ -196,6 +199,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   constructor(opts: ConnectionOptions) {
     super();
     this.opts = opts;
+    this.url = opts.url;
     this.decoder = new ServerDecoder(opts.limits);
     this.backoff = new Backoff(opts.backoff);
   }

@@ -50,8 +50,11 @@ export type MatchEvents = {
   fieldChanged: [id: number, field: string, value: unknown, prev: unknown];
   entityRemoved: [id: number, fields: Fields];
   playerJoined: [pid: number, member: Member];
-  /** reason: LeaveReason (DROPPED keeps the seat for the reconnect grace). */
-  playerLeft: [pid: number, reason: number];
+  /**
+   * reason: LeaveReason (DROPPED keeps the seat, and the member, for the reconnect grace);
+   * `member` is who it was (already removed from `members` unless DROPPED).
+   */
+  playerLeft: [pid: number, reason: number, member: Member | undefined];
   playerRejoined: [pid: number];
   /** MESSAGE events; `direct` when addressed to you alone. */
   message: [from: number, payload: unknown, direct: boolean];
@@ -303,7 +306,7 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
         if (reason === LeaveReason.DROPPED) {
           if (mem) mem.connected = false;
         } else this.members.delete(e.from);
-        this.emit("playerLeft", e.from, reason);
+        this.emit("playerLeft", e.from, reason, mem);
         if (e.from === this.pid && reason !== LeaveReason.DROPPED && this.status === MatchStatus.JOINED) {
           this.status = MatchStatus.LEFT;
           this.release();

@@ -1,0 +1,368 @@
+// tickrelay demo: the arena game on a canvas (with client-side prediction for your dot and
+// interpolation for the others), a chat room on the `relay` game, and the list of live matches.
+// Plain ES module; the SDK is the single-file browser bundle the server serves at /sdk/.
+import { Client, Match, PendingInputs, EventKind, LeaveReason } from "/sdk/tickrelay.js";
+
+// Arena facts (game/arena): entity id = pid, fields x, y; 1000×1000; an input [dx, dy] moves a
+// player by SPEED × (dx, dy), the vector capped at length 1, clamped to the world.
+const WORLD = 1000;
+const SPEED = 5;
+const INPUT_HZ = 20;
+
+const $ = (id) => document.getElementById(id);
+const client = new Client(); // the page's origin
+const arena = { conn: null, match: null, pending: new PendingInputs(), interp: new Map(), tickMs: 50 };
+const chat = { conn: null, match: null };
+
+// ---------- start ----------
+
+async function main() {
+  const name = sessionStorage.getItem("tickrelay.name") || `guest${Math.floor(Math.random() * 1000)}`;
+  sessionStorage.setItem("tickrelay.name", name);
+  const auth = await client.authGuest(name);
+  $("me").textContent = `${auth.name} (${auth.player_id})`;
+  await Promise.all([joinArena(), joinChat()]);
+  refreshMatches();
+  setInterval(refreshMatches, 3000);
+  setInterval(sendInput, 1000 / INPUT_HZ);
+  setInterval(measure, 1000);
+  requestAnimationFrame(draw);
+}
+
+function fail(err) {
+  console.error(err);
+  const b = $("banner");
+  b.textContent = String(err && err.message ? err.message : err);
+  b.style.display = "block";
+}
+
+/** A connected Connection to `address` (a reservation's), reusing `current` when it matches. */
+async function connectionFor(current, address, stateEl) {
+  const url = address || client.wsUrl;
+  if (current && current.url === url && current.state !== "closed") return current;
+  if (current) current.close();
+  const conn = client.connection({ url });
+  conn.on("state", (s) => {
+    stateEl.textContent = s.state;
+    stateEl.className = `state-${s.state}`;
+    stateEl.title = s.reason;
+  });
+  conn.on("event", (e) => {
+    if (e.kind === EventKind.NOTICE) addChat(`server: ${e.data[1]}`, true);
+  });
+  await conn.connect();
+  return conn;
+}
+
+// ---------- arena ----------
+
+/** Joins an arena match: by id, with a reservation, or else the first with a free seat or a new one. */
+async function joinArena(target) {
+  if (!target) {
+    const free = await client.listMatches({ game: "arena", free: true, limit: 1 });
+    target = free.length ? free[0].id : (await client.createMatch({ game: "arena" })).reservation;
+  }
+  const reservation = typeof target === "string" ? null : target;
+  if (arena.match) await arena.match.leave().catch(() => {});
+  arena.conn = await connectionFor(arena.conn, reservation && reservation.address, $("arena-state"));
+  const match = new Match(arena.conn);
+  arena.match = match;
+  arena.pending.clear();
+  arena.interp.clear();
+  const moved = new Set();
+  const place = (id, f) => arena.interp.set(id, { ax: f.x, ay: f.y, bx: f.x, by: f.y, t: 0 });
+  match.on("joined", () => {
+    arena.tickMs = 1000 / (match.tickRate || 20);
+    $("arena-id").textContent = match.id;
+  });
+  match.on("snapshot", () => {
+    for (const [id, f] of match.state.entities) place(id, f);
+  });
+  match.on("entityAdded", place);
+  match.on("entityRemoved", (id) => arena.interp.delete(id));
+  match.on("fieldChanged", (id) => moved.add(id));
+  match.on("delta", () => {
+    // Others move from where they are drawn now to their new position over one tick.
+    const now = performance.now();
+    for (const id of moved) {
+      const p = arena.interp.get(id);
+      const f = match.state.get(id);
+      if (!p || !f) continue;
+      const cur = interpolated(p, now);
+      Object.assign(p, { ax: cur.x, ay: cur.y, bx: f.x, by: f.y, t: now });
+    }
+    moved.clear();
+  });
+  match.on("ack", (seq) => arena.pending.ack(seq));
+  match.on("left", (info) => {
+    if (arena.match === match && info.error) fail(`arena: ${info.error.message}`);
+  });
+  match.on("end", () => {
+    if (arena.match === match) joinArena().catch(fail);
+  });
+  if (reservation) await match.join({ match: reservation.match_id, ticket: reservation.ticket });
+  else await match.join(target);
+  refreshMatches();
+}
+
+function interpolated(p, now) {
+  const a = Math.min(1, Math.max(0, (now - p.t) / arena.tickMs));
+  return { x: p.ax + (p.bx - p.ax) * a, y: p.ay + (p.by - p.ay) * a };
+}
+
+const keys = new Set();
+let pointer = null; // world coordinates while touching / pressing
+
+addEventListener("keydown", (e) => {
+  if (e.target instanceof HTMLInputElement) return;
+  const k = e.key.toLowerCase();
+  if (["arrowup", "arrowdown", "arrowleft", "arrowright", "w", "a", "s", "d"].includes(k)) {
+    keys.add(k);
+    e.preventDefault();
+  }
+});
+addEventListener("keyup", (e) => keys.delete(e.key.toLowerCase()));
+addEventListener("blur", () => keys.clear());
+
+const canvas = $("arena");
+function toWorld(e) {
+  const r = canvas.getBoundingClientRect();
+  return { x: ((e.clientX - r.left) / r.width) * WORLD, y: ((e.clientY - r.top) / r.height) * WORLD };
+}
+canvas.addEventListener("pointerdown", (e) => {
+  canvas.setPointerCapture(e.pointerId);
+  pointer = toWorld(e);
+});
+canvas.addEventListener("pointermove", (e) => {
+  if (pointer) pointer = toWorld(e);
+});
+for (const ev of ["pointerup", "pointercancel"]) canvas.addEventListener(ev, () => (pointer = null));
+
+function direction() {
+  let dx = 0;
+  let dy = 0;
+  if (keys.has("arrowleft") || keys.has("a")) dx -= 1;
+  if (keys.has("arrowright") || keys.has("d")) dx += 1;
+  if (keys.has("arrowup") || keys.has("w")) dy -= 1;
+  if (keys.has("arrowdown") || keys.has("s")) dy += 1;
+  if (!dx && !dy && pointer) {
+    const me = predictedSelf();
+    if (me) {
+      const vx = pointer.x - me.x;
+      const vy = pointer.y - me.y;
+      const d = Math.hypot(vx, vy);
+      if (d > SPEED) return [vx / d, vy / d];
+      return [0, 0];
+    }
+  }
+  const l = Math.hypot(dx, dy);
+  return l > 1 ? [dx / l, dy / l] : [dx, dy];
+}
+
+/** The game's step, as the server runs it: used to predict your own dot. */
+function step(p, [dx, dy]) {
+  dx = Math.max(-1, Math.min(1, dx));
+  dy = Math.max(-1, Math.min(1, dy));
+  const l = Math.hypot(dx, dy);
+  if (l > 1) {
+    dx /= l;
+    dy /= l;
+  }
+  p.x = Math.max(0, Math.min(WORLD, p.x + dx * SPEED));
+  p.y = Math.max(0, Math.min(WORLD, p.y + dy * SPEED));
+  return p;
+}
+
+function sendInput() {
+  const m = arena.match;
+  if (!m || m.status !== "joined") return;
+  const dir = direction();
+  if (!dir[0] && !dir[1]) return;
+  const seq = m.sendInput(dir);
+  if (seq) arena.pending.push(seq, dir);
+}
+
+/** Your dot: the authoritative position with the unacknowledged inputs replayed on top. */
+function predictedSelf() {
+  const m = arena.match;
+  const f = m && m.state.get(m.pid);
+  if (!f) return null;
+  return arena.pending.replay({ x: f.x, y: f.y }, step);
+}
+
+async function measure() {
+  const m = arena.match;
+  if (!m || !arena.conn || !arena.conn.open) return;
+  try {
+    const r = await m.ping();
+    $("rtt").textContent = `${r.rtt.toFixed(1)} ms`;
+  } catch {
+    $("rtt").textContent = "–";
+  }
+}
+
+function color(pid) {
+  return `hsl(${(pid * 67) % 360} 70% 60%)`;
+}
+
+function draw() {
+  requestAnimationFrame(draw);
+  const ctx = canvas.getContext("2d");
+  const dpr = window.devicePixelRatio || 1;
+  const size = Math.round(canvas.clientWidth * dpr);
+  if (size && canvas.width !== size) canvas.width = canvas.height = size;
+  const s = canvas.width / WORLD;
+  ctx.clearRect(0, 0, canvas.width, canvas.height);
+  ctx.strokeStyle = "#1d2129";
+  ctx.lineWidth = 1;
+  for (let g = 100; g < WORLD; g += 100) {
+    ctx.beginPath();
+    ctx.moveTo(g * s, 0);
+    ctx.lineTo(g * s, canvas.height);
+    ctx.moveTo(0, g * s);
+    ctx.lineTo(canvas.width, g * s);
+    ctx.stroke();
+  }
+  const m = arena.match;
+  if (!m || m.status !== "joined") return;
+  const now = performance.now();
+  ctx.font = `${Math.max(10, 12 * dpr)}px system-ui`;
+  ctx.textAlign = "center";
+  for (const [id, p] of arena.interp) {
+    if (id === m.pid) continue;
+    const { x, y } = interpolated(p, now);
+    dot(ctx, x * s, y * s, 7 * dpr, color(id), m.members.get(id));
+  }
+  const me = predictedSelf();
+  if (me) {
+    dot(ctx, me.x * s, me.y * s, 9 * dpr, color(m.pid), m.members.get(m.pid));
+    ctx.strokeStyle = "#fff";
+    ctx.lineWidth = 2 * dpr;
+    ctx.beginPath();
+    ctx.arc(me.x * s, me.y * s, 9 * dpr, 0, Math.PI * 2);
+    ctx.stroke();
+  }
+  $("tick").textContent = String(m.tick);
+  $("players").textContent = String(m.members.size);
+  $("pending").textContent = String(arena.pending.pending.length);
+}
+
+function dot(ctx, x, y, r, fill, member) {
+  ctx.globalAlpha = member && !member.connected ? 0.35 : 1;
+  ctx.fillStyle = fill;
+  ctx.beginPath();
+  ctx.arc(x, y, r, 0, Math.PI * 2);
+  ctx.fill();
+  if (member) {
+    ctx.fillStyle = "#ccd";
+    ctx.fillText(member.name, x, y - r - 4);
+  }
+  ctx.globalAlpha = 1;
+}
+
+$("new-arena").addEventListener("click", () => {
+  client
+    .createMatch({ game: "arena" })
+    .then(({ reservation }) => joinArena(reservation))
+    .catch(fail);
+});
+
+// ---------- chat (the relay game) ----------
+
+/** Joins a chat room (a relay match): by id, or the first with a free seat, or a new one. */
+async function joinChat(target) {
+  if (!target) {
+    const rooms = await client.listMatches({ game: "relay", free: true, limit: 1 });
+    target = rooms.length ? rooms[0].id : (await client.createMatch({ game: "relay", label: { room: "lobby" } })).reservation;
+  }
+  const reservation = typeof target === "string" ? null : target;
+  if (chat.match) await chat.match.leave().catch(() => {});
+  chat.conn = await connectionFor(chat.conn, reservation && reservation.address, $("chat-state"));
+  const match = new Match(chat.conn);
+  chat.match = match;
+  const who = (pid) => (match.members.get(pid) || { name: `#${pid}` }).name;
+  match.on("joined", () => {
+    $("chat-id").textContent = match.id;
+    $("chat-input").disabled = false;
+    addChat(`joined ${match.id} with ${match.members.size} member(s)`, true);
+  });
+  match.on("message", (from, payload, direct) => {
+    const text = payload && typeof payload.text === "string" ? payload.text : JSON.stringify(payload);
+    addChat(`${who(from)}${direct ? " (to you)" : ""}: ${text}`);
+  });
+  match.on("playerJoined", (pid, m) => addChat(`${m.name} joined`, true));
+  match.on("playerLeft", (pid, reason, m) =>
+    addChat(`${m ? m.name : `#${pid}`} ${reason === LeaveReason.DROPPED ? "dropped" : "left"}`, true),
+  );
+  match.on("playerRejoined", (pid) => addChat(`${who(pid)} is back`, true));
+  match.on("left", (info) => {
+    if (chat.match === match) $("chat-input").disabled = true;
+    if (info.error) addChat(`chat lost: ${info.error.message}`, true);
+  });
+  if (reservation) await match.join({ match: reservation.match_id, ticket: reservation.ticket });
+  else await match.join(target);
+  refreshMatches();
+}
+
+function addChat(text, sys = false) {
+  const li = document.createElement("li");
+  li.textContent = text;
+  if (sys) li.className = "sys";
+  const log = $("chat-log");
+  const atEnd = log.scrollTop + log.clientHeight >= log.scrollHeight - 4;
+  log.append(li);
+  while (log.children.length > 200) log.firstElementChild.remove();
+  if (atEnd) log.scrollTop = log.scrollHeight;
+}
+
+$("chat-form").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const input = $("chat-input");
+  const text = input.value.trim();
+  if (!text || !chat.match) return;
+  // echo: the server sends it back in our next DELTA, so the log shows the room's order.
+  if (chat.match.sendMessage({ text }, { echo: true })) input.value = "";
+});
+
+// ---------- live matches ----------
+
+async function refreshMatches() {
+  let list;
+  try {
+    list = await client.listMatches({ limit: 50 });
+  } catch (err) {
+    $("matches").innerHTML = `<tr><td colspan="5" class="muted">${escapeHtml(err.message)}</td></tr>`;
+    return;
+  }
+  const body = $("matches");
+  body.textContent = "";
+  if (!list.length) body.innerHTML = `<tr><td colspan="5" class="muted">none</td></tr>`;
+  for (const m of list) {
+    const tr = document.createElement("tr");
+    const mine = (arena.match && arena.match.id === m.id) || (chat.match && chat.match.id === m.id);
+    if (mine) tr.className = "current";
+    for (const v of [m.game, m.id, `${m.players}/${m.max_players}`, m.tick]) {
+      const td = document.createElement("td");
+      td.textContent = String(v);
+      tr.append(td);
+    }
+    const td = document.createElement("td");
+    const b = document.createElement("button");
+    b.textContent = mine ? "here" : "join";
+    b.disabled = mine || m.players >= m.max_players || (m.game !== "arena" && m.game !== "relay");
+    b.addEventListener("click", () => {
+      const go = m.game === "arena" ? joinArena(m.id) : joinChat(m.id);
+      go.catch(fail);
+    });
+    td.append(b);
+    tr.append(td);
+    body.append(tr);
+  }
+}
+$("refresh").addEventListener("click", refreshMatches);
+
+function escapeHtml(s) {
+  return String(s).replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]);
+}
+
+main().catch(fail);
