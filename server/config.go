@@ -1,0 +1,107 @@
+package server
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/tickrelay/tickrelay/game"
+)
+
+// Config configures a Server. Every zero value means the default written beside it, so
+// Config{} is a working development server on 127.0.0.1:8080.
+type Config struct {
+	Listen    string // HTTP and WebSocket address; default "127.0.0.1:8080"
+	Admin     string // pprof address; "" disables it (the binary defaults it to 127.0.0.1:6060)
+	PublicURL string // base URL announced in seat reservations (ws://host:port); default from the request's Host
+	NodeID    string // this instance's name in listings and the cluster; default "local"
+
+	Secret       []byte        // HS256 secret for tokens; default a random one (tokens die with the process)
+	Issuer       string        // token issuer; default "tickrelay"
+	SessionTTL   time.Duration // lifetime of guest session tokens; default 24h
+	DisableGuest bool          // turn off POST /v1/auth/guest
+	APIKey       string        // operator key for POST /v1/matches/{id}/events; "" disables that endpoint
+	// AllowedOrigins lists the browser origins that may open WebSockets ("https://game.example").
+	// Default: only the server's own origin (Origin host equal to the request's Host). Requests
+	// without an Origin header (non-browser clients) are always allowed. "*" allows any.
+	AllowedOrigins []string
+
+	MaxConns        int     // WebSocket connections in all; default 20000 (above: 503)
+	MaxConnsPerUser int     // per user id; default 8 (above: 503)
+	MaxFrame        int     // inbound frame limit in bytes; default 16 KiB (above: close 1009)
+	OutboundQueue   int     // per-session outbound queue in bytes; default 1 MiB (above: close 4001)
+	InputRate       float64 // inputs+messages per second per connection; default 60
+	InputBurst      int     // default 120
+	FloodClose      int     // dropped messages within 5 s that close the connection (4102); default 300
+	BadFrameClose   int     // malformed/unknown frames that close the connection (4101); default 10
+	Compression     bool    // permessage-deflate; default off
+
+	PingInterval  time.Duration // server pings; default 10s
+	ReadTimeout   time.Duration // no frame, ping or pong within this closes; default 20s
+	WriteTimeout  time.Duration // a write blocked this long marks the client slow (close 4001); default 1s
+	IdleTimeout   time.Duration // a session that never joins is closed (4103); default 30s
+	ResumeWindow  time.Duration // how long a dropped session can be resumed; default 15s
+	ShutdownGrace time.Duration // how long matches get to end at shutdown; default 10s
+
+	DemoDir string // static files served at / (the browser demo); "" serves none
+	SDKDir  string // the SDK's browser bundle, served at /sdk/; "" serves none
+
+	Log     *slog.Logger  // default slog.Default()
+	Catalog *game.Catalog // default: the built-in games (arena, relay, duel)
+	Clock   game.Clock    // default the wall clock
+	Bus     Bus           // default an in-memory bus (one instance, no Redis)
+}
+
+func (c Config) withDefaults() Config {
+	def := func(p *time.Duration, d time.Duration) {
+		if *p <= 0 {
+			*p = d
+		}
+	}
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:8080"
+	}
+	if c.NodeID == "" {
+		c.NodeID = "local"
+	}
+	if c.Issuer == "" {
+		c.Issuer = "tickrelay"
+	}
+	def(&c.SessionTTL, 24*time.Hour)
+	if c.MaxConns <= 0 {
+		c.MaxConns = 20000
+	}
+	if c.MaxConnsPerUser <= 0 {
+		c.MaxConnsPerUser = 8
+	}
+	if c.MaxFrame <= 0 {
+		c.MaxFrame = 16 << 10
+	}
+	if c.OutboundQueue <= 0 {
+		c.OutboundQueue = 1 << 20
+	}
+	if c.InputRate <= 0 {
+		c.InputRate = 60
+	}
+	if c.InputBurst <= 0 {
+		c.InputBurst = 120
+	}
+	if c.FloodClose <= 0 {
+		c.FloodClose = 300
+	}
+	if c.BadFrameClose <= 0 {
+		c.BadFrameClose = 10
+	}
+	def(&c.PingInterval, 10*time.Second)
+	def(&c.ReadTimeout, 20*time.Second)
+	def(&c.WriteTimeout, time.Second)
+	def(&c.IdleTimeout, 30*time.Second)
+	def(&c.ResumeWindow, 15*time.Second)
+	def(&c.ShutdownGrace, 10*time.Second)
+	if c.Log == nil {
+		c.Log = slog.Default()
+	}
+	if c.Clock == nil {
+		c.Clock = game.RealClock{}
+	}
+	return c
+}

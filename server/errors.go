@@ -1,0 +1,105 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/tickrelay/tickrelay/game"
+	"github.com/tickrelay/tickrelay/protocol"
+	"github.com/tickrelay/tickrelay/server/auth"
+)
+
+// codeOf maps an error from any layer to the protocol's error code. It is the one place where
+// internal errors become client-facing codes (for ERROR frames and HTTP JSON errors alike).
+func codeOf(err error) protocol.ErrorCode {
+	var refusal *game.Refusal
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &refusal):
+		return protocol.ErrCodeJoinRefused
+	case errors.Is(err, game.ErrMatchFull):
+		return protocol.ErrCodeMatchFull
+	case errors.Is(err, game.ErrMatchEnded):
+		return protocol.ErrCodeMatchEnded
+	case errors.Is(err, game.ErrBusy), errors.Is(err, game.ErrClosed), errors.Is(err, errDraining):
+		return protocol.ErrCodeUnavailable
+	case errors.Is(err, game.ErrUnknownGame), errors.Is(err, errNoMatch):
+		return protocol.ErrCodeNotFound
+	case errors.Is(err, auth.ErrInvalidToken):
+		return protocol.ErrCodeUnauthorized
+	case errors.Is(err, errForbidden):
+		return protocol.ErrCodeForbidden
+	case errors.Is(err, errBadRequest):
+		return protocol.ErrCodeBadRequest
+	case errors.Is(err, protocol.ErrUnknownOp):
+		return protocol.ErrCodeUnknownOp
+	case errors.Is(err, protocol.ErrTooLarge):
+		return protocol.ErrCodeTooLarge
+	case errors.Is(err, protocol.ErrTruncated), errors.Is(err, protocol.ErrMalformed), errors.Is(err, protocol.ErrType),
+		errors.Is(err, protocol.ErrTooDeep), errors.Is(err, protocol.ErrTrailing), errors.Is(err, protocol.ErrInvalid):
+		return protocol.ErrCodeMalformed
+	case errors.Is(err, errNotInMatch):
+		return protocol.ErrCodeNotInMatch
+	case errors.Is(err, errAlreadyJoined):
+		return protocol.ErrCodeAlreadyJoined
+	case errors.Is(err, errResume):
+		return protocol.ErrCodeResumeFailed
+	case errors.Is(err, errRateLimited):
+		return protocol.ErrCodeRateLimited
+	case errors.Is(err, errTimeout):
+		return protocol.ErrCodeTimeout
+	}
+	return protocol.ErrCodeInternal
+}
+
+// Server-level sentinel errors.
+var (
+	errDraining      = errors.New("server is draining")
+	errNoMatch       = errors.New("no such match")
+	errForbidden     = errors.New("forbidden")
+	errBadRequest    = errors.New("bad request")
+	errNotInMatch    = errors.New("not in a match")
+	errAlreadyJoined = errors.New("already in a match")
+	errResume        = errors.New("cannot resume")
+	errRateLimited   = errors.New("rate limited")
+	errTimeout       = errors.New("timed out")
+)
+
+// httpStatus is the HTTP status for an error code.
+func httpStatus(c protocol.ErrorCode) int {
+	switch c {
+	case protocol.ErrCodeBadRequest, protocol.ErrCodeMalformed, protocol.ErrCodeUnknownOp:
+		return http.StatusBadRequest
+	case protocol.ErrCodeUnauthorized, protocol.ErrCodeResumeFailed:
+		return http.StatusUnauthorized
+	case protocol.ErrCodeForbidden:
+		return http.StatusForbidden
+	case protocol.ErrCodeNotFound:
+		return http.StatusNotFound
+	case protocol.ErrCodeMatchFull, protocol.ErrCodeJoinRefused, protocol.ErrCodeMatchEnded,
+		protocol.ErrCodeAlreadyJoined, protocol.ErrCodeNotInMatch:
+		return http.StatusConflict
+	case protocol.ErrCodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case protocol.ErrCodeRateLimited:
+		return http.StatusTooManyRequests
+	case protocol.ErrCodeUnavailable:
+		return http.StatusServiceUnavailable
+	case protocol.ErrCodeTimeout:
+		return http.StatusGatewayTimeout
+	case protocol.ErrCodeUnsupported:
+		return http.StatusNotImplemented
+	}
+	return http.StatusInternalServerError
+}
+
+// codeName is the error code's name from the protocol's table.
+func codeName(c protocol.ErrorCode) string {
+	for _, e := range protocol.Codes().Errors {
+		if e.Value == int(c) {
+			return e.Name
+		}
+	}
+	return "INTERNAL"
+}

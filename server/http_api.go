@@ -1,0 +1,355 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/tickrelay/tickrelay/game"
+	"github.com/tickrelay/tickrelay/protocol"
+	"github.com/tickrelay/tickrelay/server/auth"
+)
+
+// maxBody is the request body limit of every endpoint.
+const maxBody = 16 << 10
+
+// routes builds the HTTP handler: net/http ServeMux patterns, JSON in and out.
+func (srv *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ws", srv.handleWS)
+	mux.HandleFunc("POST /v1/auth/guest", srv.handleGuest)
+	mux.HandleFunc("POST /v1/matches", srv.handleCreate)
+	mux.HandleFunc("GET /v1/matches", srv.handleList)
+	mux.HandleFunc("GET /v1/matches/{id}", srv.handleGet)
+	mux.HandleFunc("POST /v1/matches/{id}/join", srv.handleJoin)
+	mux.HandleFunc("POST /v1/matches/{id}/events", srv.handlePublish)
+	mux.HandleFunc("GET /v1/matches/{id}/stream", srv.handleStream)
+	mux.HandleFunc("GET /v1/games", srv.handleGames)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", srv.handleReady)
+	mux.Handle("GET /metrics", promHandler(srv.metrics))
+	if srv.cfg.SDKDir != "" {
+		mux.Handle("GET /sdk/", http.StripPrefix("/sdk/", http.FileServer(http.Dir(srv.cfg.SDKDir))))
+	}
+	if srv.cfg.DemoDir != "" {
+		mux.Handle("GET /", http.FileServer(http.Dir(srv.cfg.DemoDir)))
+	} else {
+		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+			fmt.Fprintln(w, "tickrelay is running. The browser demo is served here when started with --demo (make run does).")
+			fmt.Fprintln(w, "API: POST /v1/auth/guest, GET /v1/matches, WebSocket /ws (see server/API.md).")
+		})
+	}
+	return limitBodies(mux)
+}
+
+// limitBodies caps every request body at maxBody.
+func limitBodies(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+type apiError struct {
+	Code    int    `json:"code"`
+	Name    string `json:"name"`
+	Message string `json:"message"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code protocol.ErrorCode, msg string) {
+	writeJSON(w, httpStatus(code), map[string]apiError{"error": {Code: int(code), Name: codeName(code), Message: msg}})
+}
+
+func (srv *Server) fail(w http.ResponseWriter, err error) {
+	code := codeOf(err)
+	if code == protocol.ErrCodeInternal {
+		srv.log.Error("http request failed", "err", err)
+		writeError(w, code, "internal error")
+		return
+	}
+	writeError(w, code, err.Error())
+}
+
+// readJSON decodes the body into v; an empty body leaves v as is.
+func readJSON(r *http.Request, v any) error {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fmt.Errorf("%w: body above %d bytes", protocol.ErrTooLarge, maxBody)
+		}
+		return fmt.Errorf("%w: %v", errBadRequest, err)
+	}
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("%w: invalid JSON: %v", errBadRequest, err)
+	}
+	return nil
+}
+
+// player authenticates the request's session token.
+func (srv *Server) player(r *http.Request) (auth.Session, error) {
+	tok := bearer(r)
+	if tok == "" {
+		return auth.Session{}, fmt.Errorf("%w: missing bearer token", auth.ErrInvalidToken)
+	}
+	s, err := srv.auth.VerifySession(tok)
+	if err != nil {
+		srv.metrics.authFailures.Inc()
+	}
+	return s, err
+}
+
+func (srv *Server) handleGuest(w http.ResponseWriter, r *http.Request) {
+	if srv.cfg.DisableGuest {
+		writeError(w, protocol.ErrCodeForbidden, "guest tokens are disabled on this server")
+		return
+	}
+	var req struct {
+		Name string `json:"name"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		srv.fail(w, err)
+		return
+	}
+	tok, s, err := srv.auth.IssueGuest(req.Name)
+	if err != nil {
+		srv.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "player_id": s.PlayerID, "name": s.Name, "expires_at": s.ExpiresAt.UTC()})
+}
+
+type matchJSON struct {
+	game.Info
+	Owner string `json:"owner"`
+}
+
+type reservation struct {
+	MatchID   string    `json:"match_id"`
+	Address   string    `json:"address"`
+	Ticket    string    `json:"ticket"`
+	Seat      int       `json:"seat"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (srv *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
+	if srv.draining.Load() {
+		srv.fail(w, errDraining)
+		return
+	}
+	p, err := srv.player(r)
+	if err != nil {
+		srv.fail(w, err)
+		return
+	}
+	var req struct {
+		Game       string            `json:"game"`
+		Params     json.RawMessage   `json:"params"`
+		Private    bool              `json:"private"`
+		MaxPlayers int               `json:"max_players"`
+		Label      map[string]string `json:"label"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		srv.fail(w, err)
+		return
+	}
+	if req.Game == "" {
+		srv.fail(w, fmt.Errorf("%w: game is required (one of %s)", errBadRequest, strings.Join(srv.reg.Catalog().Names(), ", ")))
+		return
+	}
+	if req.MaxPlayers < 0 || req.MaxPlayers > 10000 || len(req.Label) > 16 {
+		srv.fail(w, fmt.Errorf("%w: max_players must be 0–10000 and label at most 16 pairs", errBadRequest))
+		return
+	}
+	var params []byte
+	if len(req.Params) > 0 && string(req.Params) != "null" {
+		var v any
+		if err := json.Unmarshal(req.Params, &v); err != nil {
+			srv.fail(w, fmt.Errorf("%w: params: %v", errBadRequest, err))
+			return
+		}
+		if params, err = protocol.Marshal(v); err != nil {
+			srv.fail(w, fmt.Errorf("%w: params: %v", errBadRequest, err))
+			return
+		}
+	}
+	m, err := srv.reg.Create(game.CreateOptions{Game: req.Game, Params: params, Private: req.Private, MaxPlayers: req.MaxPlayers, Label: req.Label})
+	if err != nil {
+		var refusal *game.Refusal
+		if errors.As(err, &refusal) {
+			err = fmt.Errorf("%w: %v", errBadRequest, refusal.Reason)
+		}
+		srv.fail(w, err)
+		return
+	}
+	if err := srv.bus.Announce(m); err != nil {
+		srv.log.Warn("announce failed", "match", m.ID(), "err", err)
+	}
+	res, err := srv.reserve(r, m, p.PlayerID)
+	if err != nil {
+		srv.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"match": srv.matchJSON(m.Info()), "reservation": res})
+}
+
+// reserve holds a seat for the player and issues the single-use join ticket.
+func (srv *Server) reserve(r *http.Request, m MatchHandle, player string) (reservation, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	if err := m.Reserve(ctx, player, srv.auth.JoinWindow()); err != nil {
+		return reservation{}, err
+	}
+	info := m.Info()
+	tok, exp, err := srv.auth.IssueJoin(player, m.ID(), info.Players+1)
+	if err != nil {
+		return reservation{}, err
+	}
+	return reservation{MatchID: m.ID(), Address: srv.wsAddress(r), Ticket: tok, Seat: info.Players + 1, ExpiresAt: exp.UTC()}, nil
+}
+
+func (srv *Server) wsAddress(r *http.Request) string {
+	if srv.cfg.PublicURL != "" {
+		return strings.TrimRight(srv.cfg.PublicURL, "/") + "/ws"
+	}
+	scheme := "ws"
+	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
+		scheme = "wss"
+	}
+	return scheme + "://" + r.Host + "/ws"
+}
+
+func (srv *Server) matchJSON(i game.Info) matchJSON { return matchJSON{Info: i, Owner: srv.cfg.NodeID} }
+
+func (srv *Server) handleList(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	f := game.Filter{Game: q.Get("game"), HasFreeSeats: q.Get("free") == "true" || q.Get("free") == "1", Label: map[string]string{}}
+	for k, v := range q {
+		if strings.HasPrefix(k, "label.") && len(v) > 0 {
+			f.Label[strings.TrimPrefix(k, "label.")] = v[0]
+		}
+	}
+	f.Limit = 100
+	if l, err := strconv.Atoi(q.Get("limit")); err == nil && l > 0 && l < 1000 {
+		f.Limit = l
+	}
+	infos, err := srv.bus.List(r.Context(), f)
+	if err != nil {
+		srv.fail(w, err)
+		return
+	}
+	out := make([]matchJSON, len(infos))
+	for i, info := range infos {
+		out[i] = srv.matchJSON(info)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"matches": out})
+}
+
+func (srv *Server) handleGet(w http.ResponseWriter, r *http.Request) {
+	m, err := srv.bus.Locate(r.Context(), r.PathValue("id"))
+	if err != nil {
+		srv.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, srv.matchJSON(m.Info()))
+}
+
+func (srv *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
+	p, err := srv.player(r)
+	if err != nil {
+		srv.fail(w, err)
+		return
+	}
+	m, err := srv.bus.Locate(r.Context(), r.PathValue("id"))
+	if err != nil {
+		srv.fail(w, err)
+		return
+	}
+	res, err := srv.reserve(r, m, p.PlayerID)
+	if err != nil {
+		srv.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, res)
+}
+
+func (srv *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
+	if srv.cfg.APIKey == "" {
+		writeError(w, protocol.ErrCodeForbidden, "publishing is disabled: start the server with --api-key")
+		return
+	}
+	if !tokensEqual(bearer(r), srv.cfg.APIKey) {
+		srv.metrics.authFailures.Inc()
+		writeError(w, protocol.ErrCodeUnauthorized, "the operator API key is required")
+		return
+	}
+	var req struct {
+		Data json.RawMessage `json:"data"`
+	}
+	if err := readJSON(r, &req); err != nil {
+		srv.fail(w, err)
+		return
+	}
+	var v any
+	if len(req.Data) > 0 {
+		if err := json.Unmarshal(req.Data, &v); err != nil {
+			srv.fail(w, fmt.Errorf("%w: data: %v", errBadRequest, err))
+			return
+		}
+	}
+	payload, err := protocol.Marshal(v)
+	if err != nil {
+		srv.fail(w, fmt.Errorf("%w: data: %v", errBadRequest, err))
+		return
+	}
+	m, err := srv.bus.Locate(r.Context(), r.PathValue("id"))
+	if err != nil {
+		srv.fail(w, err)
+		return
+	}
+	if err := m.Publish(payload); err != nil {
+		srv.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]string{"status": "queued"})
+}
+
+func (srv *Server) handleGames(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]any{"games": srv.reg.Catalog().Names()})
+}
+
+func (srv *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	status, code := "ready", http.StatusOK
+	busErr := srv.bus.Health()
+	if srv.draining.Load() {
+		status, code = "draining", http.StatusServiceUnavailable
+	} else if busErr != nil {
+		status, code = "degraded", http.StatusServiceUnavailable
+	}
+	body := map[string]any{"status": status, "matches": srv.reg.Len(), "sessions": srv.hub.len(), "node": srv.cfg.NodeID}
+	if busErr != nil {
+		body["bus"] = busErr.Error()
+	}
+	writeJSON(w, code, body)
+}

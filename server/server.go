@@ -1,0 +1,208 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/lxzan/gws"
+
+	"github.com/tickrelay/tickrelay/game"
+	"github.com/tickrelay/tickrelay/game/arena"
+	"github.com/tickrelay/tickrelay/game/duel"
+	"github.com/tickrelay/tickrelay/game/relay"
+	"github.com/tickrelay/tickrelay/protocol"
+	"github.com/tickrelay/tickrelay/server/auth"
+)
+
+// Server is one tickrelay instance: the HTTP API, the WebSocket endpoint, the match registry
+// and the bus. Build it with New, run it with Serve (or Start), stop it with Shutdown.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	reg      *game.Registry
+	bus      Bus
+	auth     *auth.Authority
+	hub      *hub
+	conns    *connCounter
+	metrics  *metrics
+	upgrader *gws.Upgrader
+	handler  http.Handler
+
+	http     *http.Server
+	admin    *http.Server
+	draining atomic.Bool
+	wg       sync.WaitGroup // read loops, SSE streams, janitor
+	stop     chan struct{}
+	addr     atomic.Value // net.Addr once listening
+}
+
+// DefaultCatalog returns a catalog with the built-in games: arena, relay and duel.
+func DefaultCatalog() *game.Catalog {
+	c := game.NewCatalog()
+	c.Register(arena.Type)
+	c.Register(relay.Type)
+	c.Register(duel.Type)
+	return c
+}
+
+// New builds a server from cfg (zero values are defaults; see Config).
+func New(cfg Config) (*Server, error) {
+	cfg = cfg.withDefaults()
+	srv := &Server{cfg: cfg, log: cfg.Log, hub: newHub(cfg.ResumeWindow), stop: make(chan struct{}),
+		conns: &connCounter{perUser: map[string]int{}, max: cfg.MaxConns, maxPer: cfg.MaxConnsPerUser}}
+	if len(cfg.Secret) == 0 {
+		srv.cfg.Secret = auth.RandomSecret()
+		srv.log.Warn("no secret configured: using a random one, so tokens will not survive a restart (set --secret or TICKRELAY_SECRET)")
+	}
+	a, err := auth.New(auth.Config{Secret: srv.cfg.Secret, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL})
+	if err != nil {
+		return nil, err
+	}
+	srv.auth = a
+	catalog := cfg.Catalog
+	if catalog == nil {
+		catalog = DefaultCatalog()
+	}
+	var reg *game.Registry
+	srv.metrics = newMetrics(func() float64 { return float64(reg.Len()) })
+	reg = game.NewRegistry(game.RegistryConfig{Catalog: catalog, Clock: cfg.Clock, Log: cfg.Log, Metrics: srv.metrics})
+	srv.reg = reg
+	srv.bus = cfg.Bus
+	if srv.bus == nil {
+		srv.bus = NewMemoryBus(reg)
+	}
+	srv.upgrader = srv.newUpgrader()
+	srv.handler = srv.routes()
+	return srv, nil
+}
+
+// Registry is the local match registry.
+func (srv *Server) Registry() *game.Registry { return srv.reg }
+
+// Handler is the HTTP handler (API, WebSocket, demo).
+func (srv *Server) Handler() http.Handler { return srv.handler }
+
+// Addr is the listening address once Serve started.
+func (srv *Server) Addr() net.Addr {
+	a, _ := srv.addr.Load().(net.Addr)
+	return a
+}
+
+// Start listens on cfg.Listen (and cfg.Admin) and serves in the background.
+func (srv *Server) Start() error {
+	ln, err := net.Listen("tcp", srv.cfg.Listen)
+	if err != nil {
+		return err
+	}
+	srv.Serve(ln)
+	if srv.cfg.Admin != "" {
+		aln, err := net.Listen("tcp", srv.cfg.Admin)
+		if err != nil {
+			return fmt.Errorf("admin listener: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.HandleFunc("/debug/pprof/", pprof.Index)
+		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.Handle("/metrics", promHandler(srv.metrics))
+		srv.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		srv.wg.Add(1)
+		go func() {
+			defer srv.wg.Done()
+			if err := srv.admin.Serve(aln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				srv.log.Error("admin listener", "err", err)
+			}
+		}()
+		srv.log.Info("admin listening", "addr", aln.Addr().String())
+	}
+	return nil
+}
+
+// Serve serves on ln in the background (tests use a 127.0.0.1:0 listener).
+func (srv *Server) Serve(ln net.Listener) {
+	srv.addr.Store(ln.Addr())
+	srv.http = &http.Server{
+		Handler:           srv.handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      15 * time.Second, // SSE streams extend their own deadline per event
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(srv.log.Handler(), slog.LevelWarn),
+	}
+	srv.wg.Add(2)
+	go func() {
+		defer srv.wg.Done()
+		if err := srv.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			srv.log.Error("http server", "err", err)
+		}
+	}()
+	go func() { // the janitor: expires parked sessions
+		defer srv.wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case now := <-t.C:
+				srv.hub.expire(now)
+			case <-srv.stop:
+				return
+			}
+		}
+	}()
+	srv.log.Info("listening", "addr", ln.Addr().String(), "node", srv.cfg.NodeID)
+}
+
+// Shutdown stops the server in phases: readiness goes false and new connections and matches
+// are refused; matches get the grace period to end (members receive END); sessions still open
+// are closed with the reconnectable CloseShutdown code; the bus is closed; then it waits for
+// every goroutine it started, or for ctx.
+func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.draining.Store(true)
+	srv.log.Info("draining", "grace", srv.cfg.ShutdownGrace)
+	// Phase 1: stop accepting HTTP (hijacked WebSockets are not affected by http.Server.Shutdown).
+	if srv.http != nil {
+		hctx, cancel := context.WithTimeout(ctx, srv.cfg.ShutdownGrace)
+		_ = srv.http.Shutdown(hctx)
+		cancel()
+	}
+	// Phase 2: matches end within the grace period.
+	gctx, cancel := context.WithTimeout(ctx, srv.cfg.ShutdownGrace)
+	err := srv.reg.Shutdown(gctx)
+	cancel()
+	// Phase 3: close every session with a reconnectable code.
+	srv.hub.mu.Lock()
+	open := make([]*session, 0, len(srv.hub.byID))
+	for _, s := range srv.hub.byID {
+		open = append(open, s)
+	}
+	srv.hub.mu.Unlock()
+	for _, s := range open {
+		s.close(protocol.CloseShutdown, "server shutting down")
+	}
+	close(srv.stop)
+	if srv.admin != nil {
+		_ = srv.admin.Close()
+	}
+	_ = srv.bus.Close()
+	// Phase 4: wait for read loops, streams and the janitor.
+	done := make(chan struct{})
+	go func() { srv.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	srv.log.Info("stopped")
+	return err
+}

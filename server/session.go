@@ -1,0 +1,379 @@
+package server
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/lxzan/gws"
+	"golang.org/x/time/rate"
+
+	"github.com/tickrelay/tickrelay/game"
+	"github.com/tickrelay/tickrelay/protocol"
+)
+
+// session is one WebSocket connection of an authenticated user, and the game.Sink through
+// which its match reaches it.
+//
+// Goroutines: the connection's gws read loop calls handle (one message at a time, never in
+// parallel); match goroutines call Deliver and Detached; the writer goroutine writes. mu guards
+// the fields marked below; lock order: session.mu before hub.mu, never the reverse.
+type session struct {
+	srv     *Server
+	conn    *gws.Conn
+	w       writer
+	user    string
+	name    string
+	limiter *rate.Limiter
+	log     *slog.Logger
+
+	// read-loop only
+	dec       protocol.ClientMsg
+	badFrames int
+	floodFrom time.Time
+	floodN    int
+	warned    bool
+	idle      *time.Timer
+	ping      *time.Timer
+
+	mu          sync.Mutex
+	id          string      // guarded by mu: changes when a RESUME adopts an older session
+	resumeToken string      // guarded by mu
+	match       MatchHandle // guarded by mu: nil when not in a match
+	pid         uint32      // guarded by mu
+	joined      bool        // guarded by mu: has ever joined (stops the idle timer)
+	closing     bool        // guarded by mu
+	closeCode   uint16      // guarded by mu
+}
+
+// Deliver implements game.Sink.
+func (s *session) Deliver(shared, tail []byte) {
+	if s.w.enqueue(shared, tail) {
+		s.srv.metrics.framesOut.Inc()
+	}
+}
+
+// Detached implements game.Sink: the match removed this session's seat.
+func (s *session) Detached(m *game.Match, pid uint32, reason protocol.LeaveReason) {
+	s.mu.Lock()
+	mine := s.match != nil && s.match.ID() == m.ID() && s.pid == pid
+	if mine {
+		s.match, s.pid = nil, 0
+	}
+	s.mu.Unlock()
+	if mine && reason == protocol.LeaveKicked {
+		s.send(noticeFrame(protocol.CloseKicked, "removed from the match"))
+	}
+}
+
+func noticeFrame(code protocol.CloseCode, text string) []byte {
+	data := protocol.AppendArrayHeader(nil, 2)
+	data = protocol.AppendUint(data, uint64(code))
+	data = protocol.AppendString(data, text)
+	return protocol.AppendServer(nil, &protocol.ServerMsg{Op: protocol.OpEvent, Kind: protocol.EventNotice, Data: data})
+}
+
+func (s *session) send(frame []byte) { s.w.enqueue(frame, nil) }
+
+func (s *session) sendError(code protocol.ErrorCode, msg string, refOp protocol.Op, refID uint32) {
+	s.send(protocol.ErrorFrame(code, msg, refOp, refID))
+}
+
+func (s *session) fail(err error, refOp protocol.Op, refID uint32) {
+	s.sendError(codeOf(err), err.Error(), refOp, refID)
+}
+
+// close ends the connection with code after the frames already queued.
+func (s *session) close(code protocol.CloseCode, reason string) {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return
+	}
+	s.closing, s.closeCode = true, uint16(code)
+	s.mu.Unlock()
+	s.w.enqueueClose(uint16(code), reason)
+}
+
+// closeSlow is the writer's onSlow: the client is not reading. Frames still queued are
+// dropped; the close frame is attempted with a short deadline (a client that does not read may
+// never see it), then the socket is closed.
+func (s *session) closeSlow() {
+	s.mu.Lock()
+	s.closing, s.closeCode = true, uint16(protocol.CloseSlow)
+	s.mu.Unlock()
+	s.srv.metrics.slowCloses.Inc()
+	s.log.Info("closing slow client", "session", s.sessionID())
+	go func() {
+		_ = s.conn.SetWriteDeadline(time.Now().Add(200 * time.Millisecond))
+		_ = s.conn.WriteClose(uint16(protocol.CloseSlow), []byte("slow"))
+	}()
+}
+
+func (s *session) sessionID() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.id
+}
+
+func (s *session) current() (MatchHandle, uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.match, s.pid
+}
+
+// touch pushes the read deadline forward (called on every frame, ping and pong).
+func (s *session) touch() {
+	_ = s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.ReadTimeout))
+}
+
+// handle processes one inbound binary frame on the read loop.
+func (s *session) handle(frame []byte) {
+	m := &s.dec
+	if err := protocol.DecodeClient(frame, m); err != nil {
+		s.srv.metrics.badFrames.Inc()
+		s.badFrames++
+		op := protocol.Op(0)
+		if len(frame) > 1 && frame[1] < 0x80 {
+			op = protocol.Op(frame[1])
+		}
+		s.fail(err, op, 0)
+		if s.badFrames >= s.srv.cfg.BadFrameClose {
+			s.close(protocol.CloseBadFrames, "too many bad frames")
+		}
+		return
+	}
+	switch m.Op {
+	case protocol.OpInput:
+		if !s.allow(m.Op, m.Seq) {
+			return
+		}
+		match, pid := s.current()
+		if match == nil {
+			s.sendError(protocol.ErrCodeNotInMatch, "join a match first", m.Op, m.Seq)
+			return
+		}
+		if !match.Input(pid, m.Seq, m.Seen, m.Payload) {
+			s.srv.metrics.inputsDropped.Inc()
+		}
+	case protocol.OpMessage:
+		if !s.allow(m.Op, 0) {
+			return
+		}
+		match, pid := s.current()
+		if match == nil {
+			s.sendError(protocol.ErrCodeNotInMatch, "join a match first", m.Op, 0)
+			return
+		}
+		if !match.Message(pid, m.To, m.Echo, m.Payload) {
+			s.srv.metrics.inputsDropped.Inc()
+		}
+	case protocol.OpPing:
+		s.send(protocol.AppendServer(nil, &protocol.ServerMsg{Op: protocol.OpPong, T: m.T, ServerTime: time.Now().UnixMilli()}))
+	case protocol.OpJoin:
+		s.join(m)
+	case protocol.OpLeave:
+		match, pid := s.current()
+		if match == nil {
+			s.sendError(protocol.ErrCodeNotInMatch, "not in a match", m.Op, m.Req)
+			return
+		}
+		s.mu.Lock()
+		s.match, s.pid = nil, 0
+		s.mu.Unlock()
+		match.Leave(pid, s, protocol.LeaveLeft)
+		s.send(protocol.AppendServer(nil, &protocol.ServerMsg{Op: protocol.OpLeft, Req: m.Req}))
+	case protocol.OpSync:
+		match, pid := s.current()
+		if match == nil {
+			s.sendError(protocol.ErrCodeNotInMatch, "not in a match", m.Op, m.Req)
+			return
+		}
+		if err := match.Sync(pid, s, m.Req, m.Epoch, m.Tick); err != nil {
+			s.fail(err, m.Op, m.Req)
+		}
+	case protocol.OpResume:
+		s.resume(m)
+	case protocol.OpHello:
+		s.hello(m)
+	}
+}
+
+// allow applies the per-connection rate limit to inputs and messages: the excess is dropped and
+// counted, one RATE_LIMITED error per burst tells the client, and a sustained flood closes.
+func (s *session) allow(op protocol.Op, ref uint32) bool {
+	if s.limiter.Allow() {
+		s.warned = false
+		return true
+	}
+	s.srv.metrics.rateLimited.Inc()
+	now := time.Now()
+	if now.Sub(s.floodFrom) > 5*time.Second {
+		s.floodFrom, s.floodN = now, 0
+	}
+	s.floodN++
+	if s.floodN >= s.srv.cfg.FloodClose {
+		s.close(protocol.CloseRateLimit, "input flood")
+		return false
+	}
+	if !s.warned {
+		s.warned = true
+		s.sendError(protocol.ErrCodeRateLimited, "too many messages: the excess is dropped", op, ref)
+	}
+	return false
+}
+
+func (s *session) join(m *protocol.ClientMsg) {
+	if cur, _ := s.current(); cur != nil {
+		s.fail(errAlreadyJoined, m.Op, m.Req)
+		return
+	}
+	matchID := m.Match
+	if m.Ticket != "" {
+		t, err := s.srv.auth.VerifyJoin(m.Ticket)
+		if err != nil {
+			s.srv.metrics.authFailures.Inc()
+			s.fail(err, m.Op, m.Req)
+			return
+		}
+		if t.PlayerID != s.user || (matchID != "" && matchID != t.MatchID) {
+			s.fail(errors.Join(errForbidden, errors.New("the ticket is for another player or match")), m.Op, m.Req)
+			return
+		}
+		matchID = t.MatchID
+	}
+	if matchID == "" {
+		s.fail(errors.Join(errBadRequest, errors.New("JOIN needs a match id or a ticket")), m.Op, m.Req)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	match, err := s.srv.bus.Locate(ctx, matchID)
+	if err != nil {
+		s.fail(err, m.Op, m.Req)
+		return
+	}
+	if m.Ticket == "" && match.Info().Private {
+		s.fail(errors.Join(errForbidden, errors.New("a private match needs a ticket")), m.Op, m.Req)
+		return
+	}
+	// The read loop waits for the answer (at most one tick): inputs sent after JOINED can then
+	// never overtake the join.
+	pid, err := match.Join(ctx, s.user, s.name, m.Meta, s, m.Req)
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = errTimeout
+		}
+		s.fail(err, m.Op, m.Req)
+		return
+	}
+	s.mu.Lock()
+	s.match, s.pid, s.joined = match, pid, true
+	s.mu.Unlock()
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+}
+
+// resume moves an earlier session (dropped, or still open on a half-dead connection) onto this
+// connection: same session id, seat and match, a new resume token, then a catch-up.
+func (s *session) resume(m *protocol.ClientMsg) {
+	if cur, _ := s.current(); cur != nil {
+		s.fail(errAlreadyJoined, m.Op, m.Req)
+		return
+	}
+	old := s.srv.hub.take(m.Session, m.ResumeToken, s.user)
+	if old == nil {
+		s.fail(errResume, m.Op, m.Req)
+		return
+	}
+	old.mu.Lock()
+	match, pid := old.match, old.pid
+	old.match, old.pid = nil, 0
+	old.mu.Unlock()
+	if old.conn != nil && old != s {
+		old.close(protocol.CloseReplaced, "resumed elsewhere")
+	}
+	token := newToken()
+	s.mu.Lock()
+	oldID := s.id
+	s.id, s.resumeToken = m.Session, token
+	s.match, s.pid = match, pid
+	if match != nil {
+		s.joined = true
+	}
+	s.mu.Unlock()
+	s.srv.hub.rename(oldID, s)
+	s.send(protocol.AppendServer(nil, &protocol.ServerMsg{Op: protocol.OpResumed, Req: m.Req, Session: m.Session, ResumeToken: token}))
+	if match != nil {
+		if s.idle != nil {
+			s.idle.Stop()
+		}
+		if err := match.Sync(pid, s, m.Req, m.Epoch, m.Tick); err != nil {
+			s.fail(err, m.Op, m.Req)
+		}
+	}
+}
+
+// hello refreshes the connection's session token (long sessions outlive tokens) and answers
+// with a WELCOME.
+func (s *session) hello(m *protocol.ClientMsg) {
+	if m.Token != "" {
+		t, err := s.srv.auth.VerifySession(m.Token)
+		if err != nil {
+			s.srv.metrics.authFailures.Inc()
+			s.fail(err, m.Op, m.Req)
+			return
+		}
+		if t.PlayerID != s.user {
+			s.fail(errors.Join(errForbidden, errors.New("the token is for another player")), m.Op, m.Req)
+			return
+		}
+	}
+	s.sendWelcome()
+}
+
+func (s *session) sendWelcome() {
+	s.mu.Lock()
+	id, tok := s.id, s.resumeToken
+	s.mu.Unlock()
+	s.send(protocol.AppendServer(nil, &protocol.ServerMsg{Op: protocol.OpWelcome, Session: id, ResumeToken: tok,
+		User: s.user, ServerTime: time.Now().UnixMilli(), ResumeWindow: uint32(s.srv.cfg.ResumeWindow / time.Millisecond)}))
+}
+
+// closed runs once when the connection is gone (gws OnClose): the seat is dropped (kept for the
+// match's reconnect grace, and the session for the resume window) unless the close was terminal.
+func (s *session) closed() {
+	s.w.shut()
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+	if s.ping != nil {
+		s.ping.Stop()
+	}
+	s.mu.Lock()
+	match, pid, code := s.match, s.pid, s.closeCode
+	s.mu.Unlock()
+	s.srv.conns.release(s.user)
+	s.srv.metrics.sessions.Dec()
+	if match == nil {
+		s.srv.hub.remove(s)
+		return
+	}
+	if code != 0 && !protocol.Reconnectable(protocol.CloseCode(code)) {
+		match.Leave(pid, s, protocol.LeaveLeft)
+		s.mu.Lock()
+		s.match, s.pid = nil, 0
+		s.mu.Unlock()
+		s.srv.hub.remove(s)
+		return
+	}
+	match.Leave(pid, s, protocol.LeaveDropped)
+	s.srv.hub.park(s)
+}
+
+// tokensEqual compares secrets in constant time.
+func tokensEqual(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }

@@ -1,0 +1,225 @@
+package server
+
+import (
+	"errors"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/lxzan/gws"
+	"golang.org/x/time/rate"
+
+	"github.com/tickrelay/tickrelay/protocol"
+)
+
+// newUpgrader builds the gws upgrader with the options design.md fixes: no parallel dispatch
+// (order matters), panic recovery, UTF-8 checks, the inbound frame limit, a small read buffer,
+// and compression only when configured.
+func (srv *Server) newUpgrader() *gws.Upgrader {
+	return gws.NewUpgrader(&wsHandler{srv: srv}, &gws.ServerOption{
+		ParallelEnabled:    false,
+		Recovery:           gws.Recovery,
+		CheckUtf8Enabled:   true,
+		ReadMaxPayloadSize: srv.cfg.MaxFrame,
+		ReadBufferSize:     1024,
+		SubProtocols:       []string{protocol.Subprotocol},
+		PermessageDeflate:  gws.PermessageDeflate{Enabled: srv.cfg.Compression},
+		NewSession:         func() gws.SessionStorage { return &oneSession{} },
+		Logger:             gwsLogger{srv},
+	})
+}
+
+// handleWS is GET /ws. Every refusal happens before the upgrade, as a proper HTTP response:
+// 403 for a disallowed Origin, 401 for a missing or bad token, 400 without the subprotocol,
+// 503 over a connection cap or while draining.
+func (srv *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	if srv.draining.Load() {
+		srv.reject(w, "draining", errDraining, "the server is draining")
+		return
+	}
+	if !srv.originAllowed(r) {
+		srv.reject(w, "origin", errForbidden, "origin not allowed")
+		return
+	}
+	tok := bearer(r)
+	if tok == "" {
+		tok = r.URL.Query().Get("token")
+	}
+	if tok == "" {
+		srv.metrics.authFailures.Inc()
+		srv.reject(w, "auth", errUnauthorized, "a session token is required")
+		return
+	}
+	claims, err := srv.auth.VerifySession(tok)
+	if err != nil {
+		srv.metrics.authFailures.Inc()
+		srv.reject(w, "auth", err, "invalid session token")
+		return
+	}
+	if !offersSubprotocol(r) {
+		srv.reject(w, "subprotocol", errBadRequest, "offer the WebSocket subprotocol "+protocol.Subprotocol)
+		return
+	}
+	if !srv.conns.acquire(claims.PlayerID) {
+		srv.reject(w, "cap", errors.Join(errDraining, errors.New("connection limit")), "too many connections")
+		return
+	}
+	s := &session{srv: srv, user: claims.PlayerID, name: claims.Name, id: "s-" + newToken(), resumeToken: newToken(),
+		limiter: rate.NewLimiter(rate.Limit(srv.cfg.InputRate), srv.cfg.InputBurst)}
+	s.log = srv.log.With("user", s.user)
+	conn, err := srv.upgrader.Upgrade(w, r)
+	if err != nil {
+		srv.conns.release(claims.PlayerID)
+		srv.metrics.rejected.WithLabelValues("upgrade").Inc()
+		return
+	}
+	s.conn = conn
+	s.w = writer{conn: conn, max: srv.cfg.OutboundQueue, timeout: srv.cfg.WriteTimeout, onSlow: s.closeSlow}
+	conn.Session().Store("s", s)
+	srv.metrics.sessions.Inc()
+	srv.hub.add(s)
+	srv.wg.Add(1)
+	go func() {
+		defer srv.wg.Done()
+		conn.ReadLoop()
+	}()
+}
+
+var errUnauthorized = errors.New("unauthorized")
+
+func (srv *Server) reject(w http.ResponseWriter, reason string, err error, msg string) {
+	srv.metrics.rejected.WithLabelValues(reason).Inc()
+	code := codeOf(err)
+	if errors.Is(err, errUnauthorized) {
+		code = protocol.ErrCodeUnauthorized
+	}
+	writeError(w, code, msg)
+}
+
+func bearer(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+func offersSubprotocol(r *http.Request) bool {
+	for _, h := range r.Header.Values("Sec-WebSocket-Protocol") {
+		for _, p := range strings.Split(h, ",") {
+			if strings.TrimSpace(p) == protocol.Subprotocol {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// originAllowed: no Origin (not a browser) is allowed; otherwise the allow-list, which by
+// default is the server's own origin (the Origin's host equals the request's Host).
+func (srv *Server) originAllowed(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	for _, o := range srv.cfg.AllowedOrigins {
+		if o == "*" || strings.EqualFold(o, origin) {
+			return true
+		}
+	}
+	if len(srv.cfg.AllowedOrigins) > 0 {
+		return false
+	}
+	u, err := url.Parse(origin)
+	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+}
+
+// wsHandler receives gws events; the session is in the connection's storage.
+type wsHandler struct{ srv *Server }
+
+func sessionOf(c *gws.Conn) *session {
+	v, _ := c.Session().Load("s")
+	s, _ := v.(*session)
+	return s
+}
+
+func (h *wsHandler) OnOpen(c *gws.Conn) {
+	s := sessionOf(c)
+	// net/http's deadlines from before the hijack must not apply to the WebSocket.
+	_ = c.NetConn().SetDeadline(time.Time{})
+	s.touch()
+	s.idle = time.AfterFunc(h.srv.cfg.IdleTimeout, func() {
+		s.mu.Lock()
+		joined := s.joined
+		s.mu.Unlock()
+		if !joined {
+			s.close(protocol.CloseIdle, "no match joined")
+		}
+	})
+	s.schedulePing()
+	s.sendWelcome()
+}
+
+// schedulePing pings the client every PingInterval (a timer, not a goroutine per connection).
+func (s *session) schedulePing() {
+	s.ping = time.AfterFunc(s.srv.cfg.PingInterval, func() {
+		s.mu.Lock()
+		closing := s.closing
+		s.mu.Unlock()
+		if closing {
+			return
+		}
+		_ = s.conn.WritePing(nil)
+		s.ping.Reset(s.srv.cfg.PingInterval)
+	})
+}
+
+func (h *wsHandler) OnClose(c *gws.Conn, err error) {
+	if s := sessionOf(c); s != nil {
+		s.closed()
+	}
+}
+
+func (h *wsHandler) OnPing(c *gws.Conn, payload []byte) {
+	sessionOf(c).touch()
+	_ = c.WritePong(payload)
+}
+
+func (h *wsHandler) OnPong(c *gws.Conn, payload []byte) { sessionOf(c).touch() }
+
+func (h *wsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
+	defer msg.Close()
+	s := sessionOf(c)
+	s.touch()
+	if msg.Opcode != gws.OpcodeBinary {
+		s.close(protocol.CloseUnsupported, "binary frames only")
+		return
+	}
+	s.handle(msg.Bytes())
+}
+
+// oneSession is gws session storage for exactly one value (saves a map per connection).
+type oneSession struct{ v any }
+
+func (o *oneSession) Len() int {
+	if o.v == nil {
+		return 0
+	}
+	return 1
+}
+func (o *oneSession) Load(string) (any, bool) { return o.v, o.v != nil }
+func (o *oneSession) Delete(string)           { o.v = nil }
+func (o *oneSession) Store(_ string, v any)   { o.v = v }
+func (o *oneSession) Range(f func(string, any) bool) {
+	if o.v != nil {
+		f("s", o.v)
+	}
+}
+
+type gwsLogger struct{ srv *Server }
+
+func (l gwsLogger) Error(v ...any) { l.srv.log.Error("gws", "detail", v) }
+
+var _ net.Conn = (net.Conn)(nil)
