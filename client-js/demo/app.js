@@ -288,7 +288,7 @@ async function joinChat(target) {
   });
   match.on("message", (from, payload, direct) => {
     const text = payload && typeof payload.text === "string" ? payload.text : JSON.stringify(payload);
-    addChat(`${who(from)}${direct ? " (to you)" : ""}: ${text}`);
+    addChat(`${who(from)}${direct && from !== match.pid ? " (to you)" : ""}: ${text}`);
   });
   match.on("playerJoined", (pid, m) => addChat(`${m.name} joined`, true));
   match.on("playerLeft", (pid, reason, m) =>
