@@ -1,0 +1,218 @@
+// Command loadgen runs the benchmark workloads of shared/workloads.md against tickrelay or the
+// transport floor, over 127.0.0.1 only, and appends one JSON line per run to -out (and prints it
+// on stdout, with a human summary on stderr).
+//
+//	go run ./bench/cmd/loadgen -scenario floor -matches 50 -players 10 -warmup 2s -duration 5s
+//	go run ./bench/cmd/loadgen -scenario arena -probe -capacity
+//	go run ./bench/cmd/loadgen -scenario fanout -spectators 1000
+//	go run ./bench/cmd/loadgen -scenario connect-storm -connections 10000
+//	go run ./bench/cmd/loadgen -scenario arena -addr 127.0.0.1:8080 -server-pid 1234
+//
+// Without -addr it builds the target (./server/cmd/tickrelay, or ./bench/cmd/floor for
+// -scenario floor or -target floor) into a temporary directory, starts it on a free 127.0.0.1
+// port, waits for GET /healthz, and stops it by its pid at the end. Every run is bounded: a
+// watchdog ends the process (and the server it started) if a run overstays its budget.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/tickrelay/tickrelay/bench/internal/result"
+	"github.com/tickrelay/tickrelay/bench/loadgen"
+)
+
+func main() {
+	cfg := loadgen.Defaults()
+	flag.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "arena, floor (arena against the transport floor), fanout or connect-storm (arena-cluster: not yet)")
+	flag.StringVar(&cfg.Target, "target", "", "server to build and start: tickrelay or floor (default: floor for -scenario floor, else tickrelay)")
+	flag.StringVar(&cfg.Addr, "addr", "", "target an already running server at this 127.0.0.1 host:port instead of starting one")
+	flag.IntVar(&cfg.ServerPID, "server-pid", 0, "with -addr: the server's pid, for its CPU and memory from /proc")
+	flag.StringVar(&cfg.ServerBin, "server-bin", "", "start this binary instead of building the target")
+	serverArgs := flag.String("server-args", "", "server argument template; {addr}, {admin}, {maxrt} are replaced (default per target: floor \""+
+		loadgen.DefaultArgs[loadgen.TargetFloor]+"\", tickrelay \""+loadgen.DefaultArgs[loadgen.TargetTickrelay]+"\")")
+	flag.StringVar(&cfg.RepoDir, "repo", "", "repository root (default: found from the working directory)")
+
+	flag.IntVar(&cfg.Matches, "matches", cfg.Matches, "M: matches (arena, floor; the start of -capacity)")
+	flag.IntVar(&cfg.Players, "players", cfg.Players, "P: players per match")
+	flag.IntVar(&cfg.Spectators, "spectators", cfg.Spectators, "fanout: N spectators")
+	flag.StringVar(&cfg.Game, "game", "", "game for the matches (default arena; relay for connect-storm)")
+	flag.IntVar(&cfg.Connections, "connections", cfg.Connections, "connect-storm: N connections")
+	flag.IntVar(&cfg.Batch, "batch", cfg.Batch, "connect-storm: connections being opened at a time")
+	flag.DurationVar(&cfg.Idle, "idle", cfg.Idle, "connect-storm: how long the connections are held idle")
+	flag.IntVar(&cfg.LobbySize, "lobby-size", cfg.LobbySize, "connect-storm: players per lobby match")
+
+	flag.DurationVar(&cfg.Warmup, "warmup", cfg.Warmup, "warm-up after everyone joined, inputs flowing")
+	flag.DurationVar(&cfg.Duration, "duration", cfg.Duration, "measured window")
+	flag.DurationVar(&cfg.Drain, "drain", cfg.Drain, "time allowed after the window for the acks of its inputs")
+	flag.DurationVar(&cfg.Interval, "interval", cfg.Interval, "time between a client's inputs (50ms = 20 Hz)")
+	flag.BoolVar(&cfg.Probe, "probe", false, "one measuring player per match; the others only count frames")
+
+	flag.IntVar(&cfg.SetupConcurrency, "setup-concurrency", cfg.SetupConcurrency, "clients being set up (auth, connect, join) at once")
+	flag.DurationVar(&cfg.SetupTimeout, "setup-timeout", cfg.SetupTimeout, "limit for setting everyone up")
+	flag.IntVar(&cfg.Senders, "senders", cfg.Senders, "goroutines sending inputs")
+
+	flag.BoolVar(&cfg.Capacity, "capacity", false, "search the largest M (P=-players) under the verdict, -capacity-reps times")
+	flag.IntVar(&cfg.CapacityMax, "capacity-max", cfg.CapacityMax, "largest M the capacity search tries")
+	flag.IntVar(&cfg.CapacityReps, "capacity-reps", cfg.CapacityReps, "repetitions of the capacity search")
+
+	flag.Float64Var(&cfg.NoisyCores, "noisy-cores", cfg.NoisyCores, "mark a run noisy when other CPU use exceeds this many cores")
+	flag.StringVar(&cfg.TickMetric, "tick-metric", cfg.TickMetric, "Prometheus histogram of tick durations read from /metrics")
+	flag.StringVar(&cfg.Out, "out", cfg.Out, "JSONL file the result lines are appended to")
+	flag.StringVar(&cfg.Label, "label", "", "free text stored with the result")
+	flag.BoolVar(&cfg.Verbose, "v", false, "progress on stderr")
+	flag.Parse()
+
+	if err := cfg.Normalize(); err != nil {
+		fatal(err)
+	}
+	cfg.ServerArgs = *serverArgs
+	if cfg.ServerArgs == "" {
+		cfg.ServerArgs = loadgen.DefaultArgs[cfg.Target]
+	}
+	os.Exit(run(&cfg))
+}
+
+var (
+	curMu  sync.Mutex
+	curSrv *loadgen.Server
+)
+
+func setCurrent(s *loadgen.Server) { curMu.Lock(); curSrv = s; curMu.Unlock() }
+
+func stopCurrent() {
+	curMu.Lock()
+	s := curSrv
+	curSrv = nil
+	curMu.Unlock()
+	if s != nil {
+		s.Stop()
+	}
+}
+
+func run(cfg *loadgen.Config) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// every run stops by itself: a budget per run, times the trials of a capacity search
+	perRun := cfg.SetupTimeout + cfg.Warmup + cfg.Duration + cfg.Drain + cfg.Idle + 90*time.Second
+	budget := perRun
+	if cfg.Capacity {
+		budget = perRun * time.Duration(12*cfg.CapacityReps)
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	watchdog := time.AfterFunc(budget+15*time.Second, func() {
+		fmt.Fprintln(os.Stderr, "loadgen: watchdog: over budget, stopping")
+		stopCurrent()
+		os.Exit(3)
+	})
+	defer watchdog.Stop()
+
+	bin := cfg.ServerBin
+	if cfg.Target != loadgen.TargetExternal && bin == "" {
+		dir, err := os.MkdirTemp("", "tickrelay-bench-")
+		if err != nil {
+			return fail(err)
+		}
+		defer os.RemoveAll(dir)
+		if cfg.Verbose {
+			fmt.Fprintf(os.Stderr, "loadgen: building %s\n", cfg.Target)
+		}
+		if bin, err = loadgen.BuildServer(ctx, cfg.RepoDir, cfg.Target, dir); err != nil {
+			return fail(err)
+		}
+	}
+	start := func(ctx context.Context) (*loadgen.Server, error) {
+		if cfg.Target == loadgen.TargetExternal {
+			return &loadgen.Server{Addr: cfg.Addr, PID: cfg.ServerPID, Target: cfg.Target}, nil
+		}
+		s, err := loadgen.StartServer(ctx, bin, cfg.Target, cfg.ServerArgs, cfg.LogDir, perRun)
+		if err == nil {
+			setCurrent(s)
+			if cfg.Verbose {
+				fmt.Fprintf(os.Stderr, "loadgen: %s pid %d on %s (log %s)\n", cfg.Target, s.PID, s.Addr, s.LogPath)
+			}
+		}
+		return s, err
+	}
+	emit := func(res *result.Result) {
+		line, err := result.Line(res)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen:", err)
+			return
+		}
+		if err := result.Append(cfg.Out, res); err != nil {
+			fmt.Fprintln(os.Stderr, "loadgen: writing", cfg.Out+":", err)
+		}
+		os.Stdout.Write(line)
+		fmt.Fprint(os.Stderr, loadgen.Summary(res))
+	}
+	once := func(ctx context.Context, c *loadgen.Config) (*result.Result, error) {
+		srv, err := start(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer stopCurrent()
+		var res *result.Result
+		if c.Scenario == loadgen.ScenarioStorm {
+			res, err = loadgen.RunStorm(ctx, c, srv)
+		} else {
+			res, err = loadgen.RunLoad(ctx, c, srv)
+		}
+		if err == nil && !srv.Alive() {
+			res.Verdict.Pass = false
+			res.Verdict.Reason = "the server exited during the run (log " + srv.LogPath + "); " + res.Verdict.Reason
+		}
+		return res, err
+	}
+
+	if cfg.Capacity {
+		if cfg.Scenario != loadgen.ScenarioArena && cfg.Scenario != loadgen.ScenarioFloor {
+			return fail(fmt.Errorf("-capacity is for arena and floor"))
+		}
+		trial := func(ctx context.Context, m int, name string) (*result.Result, error) {
+			c := *cfg
+			c.Matches = m
+			res, err := once(ctx, &c)
+			if err != nil {
+				return nil, err
+			}
+			res.Params.Trial = name
+			emit(res)
+			return res, nil
+		}
+		res, err := loadgen.Capacity(ctx, cfg, trial)
+		if err != nil {
+			return fail(err)
+		}
+		emit(res)
+		return 0
+	}
+	res, err := once(ctx, cfg)
+	if err != nil {
+		return fail(err)
+	}
+	emit(res)
+	if !res.Verdict.Pass {
+		return 1
+	}
+	return 0
+}
+
+func fail(err error) int {
+	stopCurrent()
+	fmt.Fprintln(os.Stderr, "loadgen:", err)
+	return 2
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "loadgen:", err)
+	os.Exit(2)
+}

@@ -1,0 +1,90 @@
+package loadgen
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/tickrelay/tickrelay/bench/internal/result"
+)
+
+// maxTrials bounds one repetition of the capacity search.
+const maxTrials = 12
+
+// Trial runs the load once with M matches and returns its result (already emitted).
+type Trial func(ctx context.Context, m int, trial string) (*result.Result, error)
+
+// Capacity searches the largest M (P = cfg.Players) at which the verdict holds, cfg.CapacityReps
+// times: from cfg.Matches it grows M by half until a run fails (or cfg.CapacityMax is reached),
+// then bisects between the last pass and the first failure until they are within 5% (at least
+// one match). Every trial is a full run with its own result line; the returned line sums it up.
+func Capacity(ctx context.Context, cfg *Config, trial Trial) (*result.Result, error) {
+	capRes := &result.Capacity{Players: cfg.Players, StartM: cfg.Matches}
+	for rep := 1; rep <= cfg.CapacityReps; rep++ {
+		lo, hi := 0, 0 // largest pass, smallest failure (0: none yet)
+		m := cfg.Matches
+		for step := 1; step <= maxTrials; step++ {
+			res, err := trial(ctx, m, fmt.Sprintf("%d/%d", rep, step))
+			capRes.Trials++
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, err
+				}
+				fmt.Fprintf(os.Stderr, "loadgen: capacity trial M=%d: %v (counted as a failure)\n", m, err)
+			}
+			pass := err == nil && res.Verdict.Pass
+			fmt.Fprintf(os.Stderr, "loadgen: capacity rep %d step %d: M=%d (%d clients) pass=%v\n", rep, step, m, m*cfg.Players, pass)
+			next, done := nextM(&lo, &hi, m, pass, cfg.CapacityMax)
+			if done {
+				break
+			}
+			m = next
+			_ = sleepCtx(ctx, time.Second) // let sockets in TIME_WAIT and the machine settle
+		}
+		if hi == 0 && lo >= cfg.CapacityMax {
+			capRes.Ceiling = true
+		}
+		capRes.MaxM = append(capRes.MaxM, lo)
+		capRes.Clients = append(capRes.Clients, lo*cfg.Players)
+		capRes.Resolved = resolution(lo)
+	}
+	res := newResult(cfg, &Server{})
+	res.Scenario = "capacity"
+	res.Params.Matches = cfg.Matches
+	res.Capacity = capRes
+	best := 0
+	for _, v := range capRes.MaxM {
+		best = max(best, v)
+	}
+	res.Clients = best * cfg.Players
+	res.Verdict = result.Verdict{Pass: best > 0, Reason: fmt.Sprintf("largest M under the verdict per repetition: %v", capRes.MaxM)}
+	return res, nil
+}
+
+func resolution(lo int) int { return max(1, lo/20) }
+
+// nextM updates the search bounds with the outcome of M=m and returns the next M, or done.
+func nextM(lo, hi *int, m int, pass bool, ceiling int) (int, bool) {
+	if pass {
+		*lo = max(*lo, m)
+	} else if *hi == 0 || m < *hi {
+		*hi = m
+	}
+	switch {
+	case *hi == 0: // still growing
+		if *lo >= ceiling {
+			return 0, true
+		}
+		return min(ceiling, max(*lo+1, *lo*3/2)), false
+	case *lo == 0: // failing from the start: halve
+		if *hi <= 1 {
+			return 0, true
+		}
+		return *hi / 2, false
+	}
+	if *hi-*lo <= resolution(*lo) {
+		return 0, true
+	}
+	return (*lo + *hi) / 2, false
+}

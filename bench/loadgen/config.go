@@ -1,0 +1,197 @@
+// Package loadgen is the load generator behind bench/cmd/loadgen: it starts (or targets) a
+// server, drives one of the workloads of shared/workloads.md against it over 127.0.0.1 with
+// WebSocket clients, reads the server's CPU and memory from /proc, and produces one result line
+// per run (bench/internal/result).
+package loadgen
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Scenarios.
+const (
+	ScenarioArena   = "arena"         // M×P players against the real server
+	ScenarioFloor   = "floor"         // the same workload against the transport floor
+	ScenarioFanout  = "fanout"        // one sender, N spectators
+	ScenarioStorm   = "connect-storm" // N connections, opened 200 at a time, idle, closed
+	ScenarioCluster = "arena-cluster" // TODO(phase 2): needs the Redis bus
+)
+
+// Targets: what serves the run.
+const (
+	TargetTickrelay = "tickrelay" // ./server/cmd/tickrelay, built and started here
+	TargetFloor     = "floor"     // ./bench/cmd/floor, built and started here
+	TargetExternal  = "external"  // -addr: already running
+)
+
+// Config is one invocation's settings (the command's flags).
+type Config struct {
+	Scenario string
+	Target   string // "" picks: floor for the floor scenario, tickrelay otherwise
+
+	Addr       string // external server host:port (loopback only); empty: start one
+	ServerPID  int    // with Addr: the server's pid, for /proc readings
+	ServerBin  string // use this binary instead of building one
+	ServerArgs string // argument template: {addr}, {admin} and {maxrt} are replaced
+	RepoDir    string // the module root (found from the working directory when empty)
+	LogDir     string // where the started server's log goes
+
+	Matches    int // M
+	Players    int // P
+	Spectators int // fanout: N
+	Game       string
+
+	Connections int           // connect-storm: N
+	Batch       int           // connect-storm: connections in flight at a time
+	Idle        time.Duration // connect-storm: how long the connections stay idle
+	LobbySize   int           // connect-storm: players per lobby match
+
+	Warmup   time.Duration
+	Duration time.Duration
+	Drain    time.Duration
+	Interval time.Duration // between a client's inputs (50 ms = 20 Hz)
+	Probe    bool          // one measuring player per match, the others only count frames
+
+	SetupConcurrency int           // clients being set up at once
+	SetupTimeout     time.Duration // for the whole setup phase
+	Senders          int           // input-sending goroutines
+
+	Capacity     bool
+	CapacityMax  int // largest M tried
+	CapacityReps int
+
+	NoisyCores float64 // "other" CPU above this (in cores) marks the run noisy
+	TickMetric string  // Prometheus histogram of tick durations on /metrics
+	Out        string  // JSONL file the result lines are appended to
+	Label      string
+	Verbose    bool
+}
+
+// Defaults returns the workloads.md defaults.
+func Defaults() Config {
+	return Config{
+		Scenario:         ScenarioArena,
+		Matches:          50,
+		Players:          10,
+		Spectators:       1000,
+		Connections:      10000,
+		Batch:            200,
+		Idle:             10 * time.Second,
+		LobbySize:        1000,
+		Warmup:           5 * time.Second,
+		Duration:         20 * time.Second,
+		Drain:            2 * time.Second,
+		Interval:         50 * time.Millisecond,
+		SetupConcurrency: 32,
+		SetupTimeout:     120 * time.Second,
+		Senders:          2,
+		CapacityMax:      1000,
+		CapacityReps:     2,
+		NoisyCores:       0.25,
+		TickMetric:       "tickrelay_tick_duration_seconds",
+		Out:              "bench/out/results.jsonl",
+	}
+}
+
+// Normalize checks c and fills what depends on other settings.
+func (c *Config) Normalize() error {
+	switch c.Scenario {
+	case ScenarioArena, ScenarioFloor, ScenarioFanout, ScenarioStorm:
+	case ScenarioCluster:
+		return errors.New("arena-cluster is not implemented yet: it needs the Redis bus between instances (a later issue)")
+	default:
+		return fmt.Errorf("unknown scenario %q (arena, floor, fanout, connect-storm)", c.Scenario)
+	}
+	if c.Addr != "" {
+		if err := loopbackOnly(c.Addr); err != nil {
+			return err
+		}
+		c.Target = TargetExternal
+	} else if c.Target == "" {
+		c.Target = TargetTickrelay
+		if c.Scenario == ScenarioFloor {
+			c.Target = TargetFloor
+		}
+	}
+	switch c.Target {
+	case TargetTickrelay, TargetFloor, TargetExternal:
+	default:
+		return fmt.Errorf("unknown target %q (tickrelay, floor)", c.Target)
+	}
+	if c.Scenario == ScenarioFloor && c.Target == TargetTickrelay {
+		return errors.New("scenario floor runs against the floor: use -scenario arena for the real server")
+	}
+	if c.Game == "" {
+		c.Game = "arena"
+		if c.Scenario == ScenarioStorm {
+			c.Game = "relay"
+		}
+	}
+	if c.Matches < 1 || c.Players < 1 || c.Spectators < 0 || c.Connections < 1 || c.Batch < 1 || c.LobbySize < 1 {
+		return errors.New("matches, players, connections, batch and lobby size must be positive")
+	}
+	if c.Duration <= 0 || c.Interval <= 0 || c.Warmup < 0 || c.Drain < 0 {
+		return errors.New("duration and interval must be positive, warmup and drain not negative")
+	}
+	if c.SetupConcurrency < 1 {
+		c.SetupConcurrency = 1
+	}
+	if c.Senders < 1 {
+		c.Senders = 1
+	}
+	if c.CapacityReps < 1 {
+		c.CapacityReps = 1
+	}
+	if c.RepoDir == "" {
+		dir, err := findModuleRoot()
+		if err != nil && c.Target != TargetExternal && c.ServerBin == "" {
+			return err
+		}
+		c.RepoDir = dir
+	}
+	if c.Out == Defaults().Out && c.RepoDir != "" {
+		c.Out = filepath.Join(c.RepoDir, c.Out) // the default lives in the repository's bench/out
+	}
+	if c.LogDir == "" {
+		c.LogDir = filepath.Dir(c.Out)
+	}
+	return nil
+}
+
+// loopbackOnly refuses any address that is not on this machine's loopback.
+func loopbackOnly(addr string) error {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("-addr %q: %w", addr, err)
+	}
+	if host == "localhost" {
+		return nil
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-addr %q: the load generator only targets loopback addresses (127.0.0.1)", addr)
+	}
+	return nil
+}
+
+func findModuleRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("no go.mod above the working directory: run from the repository or pass -repo")
+		}
+		dir = parent
+	}
+}

@@ -1,0 +1,108 @@
+package loadgen
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/tickrelay/tickrelay/bench/internal/result"
+)
+
+// Summary is a run's result for people: a few lines.
+func Summary(r *result.Result) string {
+	var b strings.Builder
+	verdict := "FAIL"
+	if r.Verdict.Pass {
+		verdict = "PASS"
+	}
+	noisy := ""
+	if r.Noisy {
+		noisy = fmt.Sprintf(" [NOISY: other processes used %.2f cores]", r.Other.CPUCores)
+	}
+	fmt.Fprintf(&b, "== %s against %s (commit %s, %s, %d CPUs)%s\n", r.Scenario, r.Target, orDash(r.Env.Commit), r.Env.GoVersion, r.Env.NumCPU, noisy)
+	switch {
+	case r.Capacity != nil:
+		c := r.Capacity
+		fmt.Fprintf(&b, "   capacity (P=%d): largest M per repetition %v = clients %v, in %d trials%s\n",
+			c.Players, c.MaxM, c.Clients, c.Trials, map[bool]string{true: " (hit -capacity-max)", false: ""}[c.Ceiling])
+	case r.Storm != nil:
+		s := r.Storm
+		fmt.Fprintf(&b, "   %d/%d connected in %.2fs: %.0f accepted/s; handshake p50 %.2f p99 %.2f ms; auth+join p50 %.2f p99 %.2f ms\n",
+			s.Connected, s.Target, s.OpenSeconds, s.AcceptedPerSec, s.Handshake.P50, s.Handshake.P99, s.Join.P50, s.Join.P99)
+		fmt.Fprintf(&b, "   server RSS %.1f MB before, %.1f MB idle, %.1f MB after: %.1f KB per idle connection; CPU %.2fs\n",
+			s.RSSBeforeMB, s.RSSIdleMB, s.RSSAfterMB, s.RSSPerConnKB, r.Server.CPUSeconds)
+		if s.Goroutines != nil {
+			fmt.Fprintf(&b, "   goroutines before/during/after: %d / %d / %d\n", s.Goroutines[0], s.Goroutines[1], s.Goroutines[2])
+		}
+	default:
+		p := r.Params
+		probe := ""
+		if p.Probe {
+			probe = ", probe"
+		}
+		if r.Scenario == ScenarioFanout {
+			fmt.Fprintf(&b, "   1 sender + %d spectators, %.1fs window%s\n", p.Spectators, r.WindowS, probe)
+		} else {
+			fmt.Fprintf(&b, "   %d matches × %d players = %d clients (%d measuring), %.1fs window%s\n", p.Matches, p.Players, r.Clients, r.Measuring, r.WindowS, probe)
+		}
+		if l := r.Latency; l != nil {
+			fmt.Fprintf(&b, "   latency ms: p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  (n=%d, unacked %d, delta gaps %d)\n",
+				l.P50, l.P90, l.P99, l.P999, l.Max, l.Count, r.Unacked, r.DeltaGaps)
+		}
+		if s := r.Spread; s != nil && s.Count > 0 {
+			fmt.Fprintf(&b, "   fan-out spread ms (receipt after the tick's first): p50 %.2f  p99 %.2f  max %.2f\n", s.P50, s.P99, s.Max)
+		}
+		sv := r.Server
+		fmt.Fprintf(&b, "   server CPU %.2fs = %.2f cores = %.4f ms per client-second", sv.CPUSeconds, sv.CPUCores, sv.CPUMsPerClientSec)
+		if sv.CPUUsPerMsg > 0 {
+			fmt.Fprintf(&b, " (%.2f µs/msg, %.1f ms/MB)", sv.CPUUsPerMsg, sv.CPUMsPerMB)
+		}
+		b.WriteString("\n")
+		fmt.Fprintf(&b, "   server RSS %.1f MB end, %.1f MB peak (HWM %.1f MB), %d threads", sv.RSSEndMB, sv.RSSPeakMB, sv.HWMMB, sv.Threads)
+		if sv.Goroutines > 0 {
+			fmt.Fprintf(&b, ", %d goroutines", sv.Goroutines)
+		}
+		if sv.TickP99Ms != nil {
+			fmt.Fprintf(&b, ", tick p99 %.3f ms", *sv.TickP99Ms)
+		}
+		b.WriteString("\n")
+		t := r.Traffic
+		fmt.Fprintf(&b, "   in %.0f msg/s %.0f B/s (avg %.1f B; %.0f B per client-s, %.0f on the wire); out %.0f msg/s %.0f B/s (avg %.1f B)\n",
+			t.MsgsInPerSec, t.BytesInPerSec, t.AvgMsgIn, t.BytesInPerClientSec, t.WireBytesInPerClientSec, t.MsgsOutPerSec, t.BytesOutPerSec, t.AvgMsgOut)
+		f := r.Failures
+		fmt.Fprintf(&b, "   failed setups %d, failed joins %d, short matches %d, dropped %d, late sends %d, skipped sends %d\n",
+			f.FailedSetup, f.FailedJoins, f.JoinCheckFailed, f.Dropped, f.LateSends, f.SkippedSends)
+	}
+	if r.Server.Note != "" {
+		fmt.Fprintf(&b, "   note: %s\n", r.Server.Note)
+	}
+	if r.Server.ReadErr != "" {
+		fmt.Fprintf(&b, "   /proc: %s\n", r.Server.ReadErr)
+	}
+	if r.Capacity == nil {
+		fmt.Fprintf(&b, "   load generator CPU %.2f cores, other %.2f cores\n", r.Loadgen.CPUCores, r.Other.CPUCores)
+	}
+	if len(r.Failures.Errors) > 0 {
+		keys := make([]string, 0, len(r.Failures.Errors))
+		for k := range r.Failures.Errors {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for i, k := range keys {
+			if i == 8 {
+				fmt.Fprintf(&b, "   … %d more kinds of error\n", len(keys)-8)
+				break
+			}
+			fmt.Fprintf(&b, "   error ×%d: %s\n", r.Failures.Errors[k], k)
+		}
+	}
+	fmt.Fprintf(&b, "   verdict: %s — %s\n", verdict, r.Verdict.Reason)
+	return b.String()
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
