@@ -1,0 +1,262 @@
+// Package report turns benchmark result lines (bench/internal/result) into Markdown tables and a
+// PNG chart drawn with the standard library only.
+package report
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/tickrelay/tickrelay/bench/internal/hist"
+	"github.com/tickrelay/tickrelay/bench/internal/result"
+)
+
+// isLoad reports whether r is an arena-shaped load run (arena or floor, including capacity trials).
+func isLoad(r *result.Result) bool {
+	return (r.Scenario == "arena" || r.Scenario == "floor") && r.Capacity == nil && r.Storm == nil
+}
+
+// floorRef finds the floor run to compare an arena run with: the latest floor run with the same
+// matches, players and probe mode, else nil.
+func floorRef(rs []result.Result, r *result.Result) *result.Result {
+	var ref *result.Result
+	for i := range rs {
+		f := &rs[i]
+		if f.Scenario == "floor" && f.Capacity == nil && f.Params.Matches == r.Params.Matches &&
+			f.Params.Players == r.Params.Players && f.Params.Probe == r.Params.Probe && f.Server.CPUMsPerClientSec > 0 {
+			ref = f
+		}
+	}
+	return ref
+}
+
+// FloorRatio is an arena run's server CPU per client-second over its floor run's, 0 if none.
+func FloorRatio(rs []result.Result, r *result.Result) float64 {
+	if r.Scenario != "arena" {
+		return 0
+	}
+	f := floorRef(rs, r)
+	if f == nil || r.Server.CPUMsPerClientSec == 0 {
+		return 0
+	}
+	return r.Server.CPUMsPerClientSec / f.Server.CPUMsPerClientSec
+}
+
+func verdict(r *result.Result) string {
+	v := "FAIL"
+	if r.Verdict.Pass {
+		v = "pass"
+	}
+	if r.Noisy {
+		v += " (noisy)"
+	}
+	return v
+}
+
+func when(t string) string {
+	if len(t) >= 16 {
+		return strings.Replace(t[:16], "T", " ", 1)
+	}
+	return t
+}
+
+func f2(v float64) string { return fmt.Sprintf("%.2f", v) }
+
+// WriteMarkdown writes one table per kind of run present in rs: load runs (arena, floor), fanout,
+// connect-storm and capacity searches.
+func WriteMarkdown(w io.Writer, rs []result.Result) error {
+	var load, fan, storm, capa []*result.Result
+	for i := range rs {
+		r := &rs[i]
+		switch {
+		case r.Capacity != nil:
+			capa = append(capa, r)
+		case r.Storm != nil:
+			storm = append(storm, r)
+		case r.Scenario == "fanout":
+			fan = append(fan, r)
+		case isLoad(r):
+			load = append(load, r)
+		}
+	}
+	p := &printer{w: w}
+	if len(load) > 0 {
+		p.line("### arena and transport floor\n")
+		p.line("| when (UTC) | scenario | commit | M×P | clients | probe | p50 ms | p99 ms | p99.9 ms | max ms | server cores | CPU ms/client-s | × floor | RSS MB (peak) | B/client-s | drops/fails | late/skipped sends | other cores | verdict |")
+		p.line("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+		for _, r := range load {
+			ratio := "–"
+			if x := FloorRatio(rs, r); x > 0 {
+				ratio = fmt.Sprintf("%.2f", x)
+			}
+			probe := "no"
+			if r.Params.Probe {
+				probe = "yes"
+			}
+			l := r.Latency
+			if l == nil {
+				l = &hist.Summary{}
+			}
+			f := r.Failures
+			p.line(fmt.Sprintf("| %s | %s | %s | %d×%d | %d | %s | %s | %s | %s | %s | %s | %.4f | %s | %.1f (%.1f) | %.0f | %d/%d | %d/%d | %s | %s |",
+				when(r.Time), r.Scenario, orDash(r.Env.Commit), r.Params.Matches, r.Params.Players, r.Clients, probe,
+				f2(l.P50), f2(l.P99), f2(l.P999), f2(l.Max), f2(r.Server.CPUCores), r.Server.CPUMsPerClientSec, ratio,
+				r.Server.RSSEndMB, r.Server.RSSPeakMB, r.Traffic.BytesInPerClientSec,
+				f.Dropped, f.FailedSetup+f.FailedJoins+f.JoinCheckFailed, f.LateSends, f.SkippedSends, f2(r.Other.CPUCores), verdict(r)))
+		}
+		p.line("")
+	}
+	if len(fan) > 0 {
+		p.line("### fanout\n")
+		p.line("| when (UTC) | target | commit | spectators | delivered msg/s | p50 ms | p99 ms | spread p99 ms | server cores | µs/msg | ms/MB | RSS MB | drops | verdict |")
+		p.line("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+		for _, r := range fan {
+			l, s := r.Latency, r.Spread
+			if l == nil {
+				l = &hist.Summary{}
+			}
+			if s == nil {
+				s = &hist.Summary{}
+			}
+			p.line(fmt.Sprintf("| %s | %s | %s | %d | %.0f | %s | %s | %s | %s | %s | %s | %.1f | %d | %s |",
+				when(r.Time), r.Target, orDash(r.Env.Commit), r.Params.Spectators, r.Traffic.MsgsInPerSec, f2(l.P50), f2(l.P99), f2(s.P99),
+				f2(r.Server.CPUCores), f2(r.Server.CPUUsPerMsg), f2(r.Server.CPUMsPerMB), r.Server.RSSEndMB, r.Failures.Dropped, verdict(r)))
+		}
+		p.line("")
+	}
+	if len(storm) > 0 {
+		p.line("### connect-storm\n")
+		p.line("| when (UTC) | target | commit | connected | accepted/s | handshake p50/p99 ms | join p50/p99 ms | failures | RSS before/idle/after MB | KB per idle conn | goroutines before/during/after | verdict |")
+		p.line("|---|---|---|---|---|---|---|---|---|---|---|---|")
+		for _, r := range storm {
+			s := r.Storm
+			g := "–"
+			if s.Goroutines != nil {
+				g = fmt.Sprintf("%d/%d/%d", s.Goroutines[0], s.Goroutines[1], s.Goroutines[2])
+			}
+			p.line(fmt.Sprintf("| %s | %s | %s | %d/%d | %.0f | %s/%s | %s/%s | %d | %.1f/%.1f/%.1f | %.1f | %s | %s |",
+				when(r.Time), r.Target, orDash(r.Env.Commit), s.Connected, s.Target, s.AcceptedPerSec, f2(s.Handshake.P50), f2(s.Handshake.P99),
+				f2(s.Join.P50), f2(s.Join.P99), s.Failures, s.RSSBeforeMB, s.RSSIdleMB, s.RSSAfterMB, s.RSSPerConnKB, g, verdict(r)))
+		}
+		p.line("")
+	}
+	if len(capa) > 0 {
+		p.line("### capacity search (largest M under the verdict)\n")
+		p.line("| when (UTC) | target | commit | P | probe | largest M per repetition | clients | trials |")
+		p.line("|---|---|---|---|---|---|---|---|")
+		for _, r := range capa {
+			c := r.Capacity
+			probe := "no"
+			if r.Params.Probe {
+				probe = "yes"
+			}
+			ceil := ""
+			if c.Ceiling {
+				ceil = " (ceiling)"
+			}
+			p.line(fmt.Sprintf("| %s | %s | %s | %d | %s | %s%s | %s | %d |", when(r.Time), r.Target, orDash(r.Env.Commit), c.Players, probe,
+				ints(c.MaxM), ceil, ints(c.Clients), c.Trials))
+		}
+		p.line("")
+	}
+	if len(load)+len(fan)+len(storm)+len(capa) == 0 {
+		p.line("(no results)")
+	}
+	return p.err
+}
+
+type printer struct {
+	w   io.Writer
+	err error
+}
+
+func (p *printer) line(s string) {
+	if p.err == nil {
+		_, p.err = fmt.Fprintln(p.w, s)
+	}
+}
+
+func ints(v []int) string {
+	s := make([]string, len(v))
+	for i, x := range v {
+		s[i] = fmt.Sprint(x)
+	}
+	return strings.Join(s, ", ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "–"
+	}
+	return s
+}
+
+// Median of the figures of the runs grouped by (series, clients): what the chart plots.
+type point struct {
+	clients          int
+	p50, p99, cores  float64
+	cpuPerClient     float64
+	runs             int
+	pass, anyFailure bool
+}
+
+// series groups load runs by scenario/target/probe and clients and takes medians.
+func series(rs []result.Result) map[string][]point {
+	type key struct {
+		name    string
+		clients int
+	}
+	groups := map[key][]*result.Result{}
+	for i := range rs {
+		r := &rs[i]
+		if !isLoad(r) || r.Latency == nil || r.Clients == 0 {
+			continue
+		}
+		name := r.Scenario
+		if r.Scenario == "arena" && r.Target != "tickrelay" && r.Target != "external" {
+			name += " (" + r.Target + ")"
+		}
+		if r.Params.Probe {
+			name += " probe"
+		}
+		k := key{name, r.Params.Matches * r.Params.Players}
+		groups[k] = append(groups[k], r)
+	}
+	out := map[string][]point{}
+	for k, g := range groups {
+		pt := point{clients: k.clients, runs: len(g)}
+		pt.p50 = median(g, func(r *result.Result) float64 { return r.Latency.P50 })
+		pt.p99 = median(g, func(r *result.Result) float64 { return r.Latency.P99 })
+		pt.cores = median(g, func(r *result.Result) float64 { return r.Server.CPUCores })
+		pt.cpuPerClient = median(g, func(r *result.Result) float64 { return r.Server.CPUMsPerClientSec })
+		for _, r := range g {
+			if r.Verdict.Pass {
+				pt.pass = true
+			} else {
+				pt.anyFailure = true
+			}
+		}
+		out[k.name] = append(out[k.name], pt)
+	}
+	for _, pts := range out {
+		sort.Slice(pts, func(i, j int) bool { return pts[i].clients < pts[j].clients })
+	}
+	return out
+}
+
+func median(g []*result.Result, f func(*result.Result) float64) float64 {
+	v := make([]float64, len(g))
+	for i, r := range g {
+		v[i] = f(r)
+	}
+	sort.Float64s(v)
+	n := len(v)
+	if n == 0 {
+		return 0
+	}
+	if n%2 == 1 {
+		return v[n/2]
+	}
+	return (v[n/2-1] + v[n/2]) / 2
+}
