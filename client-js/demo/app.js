@@ -202,7 +202,7 @@ async function measure() {
 }
 
 function color(pid) {
-  return `hsl(${(pid * 67) % 360} 70% 60%)`;
+  return `hsl(${(pid * 137.5) % 360} 70% 60%)`;
 }
 
 function draw() {
@@ -255,7 +255,9 @@ function dot(ctx, x, y, r, fill, member) {
   ctx.fill();
   if (member) {
     ctx.fillStyle = "#ccd";
-    ctx.fillText(member.name, x, y - r - 4);
+    const half = ctx.measureText(member.name).width / 2;
+    const lx = Math.max(half, Math.min(ctx.canvas.width - half, x));
+    ctx.fillText(member.name, lx, y - r - 4 < 12 ? y + r + 14 : y - r - 4);
   }
   ctx.globalAlpha = 1;
 }
