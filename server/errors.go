@@ -26,6 +26,8 @@ func codeOf(err error) protocol.ErrorCode {
 		return protocol.ErrCodeUnavailable
 	case errors.Is(err, game.ErrUnknownGame), errors.Is(err, errNoMatch):
 		return protocol.ErrCodeNotFound
+	case errors.Is(err, auth.ErrJoinCapacity): // before ErrInvalidToken, which it also matches
+		return protocol.ErrCodeUnavailable
 	case errors.Is(err, auth.ErrInvalidToken):
 		return protocol.ErrCodeUnauthorized
 	case errors.Is(err, errForbidden):

@@ -45,6 +45,8 @@ type session struct {
 	match       MatchHandle // guarded by mu: nil when not in a match
 	pid         uint32      // guarded by mu
 	joined      bool        // guarded by mu: has ever joined (stops the idle timer)
+	joiningID   string      // guarded by mu: the match a JOIN is waiting on
+	joinGone    bool        // guarded by mu: that match detached us before Join returned
 	closing     bool        // guarded by mu
 	closeCode   uint16      // guarded by mu
 }
@@ -62,6 +64,8 @@ func (s *session) Detached(m *game.Match, pid uint32, reason protocol.LeaveReaso
 	mine := s.match != nil && s.match.ID() == m.ID() && s.pid == pid
 	if mine {
 		s.match, s.pid = nil, 0
+	} else if s.match == nil && s.joiningID == m.ID() {
+		s.joinGone = true // the match ended (or kicked us) before our JOIN's answer arrived
 	}
 	s.mu.Unlock()
 	if mine && reason == protocol.LeaveKicked {
@@ -233,14 +237,15 @@ func (s *session) join(m *protocol.ClientMsg) {
 	}
 	matchID := m.Match
 	if m.Ticket != "" {
-		t, err := s.srv.auth.VerifyJoin(m.Ticket)
+		// VerifyJoinFor refuses another player's ticket without using it up.
+		t, err := s.srv.auth.VerifyJoinFor(m.Ticket, s.user)
 		if err != nil {
 			s.srv.metrics.authFailures.Inc()
 			s.fail(err, m.Op, m.Req)
 			return
 		}
-		if t.PlayerID != s.user || (matchID != "" && matchID != t.MatchID) {
-			s.fail(errors.Join(errForbidden, errors.New("the ticket is for another player or match")), m.Op, m.Req)
+		if matchID != "" && matchID != t.MatchID {
+			s.fail(errors.Join(errForbidden, errors.New("the ticket is for another match")), m.Op, m.Req)
 			return
 		}
 		matchID = t.MatchID
@@ -262,7 +267,17 @@ func (s *session) join(m *protocol.ClientMsg) {
 	}
 	// The read loop waits for the answer (at most one tick): inputs sent after JOINED can then
 	// never overtake the join.
+	s.mu.Lock()
+	s.joiningID, s.joinGone = match.ID(), false
+	s.mu.Unlock()
 	pid, err := match.Join(ctx, s.user, s.name, m.Meta, s, m.Req)
+	s.mu.Lock()
+	gone := s.joinGone
+	s.joiningID, s.joinGone = "", false
+	s.mu.Unlock()
+	if err == nil && gone {
+		err = game.ErrMatchEnded
+	}
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = errTimeout

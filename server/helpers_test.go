@@ -1,0 +1,314 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/lxzan/gws"
+	"go.uber.org/goleak"
+
+	"github.com/tickrelay/tickrelay/game"
+	"github.com/tickrelay/tickrelay/protocol"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
+
+// testServer is a real server on 127.0.0.1:0.
+type testServer struct {
+	t    *testing.T
+	srv  *Server
+	base string // http://127.0.0.1:port
+	ws   string // ws://127.0.0.1:port/ws
+}
+
+func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
+	t.Helper()
+	cfg := Config{Secret: testSecret, Log: slog.New(slog.DiscardHandler), APIKey: "op-key", ShutdownGrace: 2 * time.Second}
+	for _, f := range mutate {
+		f(&cfg)
+	}
+	srv, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Serve(ln)
+	ts := &testServer{t: t, srv: srv, base: "http://" + ln.Addr().String(), ws: "ws://" + ln.Addr().String() + "/ws"}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return ts
+}
+
+// do sends a JSON request and decodes the JSON answer into out (if non-nil); it returns the status.
+func (ts *testServer) do(method, path, token string, body any, out any) int {
+	ts.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, ts.base+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+			ts.t.Fatalf("%s %s: %v", method, path, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+func (ts *testServer) guest(name string) (token, player string) {
+	ts.t.Helper()
+	var g struct {
+		Token    string `json:"token"`
+		PlayerID string `json:"player_id"`
+	}
+	if st := ts.do("POST", "/v1/auth/guest", "", map[string]string{"name": name}, &g); st != 200 {
+		ts.t.Fatalf("guest: %d", st)
+	}
+	return g.Token, g.PlayerID
+}
+
+type created struct {
+	Match       matchJSON   `json:"match"`
+	Reservation reservation `json:"reservation"`
+}
+
+func (ts *testServer) create(token string, body map[string]any) created {
+	ts.t.Helper()
+	var c created
+	if st := ts.do("POST", "/v1/matches", token, body, &c); st != 201 {
+		ts.t.Fatalf("create: %d", st)
+	}
+	return c
+}
+
+// client is a real gws WebSocket client that collects frames.
+type client struct {
+	t      *testing.T
+	conn   *gws.Conn
+	frames chan []byte
+	done   chan struct{}
+	block  chan struct{} // when non-nil, OnMessage waits on it (a client that stops reading)
+
+	mu        sync.Mutex
+	closeCode uint16
+	req       uint32
+	welcome   protocol.ServerMsg
+}
+
+type clientHandler struct {
+	gws.BuiltinEventHandler
+	c *client
+}
+
+func (h *clientHandler) OnMessage(conn *gws.Conn, msg *gws.Message) {
+	defer msg.Close()
+	h.c.mu.Lock()
+	block := h.c.block
+	h.c.mu.Unlock()
+	if block != nil {
+		<-block
+	}
+	select {
+	case h.c.frames <- append([]byte(nil), msg.Bytes()...):
+	default:
+		h.c.t.Errorf("test client buffer full")
+	}
+}
+
+func (h *clientHandler) OnClose(conn *gws.Conn, err error) {
+	h.c.mu.Lock()
+	if ce, ok := err.(*gws.CloseError); ok {
+		h.c.closeCode = ce.Code
+	}
+	h.c.mu.Unlock()
+}
+
+// dial opens a WebSocket; header may add Origin etc. It returns the HTTP status on refusal.
+func (ts *testServer) dial(token string, header http.Header) (*client, int, error) {
+	if header == nil {
+		header = http.Header{}
+	}
+	if header.Get("Sec-WebSocket-Protocol") == "" {
+		header.Set("Sec-WebSocket-Protocol", protocol.Subprotocol)
+	}
+	addr := ts.ws
+	if token != "" {
+		addr += "?token=" + token
+	}
+	c := &client{t: ts.t, frames: make(chan []byte, 4096), done: make(chan struct{})}
+	conn, resp, err := gws.NewClient(&clientHandler{c: c}, &gws.ClientOption{Addr: addr, RequestHeader: header,
+		ReadMaxPayloadSize: 1 << 20, PermessageDeflate: gws.PermessageDeflate{Enabled: false}})
+	if err != nil {
+		st := 0
+		if resp != nil {
+			st = resp.StatusCode
+		}
+		return nil, st, err
+	}
+	c.conn = conn
+	go func() {
+		defer close(c.done)
+		conn.ReadLoop()
+	}()
+	ts.t.Cleanup(func() {
+		c.unblock()
+		_ = conn.WriteClose(1000, nil)
+		<-c.done
+	})
+	return c, 101, nil
+}
+
+// connect dials with a fresh guest and reads the WELCOME.
+func (ts *testServer) connect(name string) (*client, string) {
+	ts.t.Helper()
+	tok, _ := ts.guest(name)
+	c, st, err := ts.dial(tok, nil)
+	if err != nil {
+		ts.t.Fatalf("dial: %d %v", st, err)
+	}
+	c.welcome = c.expect(protocol.OpWelcome)
+	return c, tok
+}
+
+func (c *client) unblock() {
+	c.mu.Lock()
+	if c.block != nil {
+		close(c.block)
+		c.block = nil
+	}
+	c.mu.Unlock()
+}
+
+func (c *client) send(m protocol.ClientMsg) {
+	c.t.Helper()
+	if err := c.conn.WriteMessage(gws.OpcodeBinary, protocol.AppendClient(nil, &m)); err != nil {
+		c.t.Fatalf("send: %v", err)
+	}
+}
+
+func (c *client) nextReq() uint32 {
+	c.req++
+	return c.req
+}
+
+// next returns the next frame, decoded (fails the test after 5 s).
+func (c *client) next() protocol.ServerMsg {
+	c.t.Helper()
+	select {
+	case f := <-c.frames:
+		var m protocol.ServerMsg
+		if err := protocol.DecodeServer(f, &m); err != nil {
+			c.t.Fatalf("server sent an undecodable frame %x: %v", f, err)
+		}
+		return m
+	case <-c.done:
+		c.t.Fatalf("connection closed (code %d) while waiting for a frame", c.code())
+	case <-time.After(5 * time.Second):
+		c.t.Fatal("no frame within 5 s")
+	}
+	return protocol.ServerMsg{}
+}
+
+// expect returns the next frame of op, skipping DELTAs and EVENTs on the way.
+func (c *client) expect(op protocol.Op) protocol.ServerMsg {
+	c.t.Helper()
+	for {
+		m := c.next()
+		if m.Op == op {
+			return m
+		}
+		if m.Op != protocol.OpDelta && m.Op != protocol.OpEvent {
+			c.t.Fatalf("want op %d, got %+v", op, m)
+		}
+	}
+}
+
+// closedWith waits for the connection to close and returns the close code (0 if none seen).
+func (c *client) closedWith(within time.Duration) uint16 {
+	c.t.Helper()
+	select {
+	case <-c.done:
+		return c.code()
+	case <-time.After(within):
+		c.t.Fatalf("connection still open after %v", within)
+	}
+	return 0
+}
+
+func (c *client) code() uint16 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closeCode
+}
+
+// join joins a match by id and returns the JOINED.
+func (c *client) join(matchID, ticket string) protocol.ServerMsg {
+	c.t.Helper()
+	req := c.nextReq()
+	c.send(protocol.ClientMsg{Op: protocol.OpJoin, Req: req, Match: matchID, Ticket: ticket})
+	m := c.expect(protocol.OpJoined)
+	if m.Req != req {
+		c.t.Fatalf("JOINED answers req %d, want %d", m.Req, req)
+	}
+	return m
+}
+
+// mirror applies frames to a game.Mirror until pred holds.
+func (c *client) feedUntil(mi *game.Mirror, pred func(*protocol.ServerMsg) bool) protocol.ServerMsg {
+	c.t.Helper()
+	for {
+		m := c.next()
+		var err error
+		switch m.Op {
+		case protocol.OpJoined:
+			err = mi.ApplyJoined(&m)
+		case protocol.OpDelta:
+			err = mi.ApplyDelta(&m)
+		case protocol.OpCatchup:
+			err = mi.ApplyCatchup(&m)
+		}
+		if err != nil {
+			c.t.Fatalf("apply op %d: %v", m.Op, err)
+		}
+		if pred(&m) {
+			return m
+		}
+	}
+}
+
+func errorCode(m protocol.ServerMsg) protocol.ErrorCode {
+	if m.Op != protocol.OpError {
+		return 0
+	}
+	return m.Code
+}
+
+func hasStr(s, sub string) bool { return strings.Contains(s, sub) }
