@@ -73,9 +73,11 @@ type client struct {
 	haveState bool
 
 	// sender only
-	seq uint32
-	due int64 // next send time, ns since base
-	pay int
+	seq    uint32
+	period int64 // start of the current send period, ns since base
+	phase  int64 // offset of the send within the period
+	due    int64 // next send time: period + phase
+	pay    int
 }
 
 type setupEvent struct {

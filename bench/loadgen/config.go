@@ -34,12 +34,13 @@ type Config struct {
 	Scenario string
 	Target   string // "" picks: floor for the floor scenario, tickrelay otherwise
 
-	Addr       string // external server host:port (loopback only); empty: start one
-	ServerPID  int    // with Addr: the server's pid, for /proc readings
-	ServerBin  string // use this binary instead of building one
-	ServerArgs string // argument template: {addr}, {admin} and {maxrt} are replaced
-	RepoDir    string // the module root (found from the working directory when empty)
-	LogDir     string // where the started server's log goes
+	Addr       string   // external server host:port (loopback only); empty: start one
+	ServerPID  int      // with Addr: the server's pid, for /proc readings
+	ServerBin  string   // use this binary instead of building one
+	ServerArgs string   // argument template: {addr}, {admin} and {maxrt} are replaced
+	ServerEnv  []string // KEY=VALUE added to the started server's environment (e.g. GOMAXPROCS=1)
+	RepoDir    string   // the module root (found from the working directory when empty)
+	LogDir     string   // where the started server's log goes
 
 	Matches    int // M
 	Players    int // P

@@ -492,7 +492,8 @@ func RunLoad(ctx context.Context, cfg *Config, srv *Server) (*result.Result, err
 	// senders: clients spread round-robin over cfg.Senders goroutines
 	senders := make([]*sender, cfg.Senders)
 	for i := range senders {
-		senders[i] = &sender{r: r}
+		// fanout has a single sender: a fixed phase would measure one point of the tick
+		senders[i] = &sender{r: r, jitter: cfg.Scenario == ScenarioFanout}
 	}
 	measuring, k := 0, 0
 	for _, m := range ms {
@@ -674,6 +675,8 @@ func newResult(cfg *Config, srv *Server) *result.Result {
 	p.InputHz = round(float64(time.Second)/float64(cfg.Interval), 3)
 	if cfg.Target == TargetExternal {
 		p.Addr = srv.Addr
+	} else {
+		p.ServerArgs, p.ServerEnv = cfg.ServerArgs, cfg.ServerEnv
 	}
 	switch cfg.Scenario {
 	case ScenarioFanout:

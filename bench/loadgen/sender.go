@@ -37,6 +37,7 @@ var payloads = func() [][]byte {
 // instead of silently sending less.
 type sender struct {
 	r       *run
+	jitter  bool // a new random phase every period (few senders: sample every phase of the tick)
 	clients []*client
 	buf     []byte
 	late    atomic.Int64
@@ -47,7 +48,9 @@ func (s *sender) loop(stop <-chan struct{}) {
 	iv := int64(s.r.cfg.Interval)
 	start := s.r.now()
 	for _, c := range s.clients {
-		c.due = start + rand.Int64N(iv) // a random phase against the server's ticks
+		c.period = start
+		c.phase = rand.Int64N(iv) // a random phase against the server's ticks
+		c.due = c.period + c.phase
 		c.pay = rand.IntN(len(payloads))
 	}
 	timer := time.NewTimer(time.Hour)
@@ -65,13 +68,18 @@ func (s *sender) loop(stop <-chan struct{}) {
 			if behind := now - c.due; behind >= iv {
 				missed := behind / iv
 				s.skipped.Add(missed)
+				c.period += missed * iv
 				c.due += missed * iv
 			}
 			if now-c.due > int64(lateAfter) {
 				s.late.Add(1)
 			}
 			s.send(c)
-			c.due += iv
+			c.period += iv
+			if s.jitter {
+				c.phase = rand.Int64N(iv)
+			}
+			c.due = c.period + c.phase
 			if c.due < next {
 				next = c.due
 			}

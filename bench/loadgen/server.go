@@ -69,11 +69,12 @@ func FreePort() (string, error) {
 	return addr, ln.Close()
 }
 
-// StartServer starts bin with the expanded argument template on a free loopback port and waits
+// StartServer starts bin (with env added to this process's environment) with the expanded
+// argument template on a free loopback port and waits
 // until it answers GET /healthz with 200 (or, if it has no /healthz, accepts TCP). The server
 // gets SIGKILL if this process dies (Pdeathsig) and stops by itself after maxRuntime when its
 // arguments take {maxrt}.
-func StartServer(ctx context.Context, bin, target, argTmpl, logDir string, maxRuntime time.Duration) (*Server, error) {
+func StartServer(ctx context.Context, bin, target, argTmpl, logDir string, env []string, maxRuntime time.Duration) (*Server, error) {
 	addr, err := FreePort()
 	if err != nil {
 		return nil, err
@@ -95,6 +96,7 @@ func StartServer(ctx context.Context, bin, target, argTmpl, logDir string, maxRu
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stdout, cmd.Stderr = logF, logF
+	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL, Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		logF.Close()

@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -24,6 +25,7 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:8090", "address to serve HTTP and /ws on (loopback only)")
 	tick := flag.Duration("tick", 50*time.Millisecond, "match tick interval")
 	maxRuntime := flag.Duration("max-runtime", 0, "exit by itself after this long (0: run until signalled)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	log.SetPrefix("floor: ")
 	log.SetFlags(log.Ltime | log.Lmicroseconds)
@@ -38,6 +40,16 @@ func main() {
 	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		log.Fatal(err)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	srv := floor.New(floor.Config{Tick: *tick})
 	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 5 * time.Second}

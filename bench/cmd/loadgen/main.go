@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -38,6 +39,13 @@ func main() {
 	serverArgs := flag.String("server-args", "", "server argument template; {addr}, {admin}, {maxrt} are replaced (default per target: floor \""+
 		loadgen.DefaultArgs[loadgen.TargetFloor]+"\", tickrelay \""+loadgen.DefaultArgs[loadgen.TargetTickrelay]+"\")")
 	flag.StringVar(&cfg.RepoDir, "repo", "", "repository root (default: found from the working directory)")
+	flag.Func("server-env", "KEY=VALUE for the started server's environment (repeatable), e.g. GOMAXPROCS=1", func(s string) error {
+		if !strings.Contains(s, "=") {
+			return fmt.Errorf("want KEY=VALUE")
+		}
+		cfg.ServerEnv = append(cfg.ServerEnv, s)
+		return nil
+	})
 
 	flag.IntVar(&cfg.Matches, "matches", cfg.Matches, "M: matches (arena, floor; the start of -capacity)")
 	flag.IntVar(&cfg.Players, "players", cfg.Players, "P: players per match")
@@ -133,7 +141,7 @@ func run(cfg *loadgen.Config) int {
 		if cfg.Target == loadgen.TargetExternal {
 			return &loadgen.Server{Addr: cfg.Addr, PID: cfg.ServerPID, Target: cfg.Target}, nil
 		}
-		s, err := loadgen.StartServer(ctx, bin, cfg.Target, cfg.ServerArgs, cfg.LogDir, perRun)
+		s, err := loadgen.StartServer(ctx, bin, cfg.Target, cfg.ServerArgs, cfg.LogDir, cfg.ServerEnv, perRun)
 		if err == nil {
 			setCurrent(s)
 			if cfg.Verbose {

@@ -55,20 +55,22 @@ type Result struct {
 
 // Params are the run's inputs.
 type Params struct {
-	Matches     int     `json:"matches,omitempty"`
-	Players     int     `json:"players,omitempty"`
-	Spectators  int     `json:"spectators,omitempty"`
-	Connections int     `json:"connections,omitempty"`
-	Batch       int     `json:"batch,omitempty"`
-	IdleS       float64 `json:"idle_s,omitempty"`
-	Game        string  `json:"game,omitempty"`
-	Probe       bool    `json:"probe"`
-	InputHz     float64 `json:"input_hz,omitempty"`
-	WarmupS     float64 `json:"warmup_s,omitempty"`
-	DurationS   float64 `json:"duration_s,omitempty"`
-	DrainS      float64 `json:"drain_s,omitempty"`
-	Addr        string  `json:"addr,omitempty"`
-	Trial       string  `json:"trial,omitempty"` // capacity search: "rep/step"
+	Matches     int      `json:"matches,omitempty"`
+	Players     int      `json:"players,omitempty"`
+	Spectators  int      `json:"spectators,omitempty"`
+	Connections int      `json:"connections,omitempty"`
+	Batch       int      `json:"batch,omitempty"`
+	IdleS       float64  `json:"idle_s,omitempty"`
+	Game        string   `json:"game,omitempty"`
+	Probe       bool     `json:"probe"`
+	InputHz     float64  `json:"input_hz,omitempty"`
+	WarmupS     float64  `json:"warmup_s,omitempty"`
+	DurationS   float64  `json:"duration_s,omitempty"`
+	DrainS      float64  `json:"drain_s,omitempty"`
+	Addr        string   `json:"addr,omitempty"`
+	ServerArgs  string   `json:"server_args,omitempty"` // the argument template the server was started with
+	ServerEnv   []string `json:"server_env,omitempty"`
+	Trial       string   `json:"trial,omitempty"` // capacity search: "rep/step"
 }
 
 // Env says where the run happened.
