@@ -1,7 +1,7 @@
 // The SDK against the real server binary (skipped until server/cmd/tickrelay exists).
 import { WebSocket } from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Client, type Match, PendingInputs } from "../../src/index.js";
+import { Client, type Match, PendingInputs, type WebSocketLike } from "../../src/index.js";
 import { type RunningServer, SERVER_PRESENT, startServer } from "./server.js";
 
 let server: RunningServer;
@@ -88,6 +88,77 @@ describe.skipIf(!SERVER_PRESENT)("against the real server", () => {
       expect((match.state.get(match.pid) as { x: number }).x).toBeCloseTo(Math.max(0, x - 5), 3);
     } finally {
       conn.close();
+    }
+  });
+
+  it("repairs a missed DELTA with SYNC: the mirror ends equal to the server's", async () => {
+    let dropNext = false;
+    let dropped = 0;
+    // A socket that loses one DELTA on request, as a broken relay path would.
+    class Lossy implements WebSocketLike {
+      private inner: WebSocket;
+      onopen: ((ev: unknown) => void) | null = null;
+      onmessage: ((ev: { data: unknown }) => void) | null = null;
+      onclose: ((ev: unknown) => void) | null = null;
+      onerror: ((ev: unknown) => void) | null = null;
+      constructor(url: string, protocols?: string | string[]) {
+        this.inner = new WebSocket(url, protocols);
+        this.inner.onopen = (e) => this.onopen?.(e);
+        this.inner.onclose = (e) => this.onclose?.(e);
+        this.inner.onerror = (e) => this.onerror?.(e);
+        this.inner.onmessage = (e) => {
+          const b = new Uint8Array(e.data as ArrayBuffer);
+          // A DELTA is a 9-element array with op 34: 0x99 0x22.
+          if (dropNext && b[0] === 0x99 && b[1] === 0x22) {
+            dropNext = false;
+            dropped++;
+            return;
+          }
+          this.onmessage?.(e);
+        };
+      }
+      get binaryType(): string {
+        return this.inner.binaryType;
+      }
+      set binaryType(v: string) {
+        this.inner.binaryType = v as "arraybuffer";
+      }
+      get readyState(): number {
+        return this.inner.readyState;
+      }
+      send(d: Uint8Array): void {
+        this.inner.send(d);
+      }
+      close(code?: number, reason?: string): void {
+        this.inner.close(code, reason);
+      }
+    }
+    const a = client();
+    const b = new Client({ url: server.url, connection: { WebSocket: Lossy } });
+    await a.authGuest("ann");
+    await b.authGuest("bob");
+    const { match: info } = await a.createMatch({ game: "arena" });
+    const ma = await a.join(info.id);
+    const mb = await b.join(info.id);
+    const gaps: unknown[] = [];
+    mb.on("gap", (g) => gaps.push(g));
+    try {
+      await until(() => mb.state.get(ma.pid) !== undefined && ma.state.get(ma.pid) !== undefined, "ann's dot on both");
+      const dx = (ma.state.get(ma.pid) as { x: number }).x > 500 ? -1 : 1;
+      for (let i = 0; i < 6; i++) {
+        if (i === 2) dropNext = true;
+        ma.sendInput([dx, 0]);
+        await new Promise((r) => setTimeout(r, 60));
+      }
+      await until(() => ma.lastAck === 6, "ann's acks");
+      await until(() => mb.tick >= ma.tick, "bob caught up");
+      expect(dropped).toBe(1);
+      expect(gaps.length).toBeGreaterThanOrEqual(1);
+      expect(mb.state.get(ma.pid)).toEqual(ma.state.get(ma.pid));
+      expect(mb.epoch).toBe(ma.epoch);
+    } finally {
+      ma.connection.close();
+      mb.connection.close();
     }
   });
 
