@@ -288,9 +288,10 @@ async function joinChat(target) {
     $("chat-input").disabled = false;
     addChat(`joined ${match.id} with ${match.members.size} member(s)`, true);
   });
-  match.on("message", (from, payload, direct) => {
+  match.on("message", (from, payload) => {
+    // (`direct` is not "a whisper": the server also sends a broadcast without echo that way.)
     const text = payload && typeof payload.text === "string" ? payload.text : JSON.stringify(payload);
-    addChat(`${who(from)}${direct && from !== match.pid ? " (to you)" : ""}: ${text}`);
+    addChat(`${who(from)}: ${text}`);
   });
   match.on("playerJoined", (pid, m) => addChat(`${m.name} joined`, true));
   match.on("playerLeft", (pid, reason, m) =>

@@ -56,7 +56,11 @@ export type MatchEvents = {
    */
   playerLeft: [pid: number, reason: number, member: Member | undefined];
   playerRejoined: [pid: number];
-  /** MESSAGE events; `direct` when addressed to you alone. */
+  /**
+   * MESSAGE events. `direct` when it came in your own part of the DELTA rather than the shared
+   * events: a message sent to listed pids, or (as the server does it) a broadcast sent without
+   * echo, which goes to each other member separately. Direct events are not replayed on resume.
+   */
   message: [from: number, payload: unknown, direct: boolean];
   /** GAME events: [name, payload] emitted by the game. */
   gameEvent: [name: string, payload: unknown];
