@@ -236,7 +236,7 @@ export interface DecodeLimits {
   maxFrameBytes?: number;
   /** Longest str, bytes. Default 16 KiB. */
   maxStrLength?: number;
-  /** Longest bin, bytes. Default 64 KiB. */
+  /** Longest bin, bytes. Default 16 KiB. */
   maxBinLength?: number;
   /** Most elements in one array. Default 16384. */
   maxArrayLength?: number;
@@ -249,7 +249,7 @@ export interface DecodeLimits {
 export const DEFAULT_LIMITS: Required<DecodeLimits> = {
   maxFrameBytes: 256 * 1024,
   maxStrLength: 16 * 1024,
-  maxBinLength: 64 * 1024,
+  maxBinLength: 16 * 1024,
   maxArrayLength: 16 * 1024,
   maxMapLength: 16 * 1024,
   maxExtLength: 16,
