@@ -565,6 +565,7 @@ func (r *run) buildResult(cfg *Config, srv *Server, w *window, st *setupStats, c
 	u := procstat.Between(w.procA, w.procB)
 	res.Loadgen = result.Proc{CPUSeconds: round(u.Self, 3), CPUCores: round(u.Self/secs, 3)}
 	res.Other = result.Proc{CPUSeconds: round(u.Other, 3), CPUCores: round(u.Other/secs, 3)}
+	res.Kernel = result.Proc{CPUSeconds: round(u.Kernel, 3), CPUCores: round(u.Kernel/secs, 3)}
 	if w.procA.HaveSrv && w.procB.HaveSrv {
 		res.Server.CPUSeconds = round(u.Server, 3)
 		res.Server.CPUCores = round(u.Server/secs, 3)

@@ -170,6 +170,7 @@ func RunStorm(ctx context.Context, cfg *Config, srv *Server) (*result.Result, er
 		if span > 0 {
 			res.Loadgen = result.Proc{CPUSeconds: round(u.Self, 3), CPUCores: round(u.Self/span, 3)}
 			res.Other = result.Proc{CPUSeconds: round(u.Other, 3), CPUCores: round(u.Other/span, 3)}
+			res.Kernel = result.Proc{CPUSeconds: round(u.Kernel, 3), CPUCores: round(u.Kernel/span, 3)}
 		}
 		res.Noisy = res.Other.CPUCores > cfg.NoisyCores
 	} else if pid == 0 {

@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"syscall"
@@ -75,7 +76,18 @@ func main() {
 	flag.StringVar(&cfg.Out, "out", cfg.Out, "JSONL file the result lines are appended to")
 	flag.StringVar(&cfg.Label, "label", "", "free text stored with the result")
 	flag.BoolVar(&cfg.Verbose, "v", false, "progress on stderr")
+	cpuProfile := flag.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
 	flag.Parse()
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fatal(err)
+		}
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
+	}
 
 	if err := cfg.Normalize(); err != nil {
 		fatal(err)
@@ -84,7 +96,11 @@ func main() {
 	if cfg.ServerArgs == "" {
 		cfg.ServerArgs = loadgen.DefaultArgs[cfg.Target]
 	}
-	os.Exit(run(&cfg))
+	code := run(&cfg)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	os.Exit(code)
 }
 
 var (

@@ -42,9 +42,17 @@ func ClockTicks() int64 {
 
 // ProcCPU is a process's CPU time in clock ticks.
 type ProcCPU struct {
-	UTime, STime int64
-	Threads      int64
+	UTime, STime   int64
+	CUTime, CSTime int64 // of its children that it has waited for
+	Threads        int64
+	Flags          uint64
 }
+
+// pfKthread is PF_KTHREAD in the flags field: a kernel thread.
+const pfKthread = 0x00200000
+
+// Kthread reports whether the task is a kernel thread (ksoftirqd, kworker, …).
+func (p ProcCPU) Kthread() bool { return p.Flags&pfKthread != 0 }
 
 // Total is utime + stime.
 func (p ProcCPU) Total() int64 { return p.UTime + p.STime }
@@ -70,8 +78,17 @@ func ParseProcStat(b []byte) (ProcCPU, error) {
 	if p.STime, err = strconv.ParseInt(f[15-3], 10, 64); err != nil {
 		return ProcCPU{}, fmt.Errorf("procstat: stime: %w", err)
 	}
+	if p.CUTime, err = strconv.ParseInt(f[16-3], 10, 64); err != nil {
+		return ProcCPU{}, fmt.Errorf("procstat: cutime: %w", err)
+	}
+	if p.CSTime, err = strconv.ParseInt(f[17-3], 10, 64); err != nil {
+		return ProcCPU{}, fmt.Errorf("procstat: cstime: %w", err)
+	}
 	if p.Threads, err = strconv.ParseInt(f[20-3], 10, 64); err != nil {
 		return ProcCPU{}, fmt.Errorf("procstat: num_threads: %w", err)
+	}
+	if p.Flags, err = strconv.ParseUint(f[9-3], 10, 64); err != nil {
+		return ProcCPU{}, fmt.Errorf("procstat: flags: %w", err)
 	}
 	return p, nil
 }
@@ -187,10 +204,54 @@ func procPath(pid int, name string) string {
 // Seconds converts clock ticks to seconds.
 func Seconds(ticks int64) float64 { return float64(ticks) / float64(ClockTicks()) }
 
-// Snapshot is one reading of a server process, this process and the machine.
+// Others is the CPU time of every other task on the machine, in clock ticks.
+type Others struct {
+	User   int64 // user-space processes: utime+stime+cutime+cstime
+	Kernel int64 // kernel threads (ksoftirqd, kworker, …): utime+stime
+}
+
+// ReadOthers sums the CPU time of every process in /proc but the excluded pids. A user process
+// counts its reaped children too (cutime, cstime), so that the difference of two readings keeps
+// the time of a process that exited in between: it moves into its parent's cutime.
+func ReadOthers(exclude ...int) (Others, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return Others{}, err
+	}
+	var o Others
+next:
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		for _, x := range exclude {
+			if pid == x {
+				continue next
+			}
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue // exited meanwhile
+		}
+		p, err := ParseProcStat(b)
+		if err != nil {
+			continue
+		}
+		if p.Kthread() {
+			o.Kernel += p.Total()
+		} else {
+			o.User += p.Total() + p.CUTime + p.CSTime
+		}
+	}
+	return o, nil
+}
+
+// Snapshot is one reading of a server process, this process, every other task and the machine.
 type Snapshot struct {
 	Server  ProcCPU
 	Self    ProcCPU
+	Others  Others
 	Sys     SysCPU
 	HaveSrv bool
 }
@@ -208,29 +269,40 @@ func Take(serverPID int) (Snapshot, error) {
 	if s.Self, err = ReadProc(0); err != nil {
 		return s, err
 	}
+	if s.Others, err = ReadOthers(os.Getpid(), serverPID); err != nil {
+		return s, err
+	}
 	s.Sys, err = ReadSys()
 	return s, err
 }
 
 // Usage is the CPU used between two snapshots, in seconds.
 type Usage struct {
-	Server, Self, Other, Busy float64
-	Capacity                  float64 // wall seconds × cores, what "Busy" is out of
+	Server, Self float64
+	Other        float64 // other user-space processes (what makes a run noisy)
+	Kernel       float64 // kernel threads and busy time charged to no process (see Between)
+	Busy         float64 // the whole machine
+	Capacity     float64 // wall seconds × cores, what Busy is out of
 }
 
-// Between returns the CPU each party used between a and b. Other is the machine's busy time
-// that is neither the server's nor this process's: other processes, and kernel work (softirq)
-// that was not charged to either, which includes part of the loopback traffic's cost.
+// Between returns the CPU each party used between a and b. Kernel is kernel threads
+// (ksoftirqd, kworker) plus the machine's busy time that no process was charged with, mostly
+// softirq network processing that ran while a CPU was idle: with tick-based accounting, the
+// loopback traffic's kernel cost is split between the sender's stime and this.
 func Between(a, b Snapshot) Usage {
 	u := Usage{
 		Server: Seconds(b.Server.Total() - a.Server.Total()),
 		Self:   Seconds(b.Self.Total() - a.Self.Total()),
+		Other:  Seconds(b.Others.User - a.Others.User),
 		Busy:   Seconds(b.Sys.Busy - a.Sys.Busy),
 	}
 	u.Capacity = Seconds(b.Sys.Total - a.Sys.Total)
-	u.Other = u.Busy - u.Server - u.Self
-	if u.Other < 0 { // the two sources tick independently; clamp rounding noise
+	if u.Other < 0 { // a process exited unreaped by anyone we count: its time is lost
 		u.Other = 0
+	}
+	u.Kernel = u.Busy - u.Server - u.Self - u.Other
+	if u.Kernel < 0 { // the sources tick independently; clamp rounding noise
+		u.Kernel = 0
 	}
 	return u
 }

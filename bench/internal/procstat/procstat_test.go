@@ -12,8 +12,12 @@ func TestParseProcStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.UTime != 1234 || p.STime != 567 || p.Threads != 9 || p.Total() != 1801 {
+	if p.UTime != 1234 || p.STime != 567 || p.CUTime != 0 || p.Threads != 9 || p.Total() != 1801 || p.Kthread() {
 		t.Fatalf("got %+v", p)
+	}
+	k, err := ParseProcStat([]byte("14 (ksoftirqd/0) S 2 0 0 0 -1 69238848 0 0 0 0 14 29 5 6 20 0 1 0 12 0 0 18446744073709551615 0 0 0 0 0 0 0 2147483647 0 0 0 0 17 0 0 0 0 0 0\n"))
+	if err != nil || !k.Kthread() || k.Total() != 43 || k.CUTime != 5 || k.CSTime != 6 {
+		t.Fatalf("kthread %+v %v", k, err)
 	}
 	if _, err := ParseProcStat([]byte("12 (x) S 1 2 3")); err == nil {
 		t.Fatal("short stat accepted")
@@ -54,10 +58,11 @@ func TestParseSysStat(t *testing.T) {
 
 func TestBetween(t *testing.T) {
 	tck := ClockTicks()
-	a := Snapshot{Server: ProcCPU{UTime: 100, STime: 50}, Self: ProcCPU{UTime: 10}, Sys: SysCPU{Busy: 1000, Total: 5000}}
-	b := Snapshot{Server: ProcCPU{UTime: 100 + tck, STime: 50 + tck}, Self: ProcCPU{UTime: 10 + tck/2}, Sys: SysCPU{Busy: 1000 + 3*tck, Total: 5000 + 4*tck}}
+	a := Snapshot{Server: ProcCPU{UTime: 100, STime: 50}, Self: ProcCPU{UTime: 10}, Others: Others{User: 70, Kernel: 9}, Sys: SysCPU{Busy: 1000, Total: 5000}}
+	b := Snapshot{Server: ProcCPU{UTime: 100 + tck, STime: 50 + tck}, Self: ProcCPU{UTime: 10 + tck/2}, Others: Others{User: 70 + tck/4, Kernel: 9},
+		Sys: SysCPU{Busy: 1000 + 3*tck, Total: 5000 + 4*tck}}
 	u := Between(a, b)
-	if u.Server != 2 || u.Self != 0.5 || u.Busy != 3 || u.Other != 0.5 || u.Capacity != 4 {
+	if u.Server != 2 || u.Self != 0.5 || u.Busy != 3 || u.Other != 0.25 || u.Kernel != 0.25 || u.Capacity != 4 {
 		t.Fatalf("got %+v", u)
 	}
 }

@@ -32,7 +32,7 @@ type Result struct {
 	Params   Params  `json:"params"`
 	Env      Env     `json:"env"`
 	Verdict  Verdict `json:"verdict"`
-	Noisy    bool    `json:"noisy"` // other processes used much CPU during the window
+	Noisy    bool    `json:"noisy"` // other user-space processes used much CPU during the window
 
 	Clients   int     `json:"clients"`           // connections that took part (joined)
 	Measuring int     `json:"measuring_clients"` // of which measured latency
@@ -46,7 +46,8 @@ type Result struct {
 
 	Server   Server    `json:"server"`
 	Loadgen  Proc      `json:"loadgen"`
-	Other    Proc      `json:"other"` // the rest of the machine (other processes, uncharged softirq)
+	Other    Proc      `json:"other"`  // other user-space processes on the machine: noisy when high
+	Kernel   Proc      `json:"kernel"` // kernel threads and softirq charged to no process (part of the loopback traffic's cost)
 	Traffic  Traffic   `json:"traffic"`
 	Failures Failures  `json:"failures"`
 	Storm    *Storm    `json:"storm,omitempty"`
