@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -232,6 +234,8 @@ func (c *client) next() protocol.ServerMsg {
 	case <-c.done:
 		c.t.Fatalf("connection closed (code %d) while waiting for a frame", c.code())
 	case <-time.After(5 * time.Second):
+		// Show where everything stands: a frame that never comes is usually a stuck goroutine.
+		_ = pprof.Lookup("goroutine").WriteTo(os.Stderr, 1)
 		c.t.Fatal("no frame within 5 s")
 	}
 	return protocol.ServerMsg{}
@@ -312,3 +316,10 @@ func errorCode(m protocol.ServerMsg) protocol.ErrorCode {
 }
 
 func hasStr(s, sub string) bool { return strings.Contains(s, sub) }
+
+// with returns the server as seen from another (sub)test, so failures are reported there.
+func (ts *testServer) with(t *testing.T) *testServer {
+	c := *ts
+	c.t = t
+	return &c
+}

@@ -42,6 +42,9 @@ type Server struct {
 	wg       sync.WaitGroup // read loops, SSE streams, janitor
 	stop     chan struct{}
 	addr     atomic.Value // net.Addr once listening
+
+	shutdownOnce sync.Once
+	shutdownErr  error
 }
 
 // DefaultCatalog returns a catalog with the built-in games: arena, relay and duel.
@@ -168,6 +171,11 @@ func (srv *Server) Serve(ln net.Listener) {
 // are closed with the reconnectable CloseShutdown code; the bus is closed; then it waits for
 // every goroutine it started, or for ctx.
 func (srv *Server) Shutdown(ctx context.Context) error {
+	srv.shutdownOnce.Do(func() { srv.shutdownErr = srv.shutdown(ctx) })
+	return srv.shutdownErr
+}
+
+func (srv *Server) shutdown(ctx context.Context) error {
 	srv.draining.Store(true)
 	srv.log.Info("draining", "grace", srv.cfg.ShutdownGrace)
 	// Phase 1: stop accepting HTTP (hijacked WebSockets are not affected by http.Server.Shutdown).
