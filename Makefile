@@ -1,0 +1,56 @@
+# tickrelay: the one entry point. The README and CI call these targets.
+#   make run    build the SDK and the server, start it on 127.0.0.1:8080 with the browser demo
+#   make test   install what tests need, then every test: Go (-race), fuzz (short), JS, browser
+#   make fuzz   every fuzz target for FUZZTIME (default 2m)
+#   make bench  quick benchmarks (≤ 2 min); make bench-full for the whole set
+SHELL := /bin/bash
+GO ?= go
+LISTEN ?= 127.0.0.1:8080
+BIN := bin/tickrelay
+
+.PHONY: run build sdk deps test test-go test-js lint fuzz fuzz-short bench bench-full clean
+
+build:
+	$(GO) build -o $(BIN) ./server/cmd/tickrelay
+
+deps:
+	@bash .ci/deps.sh
+
+sdk:
+	@[ -d client-js/node_modules ] || (cd client-js && npm ci --no-audit --no-fund --loglevel=error)
+	cd client-js && npm run build --silent
+
+run: build sdk
+	@echo "tickrelay: open http://$(LISTEN)/ for the demo (Ctrl-C stops it)"
+	./$(BIN) --listen $(LISTEN) --demo client-js/demo --sdk client-js/dist/browser
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+test-go:
+	$(GO) test -race -count=1 -timeout 10m ./...
+
+fuzz-short:
+	FUZZTIME=$${FUZZTIME:-20s} bash .ci/fuzz.sh
+
+test-js: deps
+	cd client-js && npm run build --silent && npm run typecheck && npm test && npm run size
+	cd client-js && npm run test:integration
+	cd client-js && npm run test:browser
+
+test: deps lint test-go fuzz-short test-js
+	@echo "make test: all passed"
+
+fuzz:
+	FUZZTIME=$${FUZZTIME:-2m} bash .ci/fuzz.sh
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol ./game
+	@[ -f bench/Makefile.inc ] && $(MAKE) -f bench/Makefile.inc bench-quick || echo "bench: the load-generator scenarios arrive with bench/"
+
+bench-full:
+	@[ -f bench/Makefile.inc ] && $(MAKE) -f bench/Makefile.inc bench-full || echo "bench: the load-generator scenarios arrive with bench/"
+
+clean:
+	rm -rf bin client-js/dist
