@@ -128,7 +128,7 @@ func run(cfg *loadgen.Config) int {
 	perRun := cfg.SetupTimeout + cfg.Warmup + cfg.Duration + cfg.Drain + cfg.Idle + 90*time.Second
 	budget := perRun
 	if cfg.Capacity {
-		budget = perRun * time.Duration(12*cfg.CapacityReps)
+		budget = (perRun + 12*time.Second) * time.Duration(3*12*cfg.CapacityReps) // trials × noisy retries
 	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
