@@ -89,6 +89,7 @@ func RunStorm(ctx context.Context, cfg *Config, srv *Server) (*result.Result, er
 	wg.Wait()
 	cancel()
 	openS := time.Since(start).Seconds()
+	api.Close() // the auth calls' keep-alive connections would count as server goroutines and RSS
 	connected := 0
 	for _, c := range clients {
 		if c.joined.Load() {
@@ -125,6 +126,7 @@ func RunStorm(ctx context.Context, cfg *Config, srv *Server) (*result.Result, er
 	closeStart := time.Now()
 	closeAll(ms)
 	closeS := time.Since(closeStart).Seconds()
+	api.Close()
 	_ = sleepCtx(ctx, 2*time.Second) // let the server notice and clean up
 	memAfter, _ := procstat.ReadMem(pid)
 	gAfter, _ := Gauge(api.Metrics(ctx), "go_goroutines")
