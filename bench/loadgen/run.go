@@ -670,6 +670,7 @@ func newResult(cfg *Config, srv *Server) *result.Result {
 	p := &res.Params
 	p.Game = cfg.Game
 	p.Probe = cfg.Probe
+	p.Senders = cfg.Senders
 	p.WarmupS = cfg.Warmup.Seconds()
 	p.DurationS = cfg.Duration.Seconds()
 	p.DrainS = cfg.Drain.Seconds()

@@ -71,7 +71,8 @@ type Params struct {
 	Addr        string   `json:"addr,omitempty"`
 	ServerArgs  string   `json:"server_args,omitempty"` // the argument template the server was started with
 	ServerEnv   []string `json:"server_env,omitempty"`
-	Trial       string   `json:"trial,omitempty"` // capacity search: "rep/step"
+	Trial       string   `json:"trial,omitempty"`   // capacity search: "rep/step"
+	Senders     int      `json:"senders,omitempty"` // input-sending goroutines of the load generator
 }
 
 // Env says where the run happened.
