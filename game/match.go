@@ -119,7 +119,7 @@ func (m *Match) ID() string { return m.id }
 // Game is the game type's name.
 func (m *Match) Game() string { return m.game }
 
-// Done is closed when the match goroutine has ended.
+// Done is closed when the match goroutine has ended (and the registry no longer lists it).
 func (m *Match) Done() <-chan struct{} { return m.done }
 
 // Info returns the match's current description.
@@ -281,8 +281,9 @@ func (m *Match) Inspect(ctx context.Context, fn func(*Ctx)) error {
 
 // run is the match goroutine. The ticker is created by the caller, before the goroutine
 // starts, so that a ManualClock knows about it as soon as Create returns.
-func (m *Match) run(t Ticker) {
+func (m *Match) run(t Ticker, onExit func()) {
 	defer close(m.done)
+	defer onExit() // before done closes: whoever sees Done closed no longer finds the match
 	defer t.Stop()
 	interval := time.Second / time.Duration(m.opts.TickRate)
 	for !m.ended {

@@ -116,12 +116,13 @@ func (r *Registry) Create(o CreateOptions) (*Match, error) {
 	ticker := r.clock.NewTicker(time.Second/time.Duration(opts.TickRate), phase)
 	go func() {
 		defer r.wg.Done()
-		m.run(ticker)
-		r.mu.Lock()
-		if r.matches[m.id] == m {
-			delete(r.matches, m.id)
-		}
-		r.mu.Unlock()
+		m.run(ticker, func() {
+			r.mu.Lock()
+			if r.matches[m.id] == m {
+				delete(r.matches, m.id)
+			}
+			r.mu.Unlock()
+		})
 	}()
 	r.log.Info("match created", "match", m.id, "game", m.game, "max_players", opts.MaxPlayers, "tick_rate", opts.TickRate)
 	return m, nil
