@@ -13,6 +13,8 @@ import (
 	"github.com/tickrelay/tickrelay/bench/internal/result"
 )
 
+const noisyNote = "MEDIANS, NOISY RUNS LEFT OUT"
+
 var (
 	white   = color.RGBA{255, 255, 255, 255}
 	black   = color.RGBA{30, 30, 30, 255}
@@ -27,10 +29,12 @@ var (
 const (
 	chartW = 1200
 	chartH = 560
-	scale  = 2 // font scale
+	scale  = 2   // font scale
+	latCap = 300 // ms: the latency axis stops here, higher points sit on its top edge
 )
 
-// WriteChart draws the load runs of rs (arena and floor, medians per clients count) as two
+// WriteChart draws the load runs of rs (arena and floor, medians per clients count, noisy runs
+// left out) as two
 // panels: latency p99 (solid) and p50 (dashed) with the 100 ms verdict line, and server CPU in
 // cores, both against clients. A crossed marker is a point where some run failed the verdict.
 func WriteChart(w io.Writer, rs []result.Result) error {
@@ -56,12 +60,17 @@ func WriteChart(w io.Writer, rs []result.Result) error {
 		return (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(w, img)
 	}
 	maxLat = math.Max(maxLat*1.1, 110) // always show the 100 ms line
+	latTitle := "LATENCY MS: P99 SOLID, P50 DASHED"
+	if maxLat > latCap {
+		maxLat = latCap
+		latTitle += fmt.Sprintf(" (CUT AT %d)", int(latCap))
+	}
 	maxCores = math.Max(maxCores*1.15, 0.1)
 	maxClients *= 1.05
 
 	left := panel{x0: 90, y0: 60, x1: chartW/2 - 30, y1: chartH - 110, xmax: maxClients, ymax: maxLat}
 	right := panel{x0: chartW/2 + 70, y0: 60, x1: chartW - 30, y1: chartH - 110, xmax: maxClients, ymax: maxCores}
-	left.frame(img, "LATENCY MS: P99 SOLID, P50 DASHED", "CLIENTS")
+	left.frame(img, latTitle, "CLIENTS")
 	right.frame(img, "SERVER CPU (CORES)", "CLIENTS")
 	left.hline(img, 100, red, "100 MS")
 
@@ -74,11 +83,15 @@ func WriteChart(w io.Writer, rs []result.Result) error {
 				q := pts[j-1]
 				left.line(img, float64(q.clients), q.p99, float64(p.clients), p.p99, c, 3, false)
 				left.line(img, float64(q.clients), q.p50, float64(p.clients), p.p50, c, 2, true)
-				right.line(img, float64(q.clients), q.cores, float64(p.clients), p.cores, c, 3, false)
+				if q.cores > 0 && p.cores > 0 {
+					right.line(img, float64(q.clients), q.cores, float64(p.clients), p.cores, c, 3, false)
+				}
 			}
 			left.marker(img, float64(p.clients), p.p99, c, p.anyFailure)
 			left.marker(img, float64(p.clients), p.p50, c, false)
-			right.marker(img, float64(p.clients), p.cores, c, p.anyFailure)
+			if p.cores > 0 { // 0: the server's pid was unknown
+				right.marker(img, float64(p.clients), p.cores, c, p.anyFailure)
+			}
 		}
 		// legend
 		lx := 90 + (i%3)*360
@@ -86,6 +99,7 @@ func WriteChart(w io.Writer, rs []result.Result) error {
 		fill(img, image.Rect(lx, ly+3, lx+28, ly+9), c)
 		drawText(img, lx+36, ly, n, scale, black)
 	}
+	drawText(img, chartW-30-textWidth(noisyNote, scale), chartH-28, noisyNote, scale, grey)
 	return (&png.Encoder{CompressionLevel: png.BestSpeed}).Encode(w, img)
 }
 

@@ -201,7 +201,8 @@ type point struct {
 	pass, anyFailure bool
 }
 
-// series groups load runs by scenario/target/probe and clients and takes medians.
+// series groups the load runs (not the noisy ones) by scenario/target/probe and clients and
+// takes medians.
 func series(rs []result.Result) map[string][]point {
 	type key struct {
 		name    string
@@ -210,8 +211,8 @@ func series(rs []result.Result) map[string][]point {
 	groups := map[key][]*result.Result{}
 	for i := range rs {
 		r := &rs[i]
-		if !isLoad(r) || r.Latency == nil || r.Clients == 0 {
-			continue
+		if !isLoad(r) || r.Latency == nil || r.Clients == 0 || r.Noisy {
+			continue // a noisy run's figures say more about the neighbours than the server
 		}
 		name := r.Scenario
 		if r.Scenario == "arena" && r.Target != "tickrelay" && r.Target != "external" {
@@ -228,8 +229,14 @@ func series(rs []result.Result) map[string][]point {
 		pt := point{clients: k.clients, runs: len(g)}
 		pt.p50 = median(g, func(r *result.Result) float64 { return r.Latency.P50 })
 		pt.p99 = median(g, func(r *result.Result) float64 { return r.Latency.P99 })
-		pt.cores = median(g, func(r *result.Result) float64 { return r.Server.CPUCores })
-		pt.cpuPerClient = median(g, func(r *result.Result) float64 { return r.Server.CPUMsPerClientSec })
+		var withCPU []*result.Result // runs against a server of unknown pid have no CPU figures
+		for _, r := range g {
+			if r.Server.CPUSeconds > 0 {
+				withCPU = append(withCPU, r)
+			}
+		}
+		pt.cores = median(withCPU, func(r *result.Result) float64 { return r.Server.CPUCores })
+		pt.cpuPerClient = median(withCPU, func(r *result.Result) float64 { return r.Server.CPUMsPerClientSec })
 		for _, r := range g {
 			if r.Verdict.Pass {
 				pt.pass = true
