@@ -372,6 +372,7 @@ func (s *session) closed() {
 	s.mu.Lock()
 	match, pid, code := s.match, s.pid, s.closeCode
 	s.mu.Unlock()
+	s.log.Debug("session closed", "session", s.sessionID(), "code", code, "in_match", match != nil)
 	s.srv.conns.release(s.user)
 	s.srv.metrics.sessions.Dec()
 	if match == nil {

@@ -160,6 +160,7 @@ func (h *wsHandler) OnOpen(c *gws.Conn) {
 	})
 	s.schedulePing()
 	s.sendWelcome()
+	s.log.Debug("session opened", "session", s.sessionID(), "remote", c.RemoteAddr().String())
 }
 
 // schedulePing pings the client every PingInterval (a timer, not a goroutine per connection).
