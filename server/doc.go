@@ -1,0 +1,23 @@
+// Package server is tickrelay's network shell around the match runtime: the WebSocket
+// transport (github.com/lxzan/gws), sessions with bounded writers, auth (server/auth), the HTTP
+// API (API.md), Server-Sent Events, Prometheus metrics, and the Bus through which it reaches
+// matches (in memory for one instance; a cluster bus later). server/cmd/tickrelay is the binary.
+//
+// # Data path
+//
+//	socket → gws read loop → session.handle → protocol.DecodeClient → match inbox (bounded)
+//	match goroutine, each tick → session.Deliver(shared, tail) → writer queue (≤ 1 MiB) → socket
+//
+// # Goroutines and locks
+//
+// Per connection: the gws read loop (calls session.handle, one frame at a time, in order), and
+// a writer goroutine that exists only while the session has queued frames. Match goroutines call
+// Deliver and Detached, which never block: a client that cannot keep up is closed with 4001.
+// Timers (ping, idle) run as time.AfterFunc callbacks. The server's own goroutines (HTTP serve,
+// janitor, read loops, SSE streams) are counted in Server.wg, and Shutdown waits for them.
+//
+// Locks: session.mu guards a session's match, pid, id and resume token; hub.mu guards the
+// session index; writer.mu guards the outbound queue. A goroutine holding session.mu may take
+// hub.mu (never the reverse), and no lock is held while calling into a match or writing to a
+// socket.
+package server
