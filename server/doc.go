@@ -17,7 +17,7 @@
 // janitor, read loops, SSE streams) are counted in Server.wg, and Shutdown waits for them.
 //
 // Locks: session.mu guards a session's match, pid, id and resume token; hub.mu guards the
-// session index; writer.mu guards the outbound queue. A goroutine holding session.mu may take
-// hub.mu (never the reverse), and no lock is held while calling into a match or writing to a
-// socket.
+// session index; writer.mu guards the outbound queue. Lock order: hub.mu before session.mu
+// (hub.take and hub.rename read a session under the hub lock; session code never calls the hub
+// while holding its own lock). No lock is held while calling into a match or writing to a socket.
 package server

@@ -20,7 +20,7 @@ import (
 //
 // Goroutines: the connection's gws read loop calls handle (one message at a time, never in
 // parallel); match goroutines call Deliver and Detached; the writer goroutine writes. mu guards
-// the fields marked below; lock order: session.mu before hub.mu, never the reverse.
+// the fields marked below; lock order: hub.mu before session.mu, never the reverse.
 type session struct {
 	srv     *Server
 	conn    *gws.Conn
