@@ -1,191 +1,209 @@
-// The SDK against the real server binary (skipped until server/cmd/tickrelay exists).
+// The SDK against the real server binary: the arena game (join, inputs, acks, deltas applied to
+// the mirror), resume after a dropped socket, and gap repair with SYNC. The server is built and
+// started by ./server.ts; if it can't be, every test here fails with the reason.
 import { WebSocket } from "ws";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Client, type Match, PendingInputs, type WebSocketLike } from "../../src/index.js";
-import { type RunningServer, SERVER_PRESENT, startServer } from "./server.js";
+import { describe, expect, it } from "vitest";
+import { Client, type DeltaMsg, type Match, Op } from "../../src/index.js";
+import { useServer } from "./server.js";
+import { SocketControl, membersOf, nextEvent, snapshotOf, until } from "./util.js";
 
-let server: RunningServer;
+const server = useServer();
 
-function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const t0 = Date.now();
-    const poll = () => {
-      if (cond()) return resolve();
-      if (Date.now() - t0 > timeoutMs) return reject(new Error(`timed out waiting for ${what}`));
-      setTimeout(poll, 10);
-    };
-    poll();
-  });
+type Dot = { x: number; y: number };
+
+const client = (opts: ConstructorParameters<typeof Client>[0] = {}) =>
+  new Client({ url: server().url, ...opts, connection: { WebSocket, ...opts.connection } });
+
+/** Sends one input and waits for the server to ack it (so each input lands in its own DELTA). */
+async function move(m: Match, input: [number, number]): Promise<number> {
+  const next = m.seq + 1;
+  const acked = nextEvent(m, "ack", `ack ${next} on ${m.id} (pid ${m.pid})`, (s) => s >= next);
+  const seq = m.sendInput(input);
+  expect(seq).toBeGreaterThan(0);
+  await acked;
+  return seq;
 }
 
-describe.skipIf(!SERVER_PRESENT)("against the real server", () => {
-  beforeAll(async () => {
-    server = await startServer();
-  });
-  afterAll(async () => {
-    await server?.stop();
-  });
+/** Waits until every match has applied the same tick of the stream. */
+function sameTick(...ms: Match[]): Promise<void> {
+  return until(() => ms.every((m) => m.tick === ms[0]!.tick && m.epoch === ms[0]!.epoch), "the mirrors to reach the same tick");
+}
 
-  const client = () => new Client({ url: server.url, connection: { WebSocket } });
-
-  it("guest auth, create an arena, join with the reservation, move, and see acks", async () => {
-    const c = client();
-    await c.authGuest("ann");
-    const { reservation } = await c.createMatch({ game: "arena" });
-    const match = await c.join(reservation);
+describe("arena against the real server", () => {
+  it("join with a reservation, send inputs, get acks; deltas keep the mirror equal to a fresh joiner's", async () => {
+    const a = client();
+    await a.authGuest("ann");
+    const { reservation } = await a.createMatch({ game: "arena" });
+    const ann = await a.join(reservation);
+    let bob: Match | undefined;
     try {
-      expect(match.game).toBe("arena");
-      expect(match.state.schema).toEqual(["x", "y"]);
-      await until(() => match.state.get(match.pid) !== undefined, "our dot");
-      const start = { ...match.state.get(match.pid)! } as { x: number; y: number };
-      const pending = new PendingInputs<[number, number]>();
-      match.on("ack", (s) => pending.ack(s));
+      expect(ann.game).toBe("arena");
+      expect(ann.status).toBe("joined");
+      expect(ann.state.schema).toEqual(["x", "y"]);
+      expect(ann.tickRate).toBe(20);
+      await until(() => ann.state.get(ann.pid) !== undefined, "our dot");
+      const start = { ...(ann.state.get(ann.pid) as Dot) };
+      const changes: [number, string, unknown][] = [];
+      ann.on("fieldChanged", (id, field, value) => changes.push([id, field, value]));
+      const deltas: DeltaMsg[] = [];
+      ann.on("delta", (d) => deltas.push(d));
       const dx = start.x > 500 ? -1 : 1;
-      for (let i = 0; i < 4; i++) {
-        pending.push(match.sendInput([dx, 0]), [dx, 0]);
-        await new Promise((r) => setTimeout(r, 60));
-      }
-      await until(() => match.lastAck === 4, "ack 4");
-      const now = match.state.get(match.pid) as { x: number; y: number };
+      for (let i = 1; i <= 4; i++) expect(await move(ann, [dx, 0])).toBe(i);
+      expect(ann.lastAck).toBe(4);
+      const now = ann.state.get(ann.pid) as Dot;
       expect(now.x).toBeCloseTo(start.x + dx * 20, 3);
       expect(now.y).toBeCloseTo(start.y, 3);
-      const r = await match.ping();
+      // Each ack came in a DELTA that changed our x, and each DELTA followed the previous one.
+      expect(changes.filter(([id, f]) => id === ann.pid && f === "x").length).toBeGreaterThanOrEqual(4);
+      expect(deltas.filter((d) => d.ack !== null).map((d) => d.ack)).toEqual([1, 2, 3, 4]);
+      for (let i = 1; i < deltas.length; i++) expect(deltas[i]!.tick - deltas[i]!.since).toBe(deltas[i - 1]!.tick);
+      expect(ann.tick).toBe(deltas.at(-1)!.tick);
+
+      // A second player joining by id gets a snapshot equal to what ann's deltas built.
+      const b = client();
+      await b.authGuest("bob");
+      bob = await b.join(ann.id);
+      await until(() => ann.state.get(bob!.pid) !== undefined, "bob's dot on ann's screen");
+      await sameTick(ann, bob);
+      expect(snapshotOf(ann.state.entities)).toEqual(snapshotOf(bob.state.entities));
+      expect(membersOf(ann.members)).toEqual(membersOf(bob.members));
+      expect(bob.members.get(ann.pid)?.name).toBe("ann");
+
+      const r = await ann.ping();
       expect(r.rtt).toBeGreaterThanOrEqual(0);
+      expect(Number.isFinite(r.offset)).toBe(true);
     } finally {
-      match.connection.close();
+      ann.connection.close();
+      bob?.connection.close();
     }
   });
 
-  it("survives a dropped socket: reconnects, RESUMEs the session, keeps the seat and the stream", async () => {
-    const sockets: WebSocket[] = [];
-    class Tracked extends WebSocket {
-      constructor(url: string, protocols?: string | string[]) {
-        super(url, protocols);
-        sockets.push(this);
-      }
-    }
-    const c = new Client({ url: server.url, connection: { WebSocket: Tracked, backoff: { baseMs: 50, maxMs: 200 } } });
-    await c.authGuest("cy");
-    const { reservation } = await c.createMatch({ game: "arena" });
-    const match = await c.join(reservation);
-    const conn = match.connection;
-    const states: string[] = [];
-    conn.on("state", (s) => states.push(s.state));
-    try {
-      await until(() => match.state.get(match.pid) !== undefined, "our dot");
-      const sid = conn.session!.id;
-      expect(match.sendInput([1, 0])).toBe(1);
-      await until(() => match.lastAck === 1, "ack 1");
-      sockets.at(-1)!.terminate(); // the network drops: the client sees 1006
-      await until(() => states.includes("reconnecting"), "reconnecting");
-      await until(() => conn.state === "connected", "connected again");
-      expect(conn.session!.id).toBe(sid);
-      expect(sockets.length).toBe(2);
-      expect(match.status).toBe("joined");
-      const x = (match.state.get(match.pid) as { x: number }).x;
-      expect(match.sendInput([-1, 0])).toBe(2);
-      await until(() => match.lastAck === 2, "ack 2 after the resume");
-      expect((match.state.get(match.pid) as { x: number }).x).toBeCloseTo(Math.max(0, x - 5), 3);
-    } finally {
-      conn.close();
-    }
-  });
-
-  it("repairs a missed DELTA with SYNC: the mirror ends equal to the server's", async () => {
-    let dropNext = false;
-    let dropped = 0;
-    // A socket that loses one DELTA on request, as a broken relay path would.
-    class Lossy implements WebSocketLike {
-      private inner: WebSocket;
-      onopen: ((ev: unknown) => void) | null = null;
-      onmessage: ((ev: { data: unknown }) => void) | null = null;
-      onclose: ((ev: unknown) => void) | null = null;
-      onerror: ((ev: unknown) => void) | null = null;
-      constructor(url: string, protocols?: string | string[]) {
-        this.inner = new WebSocket(url, protocols);
-        this.inner.onopen = (e) => this.onopen?.(e);
-        this.inner.onclose = (e) => this.onclose?.(e);
-        this.inner.onerror = (e) => this.onerror?.(e);
-        this.inner.onmessage = (e) => {
-          const b = new Uint8Array(e.data as ArrayBuffer);
-          // A DELTA is a 9-element array with op 34: 0x99 0x22.
-          if (dropNext && b[0] === 0x99 && b[1] === 0x22) {
-            dropNext = false;
-            dropped++;
-            return;
-          }
-          this.onmessage?.(e);
-        };
-      }
-      get binaryType(): string {
-        return this.inner.binaryType;
-      }
-      set binaryType(v: string) {
-        this.inner.binaryType = v as "arraybuffer";
-      }
-      get readyState(): number {
-        return this.inner.readyState;
-      }
-      send(d: Uint8Array): void {
-        this.inner.send(d);
-      }
-      close(code?: number, reason?: string): void {
-        this.inner.close(code, reason);
-      }
-    }
-    const a = client();
-    const b = new Client({ url: server.url, connection: { WebSocket: Lossy } });
-    await a.authGuest("ann");
-    await b.authGuest("bob");
-    const { match: info } = await a.createMatch({ game: "arena" });
-    const ma = await a.join(info.id);
-    const mb = await b.join(info.id);
-    const gaps: unknown[] = [];
-    mb.on("gap", (g) => gaps.push(g));
-    try {
-      await until(() => mb.state.get(ma.pid) !== undefined && ma.state.get(ma.pid) !== undefined, "ann's dot on both");
-      const dx = (ma.state.get(ma.pid) as { x: number }).x > 500 ? -1 : 1;
-      for (let i = 0; i < 6; i++) {
-        if (i === 2) dropNext = true;
-        ma.sendInput([dx, 0]);
-        await new Promise((r) => setTimeout(r, 60));
-      }
-      await until(() => ma.lastAck === 6, "ann's acks");
-      await until(() => mb.tick >= ma.tick, "bob caught up");
-      expect(dropped).toBe(1);
-      expect(gaps.length).toBeGreaterThanOrEqual(1);
-      expect(mb.state.get(ma.pid)).toEqual(ma.state.get(ma.pid));
-      expect(mb.epoch).toBe(ma.epoch);
-    } finally {
-      ma.connection.close();
-      mb.connection.close();
-    }
-  });
-
-  it("two players see each other move; chat goes through a relay match", async () => {
+  it("two players see each other move", async () => {
     const a = client();
     const b = client();
     await a.authGuest("ann");
     await b.authGuest("bob");
     const { match: info } = await a.createMatch({ game: "arena" });
-    const ma = await a.join(info.id);
-    const mb = await b.join(info.id);
-    const { match: room } = await a.createMatch({ game: "relay" });
-    const ca = await a.join(room.id);
-    const got: unknown[] = [];
-    const cb = await b.join(room.id, { setup: (m: Match) => m.on("message", (from, p) => got.push([from, p])) });
+    const ann = await a.join(info.id);
+    const bob = await b.join(info.id);
     try {
-      await until(() => ma.state.get(mb.pid) !== undefined && mb.state.get(ma.pid) !== undefined, "both dots");
-      const before = { ...(ma.state.get(mb.pid) as { x: number; y: number }) };
+      await until(() => ann.state.get(bob.pid) !== undefined && bob.state.get(ann.pid) !== undefined, "both dots");
+      const before = { ...(ann.state.get(bob.pid) as Dot) };
       const dy = before.y > 500 ? -1 : 1;
-      mb.sendInput([0, dy]);
-      await until(() => (ma.state.get(mb.pid) as { y: number }).y !== before.y, "bob moving on ann's screen");
-      await until(() => ca.members.size === 2, "both in the room");
-      expect(ca.sendMessage({ text: "hi bob" })).toBe(true);
-      await until(() => got.length === 1, "the message");
-      expect(got).toEqual([[ca.pid, { text: "hi bob" }]]);
+      await move(bob, [0, dy]);
+      await until(() => (ann.state.get(bob.pid) as Dot).y !== before.y, "bob moving on ann's screen");
+      expect((ann.state.get(bob.pid) as Dot).y).toBeCloseTo(before.y + 5 * dy, 3);
+      expect((ann.state.get(bob.pid) as Dot).x).toBeCloseTo(before.x, 3);
     } finally {
-      for (const m of [ma, mb, ca, cb]) m.connection.close();
+      ann.connection.close();
+      bob.connection.close();
+    }
+  });
+
+  it("a dropped socket reconnects and RESUMEs: the missed deltas are replayed and the mirror equals a fresh joiner's", async () => {
+    const ctl = new SocketControl();
+    const a = client({ connection: { WebSocket: ctl.ctor, backoff: { baseMs: 50, maxMs: 200 } } });
+    const b = client();
+    const c = client();
+    await Promise.all([a.authGuest("ann"), b.authGuest("bob"), c.authGuest("cy")]);
+    const { match: info } = await b.createMatch({ game: "arena" });
+    const bob = await b.join(info.id);
+    const ann = await a.join(info.id);
+    let cy: Match | undefined;
+    const conn = ann.connection;
+    const states: string[] = [];
+    conn.on("state", (s) => states.push(`${s.state} ${s.code}`));
+    let snapshots = 0;
+    ann.on("snapshot", () => snapshots++);
+    try {
+      await until(() => ann.state.get(bob.pid) !== undefined && bob.state.get(ann.pid) !== undefined, "both dots");
+      const sid = conn.session!.id;
+      expect(await move(ann, [0.5, 0.5])).toBe(1);
+
+      // The network drops; reconnects are held until bob has moved without ann watching.
+      ctl.hold();
+      const tickAtDrop = ann.tick;
+      ctl.last.kill();
+      await until(() => conn.state === "reconnecting", "reconnecting");
+      expect(states).toContain("reconnecting 1006");
+      await until(() => bob.members.get(ann.pid)?.connected === false, "the server to mark ann dropped");
+      const by = (bob.state.get(bob.pid) as Dot).y;
+      const dy = by > 500 ? -1 : 1;
+      for (let i = 0; i < 3; i++) await move(bob, [0, dy]);
+      expect(ann.tick).toBe(tickAtDrop); // ann saw none of it
+      expect(bob.tick).toBeGreaterThan(tickAtDrop);
+
+      // Let the reconnect through: RESUMED, CATCHUP, then the DELTAs after tickAtDrop.
+      const firstAfter: DeltaMsg[] = [];
+      const resumed = nextEvent(conn, "resumed", "resumed");
+      ann.on("delta", (d) => firstAfter.push(d));
+      ctl.release();
+      await resumed;
+      await until(() => conn.state === "connected", "connected again");
+      expect(conn.session!.id).toBe(sid);
+      expect(ann.status).toBe("joined");
+      await until(() => ann.tick >= bob.tick, "ann caught up");
+      const ops = ctl.last.ops;
+      expect(ops.indexOf(Op.RESUMED)).toBeGreaterThanOrEqual(0);
+      expect(ops.indexOf(Op.CATCHUP)).toBeGreaterThan(ops.indexOf(Op.RESUMED));
+      expect(ops).not.toContain(Op.JOINED);
+      expect(snapshots).toBe(0);
+      expect(firstAfter[0]!.tick - firstAfter[0]!.since).toBe(tickAtDrop);
+      expect((ann.state.get(bob.pid) as Dot).y).toBeCloseTo(by + 15 * dy, 3);
+      expect(ann.lastAck).toBe(1);
+
+      // The seat and the input seq carry on.
+      expect(await move(ann, [-0.5, -0.5])).toBe(2);
+
+      // Everything ann's mirror holds is what a fresh joiner is sent.
+      cy = await c.join(info.id);
+      await until(() => ann.state.get(cy!.pid) !== undefined && ann.members.get(ann.pid)?.connected === true, "cy's dot, ann back");
+      await sameTick(ann, bob, cy);
+      expect(snapshotOf(ann.state.entities)).toEqual(snapshotOf(cy.state.entities));
+      expect(snapshotOf(bob.state.entities)).toEqual(snapshotOf(cy.state.entities));
+      expect(membersOf(ann.members)).toEqual(membersOf(cy.members));
+      expect(ctl.sockets.length).toBe(2);
+      expect(states.at(-1)).toBe("connected 0");
+    } finally {
+      ctl.release();
+      ann.connection.close();
+      bob.connection.close();
+      cy?.connection.close();
+    }
+  });
+
+  it("a lost DELTA is a gap: the SDK sends SYNC and the mirror ends equal to the server's", async () => {
+    const ctl = new SocketControl();
+    const a = client();
+    const b = client({ connection: { WebSocket: ctl.ctor } });
+    await a.authGuest("ann");
+    await b.authGuest("bob");
+    const { match: info } = await a.createMatch({ game: "arena" });
+    const ann = await a.join(info.id);
+    const bob = await b.join(info.id);
+    const gaps: unknown[] = [];
+    bob.on("gap", (g) => gaps.push(g));
+    try {
+      await until(() => bob.state.get(ann.pid) !== undefined && ann.state.get(bob.pid) !== undefined, "both dots");
+      const dx = (ann.state.get(ann.pid) as Dot).x > 500 ? -1 : 1;
+      for (let i = 0; i < 6; i++) {
+        if (i === 2) ctl.dropNext(Op.DELTA);
+        await move(ann, [dx, 0]);
+      }
+      await until(() => ctl.dropped === 1, "one DELTA lost");
+      await until(() => gaps.length >= 1, "the gap");
+      await sameTick(ann, bob);
+      expect(ctl.dropped).toBe(1);
+      // Repaired by CATCHUP + DELTAs, or by a JOINED snapshot when those were no longer kept.
+      const ops = ctl.last.ops;
+      expect(ops.includes(Op.CATCHUP) || ops.filter((op) => op === Op.JOINED).length >= 2).toBe(true);
+      expect(snapshotOf(bob.state.entities)).toEqual(snapshotOf(ann.state.entities));
+      expect(membersOf(bob.members)).toEqual(membersOf(ann.members));
+      expect(bob.epoch).toBe(ann.epoch);
+      expect(bob.status).toBe("joined");
+    } finally {
+      ann.connection.close();
+      bob.connection.close();
     }
   });
 });
