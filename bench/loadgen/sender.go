@@ -71,10 +71,9 @@ func (s *sender) loop(stop <-chan struct{}) {
 				c.period += missed * iv
 				c.due += missed * iv
 			}
-			if now-c.due > int64(lateAfter) {
+			if ts := s.send(c); ts-c.due > int64(lateAfter) {
 				s.late.Add(1)
 			}
-			s.send(c)
 			c.period += iv
 			if s.jitter {
 				c.phase = rand.Int64N(iv)
@@ -97,10 +96,11 @@ func (s *sender) loop(stop <-chan struct{}) {
 	}
 }
 
-// send writes one INPUT [4, seq, seen, [dx, dy]], remembering its send time for the ack.
-func (s *sender) send(c *client) {
+// send writes one INPUT [4, seq, seen, [dx, dy]], remembering its send time for the ack, and
+// returns that time.
+func (s *sender) send(c *client) int64 {
 	if c.conn == nil || c.closing.Load() {
-		return
+		return c.due
 	}
 	c.seq++
 	c.pay++
@@ -115,8 +115,9 @@ func (s *sender) send(c *client) {
 	sl.ts.Store(v)
 	sl.seq.Store(c.seq)
 	if err := c.conn.WriteMessage(gws.OpcodeBinary, s.buf); err != nil {
-		return // the read side sees the close and counts the drop
+		return ts // the read side sees the close and counts the drop
 	}
 	c.msgsOut.Add(1)
 	c.bytesOut.Add(int64(len(s.buf)))
+	return ts
 }
