@@ -26,42 +26,28 @@ type RealClock struct{}
 func (RealClock) Now() time.Time { return time.Now() }
 
 func (RealClock) NewTicker(d, phase time.Duration) Ticker {
-	t := &realTicker{c: make(chan time.Time, 1), stop: make(chan struct{})}
-	go t.run(d, phase)
-	return t
-}
-
-type realTicker struct {
-	c    chan time.Time
-	stop chan struct{}
-	once sync.Once
-}
-
-func (t *realTicker) C() <-chan time.Time { return t.c }
-func (t *realTicker) Stop()               { t.once.Do(func() { close(t.stop) }) }
-
-func (t *realTicker) run(d, phase time.Duration) {
-	if phase > 0 {
-		timer := time.NewTimer(phase)
-		select {
-		case <-timer.C:
-		case <-t.stop:
-			timer.Stop()
-			return
-		}
+	if phase <= 0 {
+		return &realTicker{t: time.NewTicker(d)}
 	}
-	tk := time.NewTicker(d)
-	defer tk.Stop()
-	for {
-		select {
-		case now := <-tk.C:
-			select {
-			case t.c <- now:
-			default: // the match is behind: drop the tick, as time.Ticker does
-			}
-		case <-t.stop:
-			return
-		}
+	// The first tick comes after phase, then the period becomes d (see Ticked). The match
+	// receives straight from the time.Ticker's channel: no relay goroutine, one wake-up a tick.
+	return &realTicker{t: time.NewTicker(phase), d: d}
+}
+
+// realTicker is a time.Ticker whose first period may differ (the match's stagger phase).
+type realTicker struct {
+	t *time.Ticker
+	d time.Duration // non-zero until the first tick: the period to switch to
+}
+
+func (t *realTicker) C() <-chan time.Time { return t.t.C }
+func (t *realTicker) Stop()               { t.t.Stop() }
+
+// Ticked is called by the match after each tick it receives.
+func (t *realTicker) Ticked() {
+	if t.d != 0 {
+		t.t.Reset(t.d)
+		t.d = 0
 	}
 }
 

@@ -286,9 +286,13 @@ func (m *Match) run(t Ticker, onExit func()) {
 	defer onExit() // before done closes: whoever sees Done closed no longer finds the match
 	defer t.Stop()
 	interval := time.Second / time.Duration(m.opts.TickRate)
+	ticked, _ := t.(interface{ Ticked() })
 	for !m.ended {
 		select {
 		case <-t.C():
+			if ticked != nil {
+				ticked.Ticked()
+			}
 			start := time.Now()
 			if err := m.safely(m.tickOnce); err != nil {
 				m.fail(err)

@@ -32,6 +32,7 @@ type writer struct {
 
 	blockedSince atomic.Int64 // unix nanos when the current write started; 0 when not writing
 	slowOnce     sync.Once
+	deadline     time.Time // writer goroutine only: the socket write deadline last set
 }
 
 // outFrame is one queued message: shared bytes (immutable, never copied) and a small tail
@@ -132,15 +133,20 @@ func (w *writer) run() {
 		for i := range batch {
 			f := &batch[i]
 			if f.close != 0 {
-				_ = w.conn.SetWriteDeadline(time.Now().Add(w.timeout))
+				w.deadline = time.Now().Add(w.timeout)
+				_ = w.conn.SetWriteDeadline(w.deadline)
 				_ = w.conn.WriteClose(f.close, []byte(f.reason))
 				continue
 			}
 			now := time.Now()
 			w.blockedSince.Store(now.UnixNano())
-			// The socket deadline is a backstop at twice the slow threshold: normally enqueue
-			// notices the blocked write first and closes with CloseSlow.
-			_ = w.conn.SetWriteDeadline(now.Add(2 * w.timeout))
+			// The socket deadline is a backstop between 1.5 and 2 times the slow threshold
+			// (moved only when less than 1.5 remain, to save a timer update per write):
+			// normally enqueue notices the blocked write first and closes with CloseSlow.
+			if w.deadline.Sub(now) < w.timeout*3/2 {
+				w.deadline = now.Add(2 * w.timeout)
+				_ = w.conn.SetWriteDeadline(w.deadline)
+			}
 			err := w.conn.Writev(gws.OpcodeBinary, f.shared, f.tailBytes())
 			w.blockedSince.Store(0)
 			written += len(f.shared) + len(f.tailBytes())
