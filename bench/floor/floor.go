@@ -28,26 +28,28 @@ import (
 	"time"
 
 	"github.com/lxzan/gws"
+
+	"github.com/tickrelay/tickrelay/protocol"
 )
 
 // Subprotocol is the WebSocket subprotocol clients must offer (protocol.Subprotocol).
 const Subprotocol = "tickrelay.v1"
 
-// Op codes and error codes used here (see protocol/codes.go; the floor does not import the
-// protocol package so that no msgpack library is linked in).
+// Codes come from protocol's one table. The floor uses protocol only for its code constants and
+// byte-append helpers: nothing of it runs per message but plain appends.
 const (
-	opJoin   = 2
-	opInput  = 4
-	opPing   = 6
-	opJoined = 33
-	opDelta  = 34
-	opPong   = 36
-	opError  = 37
+	opJoin   = byte(protocol.OpJoin)
+	opInput  = byte(protocol.OpInput)
+	opPing   = byte(protocol.OpPing)
+	opJoined = byte(protocol.OpJoined)
+	opDelta  = byte(protocol.OpDelta)
+	opPong   = byte(protocol.OpPong)
+	opError  = byte(protocol.OpError)
 
-	errNotFound      = 4
-	errMatchFull     = 5
-	errAlreadyJoined = 8
-	errMalformed     = 12
+	errNotFound      = protocol.ErrCodeNotFound
+	errMatchFull     = protocol.ErrCodeMatchFull
+	errAlreadyJoined = protocol.ErrCodeAlreadyJoined
+	errMalformed     = protocol.ErrCodeMalformed
 )
 
 // Config tunes the floor.
@@ -108,11 +110,11 @@ func New(cfg Config) *Server {
 	// WELCOME [32, session, resumeToken, user, serverTime, resumeWindow], pre-encoded once: the
 	// floor has no sessions to resume.
 	w := []byte{0x96, 32}
-	w = appendStr(w, "floor-session")
-	w = appendStr(w, "floor-resume")
-	w = appendStr(w, "floor-user")
-	w = appendUint(w, uint64(time.Now().UnixMilli()))
-	w = appendUint(w, 0)
+	w = protocol.AppendString(w, "floor-session")
+	w = protocol.AppendString(w, "floor-resume")
+	w = protocol.AppendString(w, "floor-user")
+	w = protocol.AppendUint(w, uint64(time.Now().UnixMilli()))
+	w = protocol.AppendUint(w, 0)
 	s.welcome = w
 	return s
 }
@@ -305,7 +307,7 @@ func (s *Server) OnMessage(c *gws.Conn, msg *gws.Message) {
 		}
 		id, _, ok := readStr(b, i)
 		if !ok || id == "" {
-			_ = c.WriteMessage(gws.OpcodeBinary, errorFrame(errMalformed, "join needs a match id", opJoin, uint32(req)))
+			_ = c.WriteMessage(gws.OpcodeBinary, protocol.ErrorFrame(errMalformed, "join needs a match id", protocol.OpJoin, uint32(req)))
 			return
 		}
 		s.join(c, uint32(req), id)
@@ -314,7 +316,7 @@ func (s *Server) OnMessage(c *gws.Conn, msg *gws.Message) {
 			return
 		}
 		out := append([]byte{0x93, opPong}, b[2:]...)
-		out = appendUint(out, uint64(time.Now().UnixMilli()))
+		out = protocol.AppendUint(out, uint64(time.Now().UnixMilli()))
 		_ = c.WriteMessage(gws.OpcodeBinary, out)
 	}
 }
@@ -322,16 +324,16 @@ func (s *Server) OnMessage(c *gws.Conn, msg *gws.Message) {
 func (s *Server) join(c *gws.Conn, req uint32, id string) {
 	ss := sess(c)
 	if ss.m != nil {
-		_ = c.WriteMessage(gws.OpcodeBinary, errorFrame(errAlreadyJoined, "already in a match", opJoin, req))
+		_ = c.WriteMessage(gws.OpcodeBinary, protocol.ErrorFrame(errAlreadyJoined, "already in a match", protocol.OpJoin, req))
 		return
 	}
 	m, err := s.matchFor(id, 0, false)
 	if err != nil {
-		_ = c.WriteMessage(gws.OpcodeBinary, errorFrame(errNotFound, err.Error(), opJoin, req))
+		_ = c.WriteMessage(gws.OpcodeBinary, protocol.ErrorFrame(errNotFound, err.Error(), protocol.OpJoin, req))
 		return
 	}
 	if !m.add(ss, req) {
-		_ = c.WriteMessage(gws.OpcodeBinary, errorFrame(errMatchFull, "match full", opJoin, req))
+		_ = c.WriteMessage(gws.OpcodeBinary, protocol.ErrorFrame(errMatchFull, "match full", protocol.OpJoin, req))
 	}
 }
 
@@ -425,29 +427,29 @@ func (m *match) add(ss *session, req uint32) bool {
 // state holds every member's x, y; members every member as [user, name, true].
 func (m *match) joinedFrame(req, pid uint32) []byte {
 	b := []byte{0x9c, opJoined}
-	b = appendUint(b, uint64(req))
-	b = appendStr(b, m.id)
-	b = appendStr(b, m.s.cfg.Game)
-	b = appendUint(b, uint64(pid))
-	b = appendUint(b, 1)
-	b = appendUint(b, uint64(m.lastSent))
-	b = appendUint(b, uint64(time.Second/m.s.cfg.Tick))
-	b = appendMapHeader(b, len(m.members))
+	b = protocol.AppendUint(b, uint64(req))
+	b = protocol.AppendString(b, m.id)
+	b = protocol.AppendString(b, m.s.cfg.Game)
+	b = protocol.AppendUint(b, uint64(pid))
+	b = protocol.AppendUint(b, 1)
+	b = protocol.AppendUint(b, uint64(m.lastSent))
+	b = protocol.AppendUint(b, uint64(time.Second/m.s.cfg.Tick))
+	b = protocol.AppendMapHeader(b, len(m.members))
 	for _, ss := range m.members {
 		b = appendEntry(b, ss.pid)
 	}
 	b = append(b, 0xc0) // private
-	b = appendMapHeader(b, len(m.members))
+	b = protocol.AppendMapHeader(b, len(m.members))
 	for _, ss := range m.members {
-		b = appendUint(b, uint64(ss.pid))
+		b = protocol.AppendUint(b, uint64(ss.pid))
 		b = append(b, 0x93)
-		b = appendStr(b, "guest")
-		b = appendStr(b, "guest")
+		b = protocol.AppendString(b, "guest")
+		b = protocol.AppendString(b, "guest")
 		b = append(b, 0xc3)
 	}
 	b = append(b, 0x92) // schema ["x", "y"]
-	b = appendStr(b, "x")
-	return appendStr(b, "y")
+	b = protocol.AppendString(b, "x")
+	return protocol.AppendString(b, "y")
 }
 
 func (m *match) leave(ss *session) {
@@ -514,8 +516,8 @@ func (m *match) tickOnce() {
 
 	// shared part: [34, epoch, tick, since, changes, events, ...
 	m.head = append(m.head[:0], 0x99, opDelta, 1)
-	m.head = appendUint(m.head, uint64(m.tick))
-	m.head = appendUint(m.head, uint64(since))
+	m.head = protocol.AppendUint(m.head, uint64(m.tick))
+	m.head = protocol.AppendUint(m.head, uint64(since))
 	if k != m.bodyK {
 		m.buildBody(k)
 	}
@@ -523,7 +525,7 @@ func (m *match) tickOnce() {
 		// tail: ack (the member's last seq, nil if unchanged), private nil, direct nil
 		m.tail = m.tail[:0]
 		if ss.pending != ss.ackSent {
-			m.tail = appendUint(m.tail, uint64(ss.pending))
+			m.tail = protocol.AppendUint(m.tail, uint64(ss.pending))
 			ss.ackSent = ss.pending
 		} else {
 			m.tail = append(m.tail, 0xc0)
@@ -552,7 +554,7 @@ func (m *match) buildBody(k int) {
 		m.offsets = append(m.offsets, len(m.entries))
 	}
 	m.body = append(m.body[:0], 0x93, 0xc0)
-	m.body = appendMapHeader(m.body, k)
+	m.body = protocol.AppendMapHeader(m.body, k)
 	m.body = append(m.body, m.entries[:m.offsets[k]]...)
 	m.body = append(m.body, 0xc0, 0xc0) // removed nil; events nil
 	m.bodyK = k
@@ -561,11 +563,11 @@ func (m *match) buildBody(k int) {
 // appendEntry appends one entity's position: pid: {0: float32 x, 1: float32 y} (14 bytes for
 // pids below 128).
 func appendEntry(b []byte, pid uint32) []byte {
-	b = appendUint(b, uint64(pid))
+	b = protocol.AppendUint(b, uint64(pid))
 	b = append(b, 0x82, 0x00)
-	b = appendF32(b, 100+float32(pid%800))
+	b = protocol.AppendFloat32(b, 100+float32(pid%800))
 	b = append(b, 0x01)
-	return appendF32(b, 500.25)
+	return protocol.AppendFloat32(b, 500.25)
 }
 
 // ---- tick-duration histogram (Prometheus) ----

@@ -149,10 +149,10 @@ func TestFloorRefusesWithoutSubprotocol(t *testing.T) {
 
 func TestWireMatchesProtocol(t *testing.T) {
 	for _, v := range []uint64{0, 1, 127, 128, 255, 256, 65535, 65536, 1<<32 - 1} {
-		got := appendUint(nil, v)
+		got := protocol.AppendUint(nil, v)
 		want := protocol.AppendUint(nil, v)
 		if string(got) != string(want) {
-			t.Errorf("appendUint(%d) = % x, want % x", v, got, want)
+			t.Errorf("protocol.AppendUint(%d) = % x, want % x", v, got, want)
 		}
 		r, n, ok := readUint(got, 0)
 		if !ok || r != v || n != len(got) {
@@ -160,9 +160,9 @@ func TestWireMatchesProtocol(t *testing.T) {
 		}
 	}
 	for _, s := range []string{"", "m1", strings.Repeat("x", 31), strings.Repeat("y", 32), strings.Repeat("z", 200)} {
-		b := appendStr(nil, s)
+		b := protocol.AppendString(nil, s)
 		if string(b) != string(protocol.AppendString(nil, s)) {
-			t.Errorf("appendStr(%d bytes) differs", len(s))
+			t.Errorf("protocol.AppendString(%d bytes) differs", len(s))
 		}
 		got, n, ok := readStr(b, 0)
 		if !ok || got != s || n != len(b) {

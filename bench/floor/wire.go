@@ -1,66 +1,10 @@
 package floor
 
-import (
-	"encoding/binary"
-	"math"
-)
+import "encoding/binary"
 
-// The few msgpack forms the floor writes and reads, by hand (see protocol/msgpack.go for the
-// real codec; these produce the same bytes).
-
-func appendUint(b []byte, v uint64) []byte {
-	switch {
-	case v <= 0x7f:
-		return append(b, byte(v))
-	case v <= math.MaxUint8:
-		return append(b, 0xcc, byte(v))
-	case v <= math.MaxUint16:
-		return append(b, 0xcd, byte(v>>8), byte(v))
-	case v <= math.MaxUint32:
-		return append(b, 0xce, byte(v>>24), byte(v>>16), byte(v>>8), byte(v))
-	}
-	b = append(b, 0xcf)
-	return binary.BigEndian.AppendUint64(b, v)
-}
-
-func appendStr(b []byte, s string) []byte {
-	n := len(s)
-	switch {
-	case n <= 31:
-		b = append(b, 0xa0|byte(n))
-	case n <= math.MaxUint8:
-		b = append(b, 0xd9, byte(n))
-	case n <= math.MaxUint16:
-		b = append(b, 0xda, byte(n>>8), byte(n))
-	default:
-		b = append(b, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-	}
-	return append(b, s...)
-}
-
-func appendMapHeader(b []byte, n int) []byte {
-	switch {
-	case n <= 15:
-		return append(b, 0x80|byte(n))
-	case n <= math.MaxUint16:
-		return append(b, 0xde, byte(n>>8), byte(n))
-	}
-	return append(b, 0xdf, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
-}
-
-func appendF32(b []byte, v float32) []byte {
-	b = append(b, 0xca)
-	return binary.BigEndian.AppendUint32(b, math.Float32bits(v))
-}
-
-// errorFrame encodes ERROR [37, code, message, refOp, refID].
-func errorFrame(code int, msg string, refOp byte, refID uint32) []byte {
-	b := []byte{0x95, opError}
-	b = appendUint(b, uint64(code))
-	b = appendStr(b, msg)
-	b = appendUint(b, uint64(refOp))
-	return appendUint(b, uint64(refID))
-}
+// The floor writes its few messages with protocol's append functions (plain byte appends, no
+// msgpack library, no reflection) and reads the two fields it needs with the minimal, unvalidated
+// parsers below: the floor measures the transport, not decoding.
 
 // readUint reads a msgpack unsigned integer (up to 32 bits) at b[i:]; it returns the value, the
 // index after it and whether it was one.
