@@ -175,8 +175,4 @@ func TestWireMatchesProtocol(t *testing.T) {
 	if _, _, ok := readStr([]byte{0xa5, 'a'}, 0); ok {
 		t.Error("truncated str read")
 	}
-	var m protocol.ServerMsg
-	if err := protocol.DecodeServer(errorFrame(errMatchFull, "full", opJoin, 3), &m); err != nil || m.Code != protocol.ErrCodeMatchFull || m.RefID != 3 {
-		t.Errorf("errorFrame: %+v %v", m, err)
-	}
 }
