@@ -46,11 +46,13 @@ fuzz:
 	FUZZTIME=$${FUZZTIME:-2m} bash .ci/fuzz.sh
 
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./protocol ./game
-	@[ -f bench/Makefile.inc ] && $(MAKE) -f bench/Makefile.inc bench-quick || echo "bench: the load-generator scenarios arrive with bench/"
+	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./protocol ./game
+	-$(GO) run ./bench/cmd/loadgen -scenario floor -matches 50 -players 10 -warmup 3s -duration 10s -label "make bench"
+	-$(GO) run ./bench/cmd/loadgen -scenario arena -matches 50 -players 10 -warmup 3s -duration 10s -label "make bench"
+	@echo "bench: result lines appended to bench/out/results.jsonl (make bench-full for every workload)"
 
 bench-full:
-	@[ -f bench/Makefile.inc ] && $(MAKE) -f bench/Makefile.inc bench-full || echo "bench: the load-generator scenarios arrive with bench/"
+	bash bench/full.sh
 
 clean:
 	rm -rf bin client-js/dist
