@@ -1,6 +1,7 @@
 import { defineConfig } from "vitest/config";
 
-// Browser end-to-end tests (phase 2: playwright-core driving /usr/bin/chromium on the demo).
+// Browser end-to-end tests: playwright-core driving /usr/bin/chromium on the demo, served by the
+// real server (test/browser/README.md). No --passWithNoTests: a run with no test is a failure.
 export default defineConfig({
   test: {
     include: ["test/browser/**/*.test.ts"],
