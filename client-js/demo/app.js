@@ -14,19 +14,47 @@ const client = new Client(); // the page's origin
 const arena = { conn: null, match: null, pending: new PendingInputs(), interp: new Map(), tickMs: 50 };
 const chat = { conn: null, match: null };
 
+// For tests and the console: the SDK objects behind the page. `ready` turns true once both
+// matches are joined; `arena.match.state` is the mirror (entity id = pid → {x, y}).
+const demo = { client, arena, chat, ready: false, predictedSelf: () => predictedSelf() };
+window.tickrelayDemo = demo;
+
 // ---------- start ----------
 
 async function main() {
-  const name = sessionStorage.getItem("tickrelay.name") || `guest${Math.floor(Math.random() * 1000)}`;
+  // ?match=<arena id>&chat=<relay id> joins those (e.g. a link from another player); ?name=… too.
+  const params = new URLSearchParams(location.search);
+  const name = params.get("name") || sessionStorage.getItem("tickrelay.name") || `guest${Math.floor(Math.random() * 1000)}`;
   sessionStorage.setItem("tickrelay.name", name);
   const auth = await client.authGuest(name);
   $("me").textContent = `${auth.name} (${auth.player_id})`;
-  await Promise.all([joinArena(), joinChat()]);
+  await Promise.all([joinRequested(joinArena, params.get("match")), joinRequested(joinChat, params.get("chat"))]);
+  demo.ready = true;
   refreshMatches();
   setInterval(refreshMatches, 3000);
   setInterval(sendInput, 1000 / INPUT_HZ);
   setInterval(measure, 1000);
   requestAnimationFrame(draw);
+}
+
+/** Joins the match the URL names, or (if it is gone or full) the default one. */
+async function joinRequested(join, id) {
+  if (!id) return join();
+  try {
+    await join(id);
+  } catch (err) {
+    addChat(`could not join ${id}: ${err && err.message ? err.message : err}`, true);
+    await join();
+  }
+}
+
+/** Keeps ?match=…&chat=… in the address bar, so the link brings a friend to the same matches. */
+function updateLink() {
+  const u = new URL(location.href);
+  if (arena.match && arena.match.id) u.searchParams.set("match", arena.match.id);
+  if (chat.match && chat.match.id) u.searchParams.set("chat", chat.match.id);
+  u.searchParams.delete("name");
+  history.replaceState(null, "", u);
 }
 
 function fail(err) {
@@ -78,6 +106,8 @@ async function joinArena(target) {
   match.on("snapshot", () => {
     for (const [id, f] of match.state.entities) place(id, f);
   });
+  match.on("playerJoined", refreshSoon);
+  match.on("playerLeft", refreshSoon);
   match.on("entityAdded", place);
   match.on("entityRemoved", (id) => arena.interp.delete(id));
   match.on("fieldChanged", (id) => moved.add(id));
@@ -102,6 +132,7 @@ async function joinArena(target) {
   });
   if (reservation) await match.join({ match: reservation.match_id, ticket: reservation.ticket });
   else await match.join(target);
+  updateLink();
   refreshMatches();
 }
 
@@ -125,9 +156,13 @@ addEventListener("keyup", (e) => keys.delete(e.key.toLowerCase()));
 addEventListener("blur", () => keys.clear());
 
 const canvas = $("arena");
+// The world is drawn inside a margin (CSS pixels) so that a dot at an edge is drawn whole.
+const MARGIN = 12;
 function toWorld(e) {
   const r = canvas.getBoundingClientRect();
-  return { x: ((e.clientX - r.left) / r.width) * WORLD, y: ((e.clientY - r.top) / r.height) * WORLD };
+  const s = (r.width - 2 * MARGIN) / WORLD;
+  const clampW = (v) => Math.max(0, Math.min(WORLD, v));
+  return { x: clampW((e.clientX - r.left - MARGIN) / s), y: clampW((e.clientY - r.top - MARGIN) / s) };
 }
 canvas.addEventListener("pointerdown", (e) => {
   canvas.setPointerCapture(e.pointerId);
@@ -211,18 +246,22 @@ function draw() {
   const dpr = window.devicePixelRatio || 1;
   const size = Math.round(canvas.clientWidth * dpr);
   if (size && canvas.width !== size) canvas.width = canvas.height = size;
-  const s = canvas.width / WORLD;
+  const pad = MARGIN * dpr;
+  const s = (canvas.width - 2 * pad) / WORLD;
+  const end = pad + WORLD * s;
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   ctx.strokeStyle = "#1d2129";
   ctx.lineWidth = 1;
   for (let g = 100; g < WORLD; g += 100) {
     ctx.beginPath();
-    ctx.moveTo(g * s, 0);
-    ctx.lineTo(g * s, canvas.height);
-    ctx.moveTo(0, g * s);
-    ctx.lineTo(canvas.width, g * s);
+    ctx.moveTo(pad + g * s, pad);
+    ctx.lineTo(pad + g * s, end);
+    ctx.moveTo(pad, pad + g * s);
+    ctx.lineTo(end, pad + g * s);
     ctx.stroke();
   }
+  ctx.strokeStyle = "#2c313c"; // the world's edge
+  ctx.strokeRect(pad, pad, WORLD * s, WORLD * s);
   const m = arena.match;
   if (!m || m.status !== "joined") return;
   const now = performance.now();
@@ -231,15 +270,15 @@ function draw() {
   for (const [id, p] of arena.interp) {
     if (id === m.pid) continue;
     const { x, y } = interpolated(p, now);
-    dot(ctx, x * s, y * s, 7 * dpr, color(id), m.members.get(id));
+    dot(ctx, pad + x * s, pad + y * s, 7 * dpr, color(id), m.members.get(id));
   }
   const me = predictedSelf();
   if (me) {
-    dot(ctx, me.x * s, me.y * s, 9 * dpr, color(m.pid), m.members.get(m.pid));
+    dot(ctx, pad + me.x * s, pad + me.y * s, 9 * dpr, color(m.pid), m.members.get(m.pid));
     ctx.strokeStyle = "#fff";
     ctx.lineWidth = 2 * dpr;
     ctx.beginPath();
-    ctx.arc(me.x * s, me.y * s, 9 * dpr, 0, Math.PI * 2);
+    ctx.arc(pad + me.x * s, pad + me.y * s, 9 * dpr, 0, Math.PI * 2);
     ctx.stroke();
   }
   $("tick").textContent = String(m.tick);
@@ -293,10 +332,14 @@ async function joinChat(target) {
     const text = payload && typeof payload.text === "string" ? payload.text : JSON.stringify(payload);
     addChat(`${who(from)}: ${text}`);
   });
-  match.on("playerJoined", (pid, m) => addChat(`${m.name} joined`, true));
-  match.on("playerLeft", (pid, reason, m) =>
-    addChat(`${m ? m.name : `#${pid}`} ${reason === LeaveReason.DROPPED ? "dropped" : "left"}`, true),
-  );
+  match.on("playerJoined", (pid, m) => {
+    addChat(`${m.name} joined`, true);
+    refreshSoon();
+  });
+  match.on("playerLeft", (pid, reason, m) => {
+    addChat(`${m ? m.name : `#${pid}`} ${reason === LeaveReason.DROPPED ? "dropped" : "left"}`, true);
+    refreshSoon();
+  });
   match.on("playerRejoined", (pid) => addChat(`${who(pid)} is back`, true));
   match.on("left", (info) => {
     if (chat.match === match) $("chat-input").disabled = true;
@@ -304,6 +347,7 @@ async function joinChat(target) {
   });
   if (reservation) await match.join({ match: reservation.match_id, ticket: reservation.ticket });
   else await match.join(target);
+  updateLink();
   refreshMatches();
 }
 
@@ -329,14 +373,25 @@ $("chat-form").addEventListener("submit", (e) => {
 
 // ---------- live matches ----------
 
+let refreshTimer = 0;
+/** The list again shortly (players came or went in a match of ours), not once per event. */
+function refreshSoon() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(refreshMatches, 150);
+}
+
+let listSeq = 0;
 async function refreshMatches() {
+  const seq = ++listSeq;
   let list;
   try {
     list = await client.listMatches({ limit: 50 });
   } catch (err) {
+    if (seq !== listSeq) return;
     $("matches").innerHTML = `<tr><td colspan="5" class="muted">${escapeHtml(err.message)}</td></tr>`;
     return;
   }
+  if (seq !== listSeq) return; // a newer answer is coming (or came): don't draw an older one
   const body = $("matches");
   body.textContent = "";
   if (!list.length) body.innerHTML = `<tr><td colspan="5" class="muted">none</td></tr>`;
