@@ -81,10 +81,7 @@ describe("demo in chromium", () => {
     if (!existsSync(join(SDK, "tickrelay.js"))) {
       throw new Error(`SDK browser bundle missing: run npm run build (no ${join(SDK, "tickrelay.js")})`);
     }
-    // --ping 60s: the server drops a connection that got no data for 2 s when it pings it
-    // (every 10 s by default; see test/integration/idle.test.ts). The SDK resumes, but a chat
-    // line typed during that moment would not be sent. Drop the flag once the server is fixed.
-    const server: RunningServer = await startServer({ args: ["--demo", DEMO, "--sdk", SDK, "--ping", "60s"] });
+    const server: RunningServer = await startServer({ args: ["--demo", DEMO, "--sdk", SDK] });
     profile = mkdtempSync(join(tmpdir(), "tickrelay-chromium-"));
     mkdirSync(OUT, { recursive: true });
 
