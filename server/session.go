@@ -24,7 +24,7 @@ import (
 type session struct {
 	srv     *Server
 	conn    *gws.Conn
-	w       writer
+	w       *writer
 	user    string
 	name    string
 	limiter *rate.Limiter

@@ -76,7 +76,7 @@ func (srv *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.conn = conn
-	s.w = writer{conn: conn, max: srv.cfg.OutboundQueue, timeout: srv.cfg.WriteTimeout, onSlow: s.closeSlow}
+	s.w = newWriter(conn, srv.cfg.OutboundQueue, srv.cfg.WriteTimeout, srv.cfg.Compression, s.closeSlow)
 	conn.Session().Store("s", s)
 	srv.metrics.sessions.Inc()
 	srv.hub.add(s)
@@ -172,7 +172,7 @@ func (s *session) schedulePing() {
 		if closing {
 			return
 		}
-		_ = s.conn.WritePing(nil)
+		s.w.control(gws.OpcodePing, nil)
 		s.ping.Reset(s.srv.cfg.PingInterval)
 	})
 }
@@ -184,8 +184,9 @@ func (h *wsHandler) OnClose(c *gws.Conn, err error) {
 }
 
 func (h *wsHandler) OnPing(c *gws.Conn, payload []byte) {
-	sessionOf(c).touch()
-	_ = c.WritePong(payload)
+	s := sessionOf(c)
+	s.touch()
+	s.w.control(gws.OpcodePong, payload) // through the writer: one socket writer at a time
 }
 
 func (h *wsHandler) OnPong(c *gws.Conn, payload []byte) { sessionOf(c).touch() }

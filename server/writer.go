@@ -1,24 +1,40 @@
 package server
 
 import (
+	"errors"
+	"net"
+	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/lxzan/gws"
 )
 
-// writer is a session's one writer: an outbound queue bounded in bytes, drained by a goroutine
-// that exists only while there is something to write (an idle connection costs no goroutine).
+// writer is a session's one writer: an outbound queue bounded in bytes.
 //
-// enqueue never blocks: it is called from match goroutines. A client that does not read makes
-// the writer's socket write block; once a write has been blocked for WriteTimeout, or the queue
-// would exceed its byte cap, the session is closed with CloseSlow and nothing more is queued —
-// a slow client is disconnected, never silently skipped.
+// The fast path writes from the caller's goroutine (the match, once per tick): when nothing is
+// queued, enqueue frames the message itself and makes one non-blocking write(2) on the socket.
+// The kernel almost always takes it whole, and then no other goroutine is involved — the same
+// cost as a transport that writes from its tick loop. If the kernel takes only part (its buffer
+// is full) or the socket is busy, the rest is queued and a writer goroutine, which exists only
+// while there is something queued, finishes it with an ordinary blocking write with a deadline.
+// enqueue never blocks.
 //
-// Locking: mu guards q, bytes, running, closed. The writer goroutine holds no lock while writing.
+// A client that does not read makes that goroutine's write block; once a write has been blocked
+// for WriteTimeout, or the queue would exceed its byte cap, the session is closed with CloseSlow
+// and nothing more is queued: a slow client is disconnected, never silently skipped.
+//
+// Every data, ping and pong frame goes through the writer, so exactly one goroutine writes the
+// socket at a time (the one that set running). gws writes on its own only when the connection
+// is closing (close frames).
+//
+// Locking: mu guards q, bytes, running, closed. Nobody holds mu while writing.
 type writer struct {
 	conn    *gws.Conn
+	raw     syscall.RawConn // nil: every frame goes through gws (compression on)
+	nc      net.Conn
 	max     int
 	timeout time.Duration
 	onSlow  func() // called once, without locks held, when the client is too slow
@@ -27,21 +43,25 @@ type writer struct {
 	q       []outFrame
 	spare   []outFrame
 	bytes   int
-	running bool
+	running bool // someone (the fast path or the writer goroutine) owns the socket
 	closed  bool
 
-	blockedSince atomic.Int64 // unix nanos when the current write started; 0 when not writing
+	buf          []byte       // framing buffer, used by whoever owns the socket
+	blockedSince atomic.Int64 // unix nanos when the current blocking write started; 0 when not writing
 	slowOnce     sync.Once
-	deadline     time.Time // writer goroutine only: the socket write deadline last set
+	deadline     time.Time // the socket write deadline last set (socket owner only)
 }
 
-// outFrame is one queued message: shared bytes (immutable, never copied) and a small tail
-// copied inline, so queueing a typical delta does not allocate.
+// outFrame is one queued message: either a message to frame (shared bytes, never copied, plus
+// a small tail copied inline, so queueing a typical delta does not allocate), or bytes already
+// framed (the rest of a partial fast-path write), or a close.
 type outFrame struct {
 	shared []byte
 	tail   [8]byte
 	tailN  int8 // -1: the tail is in big
 	big    []byte
+	op     byte   // 0: binary data; gws.OpcodePing/OpcodePong: a control frame of shared
+	framed []byte // already framed bytes (written as they are)
 	close  uint16 // a close frame with this code instead of data
 	reason string
 }
@@ -53,9 +73,30 @@ func (f *outFrame) tailBytes() []byte {
 	return f.tail[:f.tailN]
 }
 
-// enqueue queues shared+tail as one binary message; tail is copied. It reports false when the
+func (f *outFrame) size() int { return len(f.shared) + len(f.tailBytes()) + len(f.framed) }
+
+func newWriter(conn *gws.Conn, max int, timeout time.Duration, compression bool, onSlow func()) *writer {
+	w := &writer{conn: conn, nc: conn.NetConn(), max: max, timeout: timeout, onSlow: onSlow}
+	if sc, ok := w.nc.(syscall.Conn); ok && !compression {
+		if rc, err := sc.SyscallConn(); err == nil {
+			w.raw = rc
+		}
+	}
+	return w
+}
+
+// enqueue sends shared+tail as one binary message; tail is copied. It reports false when the
 // session is closed or was just closed for being slow.
 func (w *writer) enqueue(shared, tail []byte) bool {
+	return w.push(0, shared, tail)
+}
+
+// control queues a ping or pong frame (payload ≤ 125 bytes, copied).
+func (w *writer) control(op gws.Opcode, payload []byte) {
+	w.push(byte(op), append([]byte(nil), payload...), nil)
+}
+
+func (w *writer) push(op byte, shared, tail []byte) bool {
 	if since := w.blockedSince.Load(); since != 0 && time.Since(time.Unix(0, since)) > w.timeout {
 		w.slow()
 		return false
@@ -72,7 +113,38 @@ func (w *writer) enqueue(shared, tail []byte) bool {
 		w.slow()
 		return false
 	}
-	f := outFrame{shared: shared}
+	if !w.running && w.raw != nil {
+		// Fast path: nothing queued, nobody writing. Own the socket for one non-blocking write.
+		w.running = true
+		w.mu.Unlock()
+		w.buf = appendFrame(w.buf[:0], op, shared, tail)
+		written, err := w.tryWrite(w.buf)
+		w.mu.Lock()
+		switch {
+		case err != nil && !errors.Is(err, os.ErrDeadlineExceeded):
+			w.running, w.closed = false, true
+			w.mu.Unlock()
+			return false
+		case written == len(w.buf) && len(w.q) == 0:
+			w.running = false
+			w.mu.Unlock()
+			return true
+		}
+		// The kernel took part or none of it, or others queued frames while we wrote: the rest
+		// goes first, before those frames, and a writer goroutine (which inherits ownership of
+		// the socket: running stays set) writes them all.
+		if written < len(w.buf) {
+			rest := append([]byte(nil), w.buf[written:]...)
+			w.q = append(w.q, outFrame{})
+			copy(w.q[1:], w.q)
+			w.q[0] = outFrame{framed: rest}
+			w.bytes += len(rest)
+		}
+		w.mu.Unlock()
+		go w.run()
+		return true
+	}
+	f := outFrame{shared: shared, op: op}
 	if len(tail) <= len(f.tail) {
 		f.tailN = int8(copy(f.tail[:], tail))
 	} else {
@@ -87,6 +159,50 @@ func (w *writer) enqueue(shared, tail []byte) bool {
 		go w.run()
 	}
 	return true
+}
+
+// tryWrite makes one non-blocking write(2); EAGAIN is 0 bytes written, not an error.
+func (w *writer) tryWrite(b []byte) (int, error) {
+	var n int
+	var werr error
+	err := w.raw.Write(func(fd uintptr) bool {
+		for {
+			n, werr = syscall.Write(int(fd), b)
+			if werr != syscall.EINTR {
+				break
+			}
+		}
+		return true // one attempt only: never wait for the socket to become writable
+	})
+	if err != nil {
+		return 0, err // os.ErrDeadlineExceeded is left to the caller: the queue path handles it
+	}
+	if werr == syscall.EAGAIN || werr == syscall.EWOULDBLOCK {
+		return 0, nil
+	}
+	if werr != nil {
+		return 0, werr
+	}
+	return n, nil
+}
+
+// appendFrame appends a server-to-client WebSocket frame (FIN, unmasked; RFC 6455 §5.2).
+func appendFrame(b []byte, op byte, shared, tail []byte) []byte {
+	if op == 0 {
+		op = byte(gws.OpcodeBinary)
+	}
+	n := len(shared) + len(tail)
+	b = append(b, 0x80|op)
+	switch {
+	case n <= 125:
+		b = append(b, byte(n))
+	case n <= 0xffff:
+		b = append(b, 126, byte(n>>8), byte(n))
+	default:
+		b = append(b, 127, 0, 0, 0, 0, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	b = append(b, shared...)
+	return append(b, tail...)
 }
 
 // enqueueClose queues a close frame after everything already queued; nothing is queued after it.
@@ -117,10 +233,17 @@ func (w *writer) shut() {
 
 func (w *writer) slow() { w.slowOnce.Do(w.onSlow) }
 
+// run is the writer goroutine: it owns the socket (running is set) until the queue is empty.
 func (w *writer) run() {
 	for {
 		w.mu.Lock()
 		if len(w.q) == 0 {
+			// Hand the socket back with no deadline: the fast path's raw write would fail on an
+			// expired one.
+			if !w.deadline.IsZero() {
+				w.deadline = time.Time{}
+				_ = w.nc.SetWriteDeadline(w.deadline)
+			}
 			w.running = false
 			w.mu.Unlock()
 			return
@@ -142,15 +265,27 @@ func (w *writer) run() {
 			w.blockedSince.Store(now.UnixNano())
 			// The socket deadline is a backstop between 1.5 and 2 times the slow threshold
 			// (moved only when less than 1.5 remain, to save a timer update per write):
-			// normally enqueue notices the blocked write first and closes with CloseSlow.
+			// normally push notices the blocked write first and closes with CloseSlow.
 			if w.deadline.Sub(now) < w.timeout*3/2 {
 				w.deadline = now.Add(2 * w.timeout)
-				_ = w.conn.SetWriteDeadline(w.deadline)
+				_ = w.nc.SetWriteDeadline(w.deadline)
 			}
-			err := w.conn.Writev(gws.OpcodeBinary, f.shared, f.tailBytes())
+			var err error
+			switch {
+			case f.framed != nil:
+				_, err = w.nc.Write(f.framed)
+			case w.raw != nil:
+				w.buf = appendFrame(w.buf[:0], f.op, f.shared, f.tailBytes())
+				_, err = w.nc.Write(w.buf)
+			default: // compression: gws frames (and deflates) it
+				err = w.conn.Writev(gws.Opcode(max(f.op, byte(gws.OpcodeBinary))), f.shared, f.tailBytes())
+			}
 			w.blockedSince.Store(0)
-			written += len(f.shared) + len(f.tailBytes())
+			written += f.size()
 			if err != nil {
+				if !errors.Is(err, net.ErrClosed) {
+					_ = w.nc.Close() // a failed write leaves a torn frame: the stream is unusable
+				}
 				w.shut()
 				break
 			}
