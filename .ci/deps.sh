@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
-{ [ -x /usr/bin/chromium ] || command -v chromium >/dev/null 2>&1; } || need+=(chromium)
+[ -x /usr/bin/chromium ] || need+=(chromium)   # the browser tests launch /usr/bin/chromium
 if [ ${#need[@]} -gt 0 ]; then
   echo "deps: installing ${need[*]} from Debian's packages"
   SUDO=""
@@ -17,7 +17,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
 command -v redis-server >/dev/null || { echo "deps: redis-server is still missing" >&2; exit 1; }
-[ -x /usr/bin/chromium ] || command -v chromium >/dev/null || { echo "deps: chromium is still missing" >&2; exit 1; }
+[ -x /usr/bin/chromium ] || { echo "deps: /usr/bin/chromium is still missing" >&2; exit 1; }
 
 stamp=client-js/node_modules/.tickrelay-lock
 if [ ! -f "$stamp" ] || ! cmp -s client-js/package-lock.json "$stamp"; then

@@ -76,16 +76,14 @@ func gameEventData(name string, payload any) []byte {
 }
 
 // Relay delivers a player's message payload (raw msgpack) as a MESSAGE event from pid: to
-// everyone (to empty) or to the listed pids, the sender included only if echo.
+// everyone (to empty) or to the listed pids, the sender included only if echo. Messages always
+// travel in each recipient's own part of the frame ("direct"), so every recipient sees them in
+// the order the match received them, whatever mix of targets and echo the senders used.
 func (c *Ctx) Relay(from uint32, to []uint32, echo bool, payload []byte) {
 	m := c.m
 	if len(to) == 0 {
-		if echo {
-			m.addEvent(nil, protocol.EventMessage, from, payload)
-			return
-		}
 		for _, mem := range m.order {
-			if mem.PID != from && mem.Connected {
+			if mem.Connected && (mem.PID != from || echo) {
 				m.addEvent(mem, protocol.EventMessage, from, payload)
 			}
 		}

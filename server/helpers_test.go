@@ -221,17 +221,31 @@ func (c *client) nextReq() uint32 {
 	return c.req
 }
 
-// next returns the next frame, decoded (fails the test after 5 s).
+// next returns the next frame, decoded (fails the test after 5 s). Frames that arrived before
+// the connection closed are returned before the close is reported.
 func (c *client) next() protocol.ServerMsg {
 	c.t.Helper()
-	select {
-	case f := <-c.frames:
+	decode := func(f []byte) protocol.ServerMsg {
 		var m protocol.ServerMsg
 		if err := protocol.DecodeServer(f, &m); err != nil {
 			c.t.Fatalf("server sent an undecodable frame %x: %v", f, err)
 		}
 		return m
+	}
+	select {
+	case f := <-c.frames:
+		return decode(f)
+	default:
+	}
+	select {
+	case f := <-c.frames:
+		return decode(f)
 	case <-c.done:
+		select {
+		case f := <-c.frames:
+			return decode(f)
+		default:
+		}
 		c.t.Fatalf("connection closed (code %d) while waiting for a frame", c.code())
 	case <-time.After(5 * time.Second):
 		// Show where everything stands: a frame that never comes is usually a stuck goroutine.

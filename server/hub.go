@@ -95,6 +95,17 @@ func (h *hub) expire(now time.Time) {
 	}
 }
 
+// all returns every session the hub knows (live or parked).
+func (h *hub) all() []*session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*session, 0, len(h.byID))
+	for _, s := range h.byID {
+		out = append(out, s)
+	}
+	return out
+}
+
 func (h *hub) len() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()

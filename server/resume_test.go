@@ -189,6 +189,11 @@ func TestShutdownClosesWithReconnectableCode(t *testing.T) {
 	idle, _ := ts.connect("idle")
 	done := make(chan error, 1)
 	go func() { done <- ts.srv.Shutdown(t.Context()) }()
+	for _, c := range []*client{a, idle} {
+		if n := c.expect(protocol.OpEvent); n.Kind != protocol.EventNotice {
+			t.Fatalf("want a NOTICE first, got %+v", n)
+		}
+	}
 	if end := a.expect(protocol.OpEnd); end.Reason != protocol.EndStopped {
 		t.Fatalf("END %+v", end)
 	}

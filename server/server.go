@@ -40,11 +40,32 @@ type Server struct {
 	admin    *http.Server
 	draining atomic.Bool
 	wg       sync.WaitGroup // read loops, SSE streams, janitor
-	stop     chan struct{}
-	addr     atomic.Value // net.Addr once listening
+	stop     chan struct{}  // closed when sessions are being closed (phase 3)
+	drain    chan struct{}  // closed when shutdown starts: SSE streams end at once
+	addr     atomic.Value   // net.Addr once listening
 
 	shutdownOnce sync.Once
 	shutdownErr  error
+
+	trackMu  sync.Mutex // guards stopping, so wg.Add never races wg.Wait
+	stopping bool
+}
+
+// track runs f in a goroutine counted in wg, unless shutdown has reached its final wait; then
+// it reports false and runs nothing. (Hijacked WebSockets and SSE streams outlive what
+// http.Server.Shutdown waits for, so they are counted here.)
+func (srv *Server) track(f func()) bool {
+	srv.trackMu.Lock()
+	defer srv.trackMu.Unlock()
+	if srv.stopping {
+		return false
+	}
+	srv.wg.Add(1)
+	go func() {
+		defer srv.wg.Done()
+		f()
+	}()
+	return true
 }
 
 // DefaultCatalog returns a catalog with the built-in games: arena, relay and duel.
@@ -59,7 +80,7 @@ func DefaultCatalog() *game.Catalog {
 // New builds a server from cfg (zero values are defaults; see Config).
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
-	srv := &Server{cfg: cfg, log: cfg.Log, hub: newHub(cfg.ResumeWindow), stop: make(chan struct{}),
+	srv := &Server{cfg: cfg, log: cfg.Log, hub: newHub(cfg.ResumeWindow), stop: make(chan struct{}), drain: make(chan struct{}),
 		conns: &connCounter{perUser: map[string]int{}, max: cfg.MaxConns, maxPer: cfg.MaxConnsPerUser}}
 	if len(cfg.Secret) == 0 {
 		srv.cfg.Secret = auth.RandomSecret()
@@ -177,7 +198,14 @@ func (srv *Server) Shutdown(ctx context.Context) error {
 
 func (srv *Server) shutdown(ctx context.Context) error {
 	srv.draining.Store(true)
+	close(srv.drain)
 	srv.log.Info("draining", "grace", srv.cfg.ShutdownGrace)
+	// Tell every session first (EVENT NOTICE), so clients know the END and the close that
+	// follow are a shutdown: they will reconnect (to this address or another instance).
+	notice := noticeFrame(protocol.CloseShutdown, "server shutting down")
+	for _, s := range srv.hub.all() {
+		s.send(notice)
+	}
 	// Phase 1: stop accepting HTTP (hijacked WebSockets are not affected by http.Server.Shutdown).
 	if srv.http != nil {
 		hctx, cancel := context.WithTimeout(ctx, srv.cfg.ShutdownGrace)
@@ -189,13 +217,7 @@ func (srv *Server) shutdown(ctx context.Context) error {
 	err := srv.reg.Shutdown(gctx)
 	cancel()
 	// Phase 3: close every session with a reconnectable code.
-	srv.hub.mu.Lock()
-	open := make([]*session, 0, len(srv.hub.byID))
-	for _, s := range srv.hub.byID {
-		open = append(open, s)
-	}
-	srv.hub.mu.Unlock()
-	for _, s := range open {
+	for _, s := range srv.hub.all() {
 		s.close(protocol.CloseShutdown, "server shutting down")
 	}
 	close(srv.stop)
@@ -203,7 +225,10 @@ func (srv *Server) shutdown(ctx context.Context) error {
 		_ = srv.admin.Close()
 	}
 	_ = srv.bus.Close()
-	// Phase 4: wait for read loops, streams and the janitor.
+	// Phase 4: wait for read loops, streams and the janitor; nothing new is counted from here.
+	srv.trackMu.Lock()
+	srv.stopping = true
+	srv.trackMu.Unlock()
 	done := make(chan struct{})
 	go func() { srv.wg.Wait(); close(done) }()
 	select {

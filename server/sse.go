@@ -32,8 +32,6 @@ func (srv *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer m.Unwatch(sink)
-	srv.wg.Add(1)
-	defer srv.wg.Done()
 
 	rc := http.NewResponseController(w)
 	h := w.Header()
@@ -61,7 +59,8 @@ func (srv *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		select {
 		case <-r.Context().Done():
 			return
-		case <-srv.stop:
+		case <-srv.drain:
+			write("end", map[string]string{"reason": "server shutting down"})
 			return
 		case <-sink.gone:
 			write("end", map[string]string{"reason": "slow"})

@@ -80,11 +80,13 @@ func (srv *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	conn.Session().Store("s", s)
 	srv.metrics.sessions.Inc()
 	srv.hub.add(s)
-	srv.wg.Add(1)
-	go func() {
-		defer srv.wg.Done()
-		conn.ReadLoop()
-	}()
+	if !srv.track(conn.ReadLoop) {
+		// Upgraded just as the server stopped: the read loop never runs, so clean up here.
+		_ = conn.WriteClose(uint16(protocol.CloseShutdown), []byte("server shutting down"))
+		srv.hub.remove(s)
+		srv.conns.release(s.user)
+		srv.metrics.sessions.Dec()
+	}
 }
 
 var errUnauthorized = errors.New("unauthorized")
