@@ -57,9 +57,9 @@ export type MatchEvents = {
   playerLeft: [pid: number, reason: number, member: Member | undefined];
   playerRejoined: [pid: number];
   /**
-   * MESSAGE events. `direct` when it came in your own part of the DELTA rather than the shared
-   * events: a message sent to listed pids, or (as the server does it) a broadcast sent without
-   * echo, which goes to each other member separately. Direct events are not replayed on resume.
+   * MESSAGE events, in the order the match received them. The server always puts messages in
+   * your own part of the DELTA (`direct` is true for them), so they are not replayed after a
+   * resume: messages sent while you were away are lost (keep chat history in your game).
    */
   message: [from: number, payload: unknown, direct: boolean];
   /** GAME events: [name, payload] emitted by the game. */

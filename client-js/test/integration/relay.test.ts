@@ -36,22 +36,18 @@ describe("relay messages against the real server", () => {
       expect(ann.m.sendMessage({ text: "m1 to all, no echo" })).toBe(true);
       expect(ann.m.sendMessage({ text: "m2 to all, echo" }, { echo: true })).toBe(true);
       expect(ann.m.sendMessage({ text: "m3 to cy" }, { to: [cy.m.pid] })).toBe(true);
-      // A marker everyone gets: a sender's messages are applied in order, tick by tick, so once
-      // the marker is in, whatever ann sent before it has arrived too. (Within one DELTA the
-      // shared events come before the member's direct ones, so messages sent in the same tick
-      // can arrive in another order: compare them sorted.)
+      // A marker everyone gets: once it is in, whatever ann sent before it has arrived too.
       expect(ann.m.sendMessage({ text: "m4 marker" }, { echo: true })).toBe(true);
       await until(() => all.every((x) => x.got.some((g) => g.text === "m4 marker")), "the marker everywhere");
 
-      const texts = (x: { got: Got[] }) => x.got.map((g) => g.text).sort();
+      // Messages arrive in the order they were sent, whatever mix of echo and targets (the
+      // server puts every MESSAGE in the recipient's own `direct` events, in arrival order).
+      const texts = (x: { got: Got[] }) => x.got.map((g) => g.text);
       expect(texts(ann)).toEqual(["m2 to all, echo", "m4 marker"]);
       expect(texts(bob)).toEqual(["m1 to all, no echo", "m2 to all, echo", "m4 marker"]);
       expect(texts(cy)).toEqual(["m1 to all, no echo", "m2 to all, echo", "m3 to cy", "m4 marker"]);
       for (const x of all) for (const g of x.got) expect(g.from).toBe(A);
-      // `direct`: in the member's own part of the DELTA (a no-echo broadcast or a targeted message).
-      const direct = (x: { got: Got[] }) => Object.fromEntries(x.got.map((g) => [g.text, g.direct]));
-      expect(direct(bob)).toEqual({ "m1 to all, no echo": true, "m2 to all, echo": false, "m4 marker": false });
-      expect(direct(cy)).toEqual({ "m1 to all, no echo": true, "m2 to all, echo": false, "m3 to cy": true, "m4 marker": false });
+      for (const x of all) for (const g of x.got) expect(g.direct).toBe(true);
 
       // And back: cy answers ann alone, with an echo to itself.
       expect(cy.m.sendMessage({ text: "m5 cy to ann" }, { to: [A], echo: true })).toBe(true);
