@@ -186,14 +186,7 @@ func (e *Entity) Has(k Key) bool { return int(k) < len(e.fields) && e.fields[k].
 // appendFields appends map{key: value} of the public (private=false) or private fields, all of
 // them or only the dirty ones.
 func (e *Entity) appendFields(b []byte, private, onlyDirty bool) []byte {
-	n := 0
-	for i := range e.fields {
-		s := &e.fields[i]
-		if s.set && s.private == private && (!onlyDirty || s.dirty) {
-			n++
-		}
-	}
-	b = protocol.AppendMapHeader(b, n)
+	b = protocol.AppendMapHeader(b, e.countFields(private, onlyDirty))
 	for i := range e.fields {
 		s := &e.fields[i]
 		if s.set && s.private == private && (!onlyDirty || s.dirty) {
@@ -283,35 +276,19 @@ func (s *State) appendChanges(b []byte) []byte {
 	return b
 }
 
-// appendPrivateChanges appends map{entity: {key: value}} of the changed private fields owned by
-// pid, or nil when there are none. full sends every private field of pid's entities instead.
+// appendPrivate appends map{entity: {key: value}} of the changed private fields owned by pid,
+// or nil when there are none. full sends every private field of pid's entities instead.
 func (s *State) appendPrivate(b []byte, pid uint32, full bool) []byte {
-	var list []*Entity
+	list := s.private
 	if full {
-		n := 0
+		list = make([]*Entity, 0, len(s.ents))
 		for _, id := range s.sortedIDs() {
-			e := s.ents[id]
-			if e.owner == pid && e.countFields(true, false) > 0 {
-				n++
-			}
+			list = append(list, s.ents[id])
 		}
-		if n == 0 {
-			return protocol.AppendNil(b)
-		}
-		b = protocol.AppendMapHeader(b, n)
-		for _, id := range s.sortedIDs() {
-			e := s.ents[id]
-			if e.owner == pid && e.countFields(true, false) > 0 {
-				b = protocol.AppendUint(b, uint64(e.id))
-				b = e.appendFields(b, true, false)
-			}
-		}
-		return b
 	}
-	list = s.private
 	n := 0
 	for _, e := range list {
-		if !e.gone && e.owner == pid && e.countFields(true, true) > 0 {
+		if e.privateFor(pid, !full) {
 			n++
 		}
 	}
@@ -320,12 +297,17 @@ func (s *State) appendPrivate(b []byte, pid uint32, full bool) []byte {
 	}
 	b = protocol.AppendMapHeader(b, n)
 	for _, e := range list {
-		if !e.gone && e.owner == pid && e.countFields(true, true) > 0 {
+		if e.privateFor(pid, !full) {
 			b = protocol.AppendUint(b, uint64(e.id))
-			b = e.appendFields(b, true, true)
+			b = e.appendFields(b, true, !full)
 		}
 	}
 	return b
+}
+
+// privateFor reports whether e has private fields (changed ones only, if onlyDirty) for pid.
+func (e *Entity) privateFor(pid uint32, onlyDirty bool) bool {
+	return !e.gone && e.owner == pid && e.countFields(true, onlyDirty) > 0
 }
 
 // hasPrivateFor reports whether pid has private changes this tick.

@@ -119,13 +119,15 @@ func (w *writer) push(op byte, shared, tail []byte) bool {
 		w.mu.Unlock()
 		w.buf = appendFrame(w.buf[:0], op, shared, tail)
 		written, err := w.tryWrite(w.buf)
+		rest := w.buf[written:]
+		w.trimBuf()
 		w.mu.Lock()
 		switch {
 		case err != nil && !errors.Is(err, os.ErrDeadlineExceeded):
 			w.running, w.closed = false, true
 			w.mu.Unlock()
 			return false
-		case written == len(w.buf) && len(w.q) == 0:
+		case len(rest) == 0 && len(w.q) == 0:
 			w.running = false
 			w.mu.Unlock()
 			return true
@@ -133,8 +135,8 @@ func (w *writer) push(op byte, shared, tail []byte) bool {
 		// The kernel took part or none of it, or others queued frames while we wrote: the rest
 		// goes first, before those frames, and a writer goroutine (which inherits ownership of
 		// the socket: running stays set) writes them all.
-		if written < len(w.buf) {
-			rest := append([]byte(nil), w.buf[written:]...)
+		if len(rest) > 0 {
+			rest = append([]byte(nil), rest...)
 			w.q = append(w.q, outFrame{})
 			copy(w.q[1:], w.q)
 			w.q[0] = outFrame{framed: rest}
@@ -159,6 +161,14 @@ func (w *writer) push(op byte, shared, tail []byte) bool {
 		go w.run()
 	}
 	return true
+}
+
+// trimBuf drops a framing buffer that grew for a large message (a JOINED snapshot), so that a
+// session does not keep a big buffer for its whole life: idle connections must stay small.
+func (w *writer) trimBuf() {
+	if cap(w.buf) > 2048 {
+		w.buf = nil
+	}
 }
 
 // tryWrite makes one non-blocking write(2); EAGAIN is 0 bytes written, not an error.
@@ -277,6 +287,7 @@ func (w *writer) run() {
 			case w.raw != nil:
 				w.buf = appendFrame(w.buf[:0], f.op, f.shared, f.tailBytes())
 				_, err = w.nc.Write(w.buf)
+				w.trimBuf()
 			default: // compression: gws frames (and deflates) it
 				err = w.conn.Writev(gws.Opcode(max(f.op, byte(gws.OpcodeBinary))), f.shared, f.tailBytes())
 			}
@@ -296,8 +307,8 @@ func (w *writer) run() {
 		if w.bytes < 0 {
 			w.bytes = 0
 		}
-		if w.spare == nil {
-			w.spare = batch[:0]
+		if w.spare == nil && cap(batch) <= 64 {
+			w.spare = batch[:0] // keep a small batch slice for reuse, not one a burst grew
 		}
 		w.mu.Unlock()
 	}
