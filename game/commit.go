@@ -37,12 +37,12 @@ func (m *Match) commit() {
 		n := 0
 		for _, mem := range m.order {
 			if mem.live() {
-				mem.sink.Deliver(shared, m.tailFor(mem, false, false))
+				deliver(mem.sink, n, shared, m.tailFor(mem, false, false))
 				n++
 			}
 		}
 		for s := range m.spectators {
-			s.Deliver(shared, protocol.NilTail)
+			deliver(s, n, shared, protocol.NilTail)
 			n++
 		}
 		m.metrics.Delta(len(shared), n)
@@ -72,6 +72,18 @@ func (m *Match) commit() {
 	}
 	clear(m.syncs)
 	m.syncs = m.syncs[:0]
+}
+
+// deliver hands the i-th recipient of a tick its frame: inline for the first InlineDeliveries,
+// then queued where the sink can queue.
+func deliver(s Sink, i int, shared, tail []byte) {
+	if i >= InlineDeliveries {
+		if q, ok := s.(QueuedSink); ok {
+			q.DeliverQueued(shared, tail)
+			return
+		}
+	}
+	s.Deliver(shared, tail)
 }
 
 // live reports whether mem gets this tick's delta.

@@ -59,6 +59,14 @@ func (s *session) Deliver(shared, tail []byte) {
 	}
 }
 
+// DeliverQueued implements game.QueuedSink: the frame goes to the writer's queue (never written
+// on the caller's goroutine), for recipients past a large match's inline budget.
+func (s *session) DeliverQueued(shared, tail []byte) {
+	if s.w.enqueueQueued(shared, tail) {
+		s.srv.metrics.framesOut.Inc()
+	}
+}
+
 // Detached implements game.Sink: the match removed this session's seat.
 func (s *session) Detached(m *game.Match, pid uint32, reason protocol.LeaveReason) {
 	s.mu.Lock()

@@ -91,12 +91,21 @@ func (w *writer) enqueue(shared, tail []byte) bool {
 	return w.push(0, shared, tail)
 }
 
+// enqueueQueued is enqueue without the fast path: the frame always goes to the writer goroutine.
+func (w *writer) enqueueQueued(shared, tail []byte) bool {
+	return w.pushMode(0, shared, tail, false)
+}
+
 // control queues a ping or pong frame (payload ≤ 125 bytes, copied).
 func (w *writer) control(op gws.Opcode, payload []byte) {
 	w.push(byte(op), append([]byte(nil), payload...), nil)
 }
 
 func (w *writer) push(op byte, shared, tail []byte) bool {
+	return w.pushMode(op, shared, tail, true)
+}
+
+func (w *writer) pushMode(op byte, shared, tail []byte, inline bool) bool {
 	if since := w.blockedSince.Load(); since != 0 && time.Since(time.Unix(0, since)) > w.timeout {
 		w.slow()
 		return false
@@ -113,7 +122,7 @@ func (w *writer) push(op byte, shared, tail []byte) bool {
 		w.slow()
 		return false
 	}
-	if !w.running && w.raw != nil {
+	if inline && !w.running && w.raw != nil {
 		// Fast path: nothing queued, nobody writing. Own the socket for one non-blocking write.
 		w.running = true
 		w.mu.Unlock()
