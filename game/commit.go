@@ -21,12 +21,7 @@ func (m *Match) commit() {
 	if st.hasChanges() || m.nEvents > 0 || anyTail {
 		b := protocol.AppendDeltaHead(m.scratch[:0], m.epoch, m.tick, m.tick-m.lastEmit)
 		b = st.appendChanges(b)
-		if m.nEvents == 0 {
-			b = protocol.AppendNil(b)
-		} else {
-			b = protocol.AppendArrayHeader(b, m.nEvents)
-			b = append(b, m.events...)
-		}
+		b = appendEvents(b, m.nEvents, m.events)
 		m.scratch = b
 		// The shared bytes are handed to sinks that may queue them, and kept in the ring:
 		// they must never change, so they get their own allocation (one per tick, whatever
@@ -109,14 +104,18 @@ func (m *Match) tailFor(mem *member, forceAck, fullPrivate bool) []byte {
 	} else {
 		t = protocol.AppendNil(t)
 	}
-	if mem.nDirect == 0 {
-		t = protocol.AppendNil(t)
-	} else {
-		t = protocol.AppendArrayHeader(t, mem.nDirect)
-		t = append(t, mem.direct...)
-	}
+	t = appendEvents(t, mem.nDirect, mem.direct)
 	m.tail = t
 	return t
+}
+
+// appendEvents appends n encoded events as a msgpack array, or nil when there are none.
+func appendEvents(b []byte, n int, events []byte) []byte {
+	if n == 0 {
+		return protocol.AppendNil(b)
+	}
+	b = protocol.AppendArrayHeader(b, n)
+	return append(b, events...)
 }
 
 // joinedFrame encodes a JOINED for mem (nil: a spectator) describing the state at lastEmit.
