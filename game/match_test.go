@@ -350,11 +350,22 @@ func TestReservationsHoldSeats(t *testing.T) {
 	ctx := context.Background()
 	errc := make(chan error, 1)
 	go func() { errc <- m.Reserve(ctx, "ann", 30*time.Second) }()
-	for game.QueuedForTest(m) == 0 {
-		time.Sleep(time.Millisecond)
+	// Tick until the reservation is answered (it is queued by another goroutine; each step is a
+	// whole synchronous tick, so this waits on the match, not on time).
+	var err error
+	for i := 0; ; i++ {
+		e.step(m)
+		select {
+		case err = <-errc:
+		default:
+			if i < 1000 {
+				continue
+			}
+			t.Fatal("the reservation was never answered")
+		}
+		break
 	}
-	e.step(m)
-	if err := <-errc; err != nil {
+	if err != nil {
 		t.Fatal(err)
 	}
 	wait := e.joinAsync(m, "bob", &sink{})
