@@ -1,7 +1,7 @@
 # tickrelay: the one entry point. The README and CI call these targets.
 #   make run    build the SDK and the server, start it on 127.0.0.1:8080 with the browser demo
 #   make test   install what tests need, then every test: Go (-race), fuzz (short), JS, browser
-#   make fuzz   every fuzz target for FUZZTIME (default 2m)
+#   make fuzz   every fuzz target for FUZZEXECS executions (default 5,000,000: 1.5-3.5 min each)
 #   make bench  quick benchmarks (≤ 2 min); make bench-full for the whole set
 SHELL := /bin/bash
 GO ?= go
@@ -32,7 +32,7 @@ test-go:
 	$(GO) test -race -count=1 -timeout 10m ./...
 
 fuzz-short:
-	FUZZTIME=$${FUZZTIME:-20s} bash .ci/fuzz.sh
+	FUZZEXECS=$${FUZZEXECS:-400000} bash .ci/fuzz.sh
 
 test-js: deps
 	cd client-js && npm run build --silent && npm run typecheck && npm test && npm run size
@@ -43,7 +43,7 @@ test: deps lint test-go fuzz-short test-js
 	@echo "make test: all passed"
 
 fuzz:
-	FUZZTIME=$${FUZZTIME:-2m} bash .ci/fuzz.sh
+	FUZZEXECS=$${FUZZEXECS:-5000000} bash .ci/fuzz.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./protocol ./game
