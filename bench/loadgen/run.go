@@ -572,8 +572,10 @@ func (r *run) buildResult(cfg *Config, srv *Server, w *window, st *setupStats, c
 		if clients > 0 {
 			res.Server.CPUMsPerClientSec = round(u.Server*1000/(float64(clients)*secs), 4)
 		}
+		res.Server.UserSeconds = round(u.ServerUser, 3)
 		if d.msgsIn > 0 {
 			res.Server.CPUUsPerMsg = round(u.Server*1e6/float64(d.msgsIn), 3)
+			res.Server.UserUsPerMsg = round(u.ServerUser*1e6/float64(d.msgsIn), 3)
 		}
 		if d.bytesIn > 0 {
 			res.Server.CPUMsPerMB = round(u.Server*1000/(float64(d.bytesIn)/1e6), 3)

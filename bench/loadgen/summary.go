@@ -57,6 +57,12 @@ func Summary(r *result.Result) string {
 		if sv.CPUUsPerMsg > 0 {
 			fmt.Fprintf(&b, " (%.2f µs/msg, %.1f ms/MB)", sv.CPUUsPerMsg, sv.CPUMsPerMB)
 		}
+		if sv.UserSeconds > 0 {
+			fmt.Fprintf(&b, "; user-space %.2fs", sv.UserSeconds)
+			if sv.UserUsPerMsg > 0 {
+				fmt.Fprintf(&b, " = %.2f µs/msg", sv.UserUsPerMsg)
+			}
+		}
 		b.WriteString("\n")
 		fmt.Fprintf(&b, "   server RSS %.1f MB end, %.1f MB peak (HWM %.1f MB), %d threads", sv.RSSEndMB, sv.RSSPeakMB, sv.HWMMB, sv.Threads)
 		if sv.Goroutines > 0 {

@@ -279,6 +279,7 @@ func Take(serverPID int) (Snapshot, error) {
 // Usage is the CPU used between two snapshots, in seconds.
 type Usage struct {
 	Server, Self float64
+	ServerUser   float64 // the server's user-space share (utime): its own code, not the kernel's
 	Other        float64 // other user-space processes (what makes a run noisy)
 	Kernel       float64 // kernel threads and busy time charged to no process (see Between)
 	Busy         float64 // the whole machine
@@ -291,10 +292,11 @@ type Usage struct {
 // loopback traffic's kernel cost is split between the sender's stime and this.
 func Between(a, b Snapshot) Usage {
 	u := Usage{
-		Server: Seconds(b.Server.Total() - a.Server.Total()),
-		Self:   Seconds(b.Self.Total() - a.Self.Total()),
-		Other:  Seconds(b.Others.User - a.Others.User),
-		Busy:   Seconds(b.Sys.Busy - a.Sys.Busy),
+		Server:     Seconds(b.Server.Total() - a.Server.Total()),
+		ServerUser: Seconds(b.Server.UTime - a.Server.UTime),
+		Self:       Seconds(b.Self.Total() - a.Self.Total()),
+		Other:      Seconds(b.Others.User - a.Others.User),
+		Busy:       Seconds(b.Sys.Busy - a.Sys.Busy),
 	}
 	u.Capacity = Seconds(b.Sys.Total - a.Sys.Total)
 	if u.Other < 0 { // a process exited unreaped by anyone we count: its time is lost

@@ -95,19 +95,21 @@ type Verdict struct {
 type Server struct {
 	PID               int      `json:"pid,omitempty"`
 	CPUSeconds        float64  `json:"cpu_s"`
-	CPUCores          float64  `json:"cpu_cores"`                // cpu_s / window_s
-	CPUMsPerClientSec float64  `json:"cpu_ms_per_client_s"`      // the headline cost
-	CPUUsPerMsg       float64  `json:"cpu_us_per_msg,omitempty"` // per message delivered to clients
-	CPUMsPerMB        float64  `json:"cpu_ms_per_mb,omitempty"`  // per MB delivered to clients
-	RSSEndMB          float64  `json:"rss_end_mb"`               // VmRSS at the end of the window
-	RSSPeakMB         float64  `json:"rss_peak_mb"`              // max VmRSS sampled in the window
-	HWMMB             float64  `json:"hwm_mb"`                   // VmHWM: peak since the process started
-	Threads           int64    `json:"threads,omitempty"`        // at the end of the window
-	Goroutines        int64    `json:"goroutines,omitempty"`     // go_goroutines from /metrics, if exposed
-	TickP99Ms         *float64 `json:"tick_p99_ms,omitempty"`    // from the tick-duration histogram in /metrics, if exposed
-	TickSamples       int64    `json:"tick_samples,omitempty"`   // ticks that histogram counted in the window
-	ReadErr           string   `json:"read_err,omitempty"`       // why /proc could not be read
-	Note              string   `json:"note,omitempty"`           // e.g. "no -server-pid: server CPU unknown"
+	CPUCores          float64  `json:"cpu_cores"`                 // cpu_s / window_s
+	CPUMsPerClientSec float64  `json:"cpu_ms_per_client_s"`       // the headline cost
+	CPUUsPerMsg       float64  `json:"cpu_us_per_msg,omitempty"`  // per message delivered to clients
+	UserSeconds       float64  `json:"cpu_user_s,omitempty"`      // the user-space part of cpu_s (utime): the server's own code
+	UserUsPerMsg      float64  `json:"user_us_per_msg,omitempty"` // user-space CPU per message delivered
+	CPUMsPerMB        float64  `json:"cpu_ms_per_mb,omitempty"`   // per MB delivered to clients
+	RSSEndMB          float64  `json:"rss_end_mb"`                // VmRSS at the end of the window
+	RSSPeakMB         float64  `json:"rss_peak_mb"`               // max VmRSS sampled in the window
+	HWMMB             float64  `json:"hwm_mb"`                    // VmHWM: peak since the process started
+	Threads           int64    `json:"threads,omitempty"`         // at the end of the window
+	Goroutines        int64    `json:"goroutines,omitempty"`      // go_goroutines from /metrics, if exposed
+	TickP99Ms         *float64 `json:"tick_p99_ms,omitempty"`     // from the tick-duration histogram in /metrics, if exposed
+	TickSamples       int64    `json:"tick_samples,omitempty"`    // ticks that histogram counted in the window
+	ReadErr           string   `json:"read_err,omitempty"`        // why /proc could not be read
+	Note              string   `json:"note,omitempty"`            // e.g. "no -server-pid: server CPU unknown"
 }
 
 // Proc is a CPU figure for something other than the server.
