@@ -19,7 +19,6 @@ var (
 	ErrMatchFull  = errors.New("game: match is full")
 	ErrMatchEnded = errors.New("game: match has ended")
 	ErrBusy       = errors.New("game: match inbox is full")
-	ErrNotMember  = errors.New("game: not a member of the match")
 )
 
 // Match is one running match: a goroutine that owns the game's state and ticks it.

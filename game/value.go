@@ -150,6 +150,3 @@ func (v Value) Append(b []byte) []byte {
 	}
 	return b
 }
-
-// Equal reports whether a and b encode the same.
-func (v Value) Equal(o Value) bool { return v == o }

@@ -130,11 +130,3 @@ func AppendRaw(b []byte, raw []byte) []byte {
 	}
 	return append(b, raw...)
 }
-
-// PutMapHeader16 overwrites a 3-byte map16 header at b[at:] with n. Encoders that do not know a
-// map's size in advance reserve 3 bytes with AppendMapHeader16 and patch it afterwards.
-func PutMapHeader16(b []byte, at int, n int) {
-	b[at] = 0xde
-	b[at+1] = byte(n >> 8)
-	b[at+2] = byte(n)
-}

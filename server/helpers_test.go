@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"runtime/pprof"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -321,15 +320,6 @@ func (c *client) feedUntil(mi *game.Mirror, pred func(*protocol.ServerMsg) bool)
 		}
 	}
 }
-
-func errorCode(m protocol.ServerMsg) protocol.ErrorCode {
-	if m.Op != protocol.OpError {
-		return 0
-	}
-	return m.Code
-}
-
-func hasStr(s, sub string) bool { return strings.Contains(s, sub) }
 
 // with returns the server as seen from another (sub)test, so failures are reported there.
 func (ts *testServer) with(t *testing.T) *testServer {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -225,5 +224,3 @@ func (o *oneSession) Range(f func(string, any) bool) {
 type gwsLogger struct{ srv *Server }
 
 func (l gwsLogger) Error(v ...any) { l.srv.log.Error("gws", "detail", v) }
-
-var _ net.Conn = (net.Conn)(nil)
