@@ -13,7 +13,7 @@ import (
 type discard struct{ n int }
 
 func (d *discard) Deliver(shared, tail []byte)                   { d.n += len(shared) + len(tail) }
-func (d *discard) Detached(*Match, uint32, protocol.LeaveReason) {}
+func (d *discard) Detached(string, uint32, protocol.LeaveReason) {}
 
 // benchArena is a 20 Hz arena-like logic defined here to avoid an import cycle (game/arena
 // imports game); it does the same work per input: decode [dx, dy], move, clamp.
@@ -69,6 +69,63 @@ func BenchmarkArenaTick(b *testing.B) {
 			b.StopTimer()
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(players), "ns/player")
 			b.ReportMetric(float64(sinks[0].n)/float64(b.N), "bytes/member/tick")
+		})
+	}
+}
+
+// benchGroup is a group (the cluster relay's shape) that counts what it is handed.
+type benchGroup struct{ n, calls int }
+
+func (g *benchGroup) DeliverGroup(shared []byte, tails []GroupTail) {
+	g.calls++
+	g.n += len(shared)
+	for _, t := range tails {
+		g.n += len(t.Tail)
+	}
+}
+
+type groupedDiscard struct {
+	discard
+	g *benchGroup
+}
+
+func (s *groupedDiscard) Group() Group { return s.g }
+
+// BenchmarkArenaTickGrouped is BenchmarkArenaTick with every member in one group (all of them
+// relayed to another instance): one delivery per tick, and still one allocation per tick.
+func BenchmarkArenaTickGrouped(b *testing.B) {
+	for _, players := range []int{10, 100} {
+		b.Run(fmt.Sprintf("players=%d", players), func(b *testing.B) {
+			cat := NewCatalog()
+			cat.Register(GameType{Name: "a", New: func() Logic { return benchArena{} }})
+			reg := NewRegistry(RegistryConfig{Catalog: cat, Clock: NewManualClock(), Log: slog.New(slog.DiscardHandler)})
+			m, _, err := reg.newMatch(CreateOptions{Game: "a", MaxPlayers: players})
+			if err != nil {
+				b.Fatal(err)
+			}
+			g := &benchGroup{}
+			for i := 0; i < players; i++ {
+				if _, err := m.StartJoin(context.Background(), fmt.Sprint("u", i), "", nil, &groupedDiscard{g: g}, 0); err != nil {
+					b.Fatal(err)
+				}
+			}
+			m.tickOnce()
+			payloads := [][]byte{{0x92, 0x01, 0x00}, {0x92, 0xff, 0x01}}
+			m.Input(1, 1, 0, payloads[0])
+			m.tickOnce() // warm the group buffers
+			g.calls = 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				for p := 1; p <= players; p++ {
+					m.Input(uint32(p), uint32(i+2), 0, payloads[i&1])
+				}
+				m.tickOnce()
+			}
+			b.StopTimer()
+			if g.calls != b.N {
+				b.Fatalf("group deliveries = %d in %d ticks", g.calls, b.N)
+			}
 		})
 	}
 }

@@ -29,16 +29,29 @@ func (m *Match) commit() {
 		shared := append(make([]byte, 0, len(b)), b...)
 		m.ring.push(m.tick, m.tick-m.lastEmit, shared)
 		m.lastEmit = m.tick
+		// Each local sink gets its frame now (inline for the first InlineDeliveries); sinks
+		// in a group (the cluster relay) are collected and their group gets one delivery.
 		n := 0
 		for _, mem := range m.order {
 			if mem.live() {
+				if g := groupOf(mem.sink); g != nil {
+					m.addToGroup(g, mem.sink, mem.PID, m.tailFor(mem, false, false))
+					continue
+				}
 				deliver(mem.sink, n, shared, m.tailFor(mem, false, false))
 				n++
 			}
 		}
 		for s := range m.spectators {
+			if g := groupOf(s); g != nil {
+				m.addToGroup(g, s, 0, protocol.NilTail)
+				continue
+			}
 			deliver(s, n, shared, protocol.NilTail)
 			n++
+		}
+		if len(m.groups) > 0 {
+			n += m.flushGroups(shared)
 		}
 		m.metrics.Delta(len(shared), n)
 	}
@@ -197,13 +210,13 @@ func (m *Match) finish() {
 	for _, mem := range m.order {
 		if mem.sink != nil {
 			mem.sink.Deliver(frame, nil)
-			mem.sink.Detached(m, mem.PID, protocol.LeaveEnded)
+			mem.sink.Detached(m.id, mem.PID, protocol.LeaveEnded)
 			mem.sink = nil
 		}
 	}
 	for s := range m.spectators {
 		s.Deliver(frame, nil)
-		s.Detached(m, 0, protocol.LeaveEnded)
+		s.Detached(m.id, 0, protocol.LeaveEnded)
 	}
 	// Requests still queued get their answer: joins and reservations are refused.
 	msgs, _, _ := m.in.drain()

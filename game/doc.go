@@ -12,7 +12,9 @@
 //     the runtime encodes the delta (added entities, changed fields, removed ids) once.
 //   - Sink is the output seam: the server's sessions and the cluster bus implement it. Each
 //     member gets the delta's shared bytes plus a small tail of its own (its input ack, its
-//     private fields, events addressed to it) as one frame.
+//     private fields, events addressed to it) as one frame. A Group (group.go) is a set of
+//     sinks reached with one delivery per tick (the shared bytes plus its members' tails): the
+//     cluster relay is one group per match, so a remote instance costs one publish per tick.
 //   - A ring of recent deltas lets a member that reconnects (Match.Sync) get exactly the deltas
 //     it missed; beyond the ring it gets a snapshot. Mirror is the reference client that applies
 //     those frames, used by the tests, the load generator and Go clients.

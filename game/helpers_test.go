@@ -113,7 +113,7 @@ func (s *sink) Deliver(shared, tail []byte) {
 	s.shared = append(s.shared, shared)
 }
 
-func (s *sink) Detached(_ *game.Match, _ uint32, r protocol.LeaveReason) {
+func (s *sink) Detached(_ string, _ uint32, r protocol.LeaveReason) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.detached = append(s.detached, r)

@@ -69,6 +69,8 @@ type Match struct {
 	snapTick    uint32
 	snapCache   []byte
 	syncs       []syncReq
+	groups      []groupBatch // this tick's group deliveries (group.go)
+	groupBytes  []byte       // their tails
 	ending      bool
 	endReason   protocol.EndReason
 	endResult   []byte
@@ -426,7 +428,7 @@ func (m *Match) handle(msg *inMsg, bytes []byte, pids []uint32, now time.Time) {
 // attach gives mem's seat to sink (a rejoin or a takeover by a new connection).
 func (m *Match) attach(mem *member, sink Sink) {
 	if old := mem.sink; old != nil && old != sink {
-		old.Detached(m, mem.PID, protocol.LeaveKicked)
+		old.Detached(m.id, mem.PID, protocol.LeaveKicked)
 	}
 	mem.sink = sink
 	if !mem.Connected {
@@ -527,7 +529,7 @@ func (m *Match) removeMember(mem *member, reason protocol.LeaveReason) {
 	m.logic.Leave(&m.ctx, &mem.Player, reason)
 	m.addEvent(nil, protocol.EventLeave, mem.PID, []byte{byte(reason)})
 	if mem.sink != nil {
-		mem.sink.Detached(m, mem.PID, reason)
+		mem.sink.Detached(m.id, mem.PID, reason)
 		mem.sink = nil
 	}
 	m.infoDirty = true

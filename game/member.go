@@ -17,10 +17,10 @@ type Sink interface {
 	// kept (the same bytes go to every member); tail belongs to the match and is reused after
 	// Deliver returns, so a sink that queues the frame must copy tail.
 	Deliver(shared, tail []byte)
-	// Detached tells the sink that the match removed it (kicked, replaced by another
-	// connection, the match ended, its seat timed out). Not called when the sink itself asked
-	// to leave.
-	Detached(match *Match, pid uint32, reason protocol.LeaveReason)
+	// Detached tells the sink that match (by id: a relayed sink's match runs on another
+	// instance) removed it (kicked, replaced by another connection, the match ended, its seat
+	// timed out). Not called when the sink itself asked to leave.
+	Detached(matchID string, pid uint32, reason protocol.LeaveReason)
 }
 
 // QueuedSink is an optional extension of Sink for sinks that can either write a frame at once,

@@ -68,12 +68,12 @@ func (s *session) DeliverQueued(shared, tail []byte) {
 }
 
 // Detached implements game.Sink: the match removed this session's seat.
-func (s *session) Detached(m *game.Match, pid uint32, reason protocol.LeaveReason) {
+func (s *session) Detached(matchID string, pid uint32, reason protocol.LeaveReason) {
 	s.mu.Lock()
-	mine := s.match != nil && s.match.ID() == m.ID() && s.pid == pid
+	mine := s.match != nil && s.match.ID() == matchID && s.pid == pid
 	if mine {
 		s.match, s.pid = nil, 0
-	} else if s.match == nil && s.joiningID == m.ID() {
+	} else if s.match == nil && s.joiningID == matchID {
 		s.joinGone = true // the match ended (or kicked us) before our JOIN's answer arrived
 	}
 	s.mu.Unlock()

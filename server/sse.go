@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/protocol"
 )
 
@@ -131,7 +130,7 @@ func (s *sseSink) Deliver(shared, tail []byte) {
 	}
 }
 
-func (s *sseSink) Detached(*game.Match, uint32, protocol.LeaveReason) {}
+func (s *sseSink) Detached(string, uint32, protocol.LeaveReason) {}
 
 func decodeSchema(b []byte) []string {
 	var names []string
