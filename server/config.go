@@ -10,10 +10,13 @@ import (
 // Config configures a Server. Every zero value means the default written beside it, so
 // Config{} is a working development server on 127.0.0.1:8080.
 type Config struct {
-	Listen    string // HTTP and WebSocket address; default "127.0.0.1:8080"
-	Admin     string // pprof address; "" disables it (the binary defaults it to 127.0.0.1:6060)
-	PublicURL string // base URL announced in seat reservations (ws://host:port); default from the request's Host
-	NodeID    string // this instance's name in listings and the cluster; default "local"
+	Listen string // HTTP and WebSocket address; default "127.0.0.1:8080"
+	Admin  string // admin address: pprof, /metrics, detailed /readyz; "" disables it (the binary defaults it to 127.0.0.1:6060)
+	// PublicMetrics also serves /metrics on the public listener (off by default: the metrics
+	// name games and counts that outsiders need not see; scrape the admin listener).
+	PublicMetrics bool
+	PublicURL     string // base URL announced in seat reservations (ws://host:port); default from the request's Host
+	NodeID        string // this instance's name in listings and the cluster; default "local"
 
 	Secret       []byte        // HS256 secret for tokens; default a random one (tokens die with the process)
 	Issuer       string        // token issuer; default "tickrelay"

@@ -35,7 +35,9 @@ func (srv *Server) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", srv.handleReady)
-	mux.Handle("GET /metrics", promHandler(srv.metrics))
+	if srv.cfg.PublicMetrics {
+		mux.Handle("GET /metrics", promHandler(srv.metrics))
+	}
 	if srv.cfg.SDKDir != "" {
 		mux.Handle("GET /sdk/", http.StripPrefix("/sdk/", http.FileServer(http.Dir(srv.cfg.SDKDir))))
 	}
@@ -339,7 +341,14 @@ func (srv *Server) handleGames(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"games": srv.reg.Catalog().Names()})
 }
 
+// handleReady is the public GET /readyz: ready, draining or degraded, and nothing about load
+// (how many sessions and matches an instance holds is for the admin listener's /readyz).
 func (srv *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	srv.ready(w, false)
+}
+
+// ready answers /readyz; detailed adds the counts and the bus error (admin listener only).
+func (srv *Server) ready(w http.ResponseWriter, detailed bool) {
 	status, code := "ready", http.StatusOK
 	busErr := srv.bus.Health()
 	if srv.draining.Load() {
@@ -347,9 +356,12 @@ func (srv *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	} else if busErr != nil {
 		status, code = "degraded", http.StatusServiceUnavailable
 	}
-	body := map[string]any{"status": status, "matches": srv.reg.Len(), "sessions": srv.hub.len(), "node": srv.cfg.NodeID}
-	if busErr != nil {
-		body["bus"] = busErr.Error()
+	body := map[string]any{"status": status}
+	if detailed {
+		body["matches"], body["sessions"], body["node"] = srv.reg.Len(), srv.hub.len(), srv.cfg.NodeID
+		if busErr != nil {
+			body["bus"] = busErr.Error()
+		}
 	}
 	writeJSON(w, code, body)
 }

@@ -218,7 +218,7 @@ func TestShutdownClosesWithReconnectableCode(t *testing.T) {
 }
 
 func TestHTTPAPIShapes(t *testing.T) {
-	ts := startServer(t)
+	ts := startServer(t, func(c *Config) { c.PublicMetrics = true })
 	tok, _ := ts.guest("h")
 	var errBody map[string]apiError
 	if st := ts.do("POST", "/v1/matches", tok, map[string]any{"game": "chess"}, &errBody); st != 404 || errBody["error"].Name != "NOT_FOUND" {

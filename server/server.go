@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,13 +37,14 @@ type Server struct {
 	upgrader *gws.Upgrader
 	handler  http.Handler
 
-	http     *http.Server
-	admin    *http.Server
-	draining atomic.Bool
-	wg       sync.WaitGroup // read loops, SSE streams, janitor
-	stop     chan struct{}  // closed when sessions are being closed (phase 3)
-	drain    chan struct{}  // closed when shutdown starts: SSE streams end at once
-	addr     atomic.Value   // net.Addr once listening
+	http      *http.Server
+	admin     *http.Server
+	draining  atomic.Bool
+	wg        sync.WaitGroup // read loops, SSE streams, janitor
+	stop      chan struct{}  // closed when sessions are being closed (phase 3)
+	drain     chan struct{}  // closed when shutdown starts: SSE streams end at once
+	addr      atomic.Value   // net.Addr once listening
+	adminAddr atomic.Value   // net.Addr of the admin listener once listening
 
 	shutdownOnce sync.Once
 	shutdownErr  error
@@ -120,6 +122,32 @@ func (srv *Server) Addr() net.Addr {
 	return a
 }
 
+// AdminAddr is the admin listener's address once Start opened it (nil without one).
+func (srv *Server) AdminAddr() net.Addr {
+	a, _ := srv.adminAddr.Load().(net.Addr)
+	return a
+}
+
+// adminRoutes is the admin listener: pprof (without /debug/pprof/cmdline, which would print the
+// command line, secrets included, to anyone who reaches the port), /metrics, and a /readyz with
+// the instance's counts.
+func (srv *Server) adminRoutes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", func(w http.ResponseWriter, r *http.Request) {
+		if strings.TrimPrefix(r.URL.Path, "/debug/pprof/") == "cmdline" {
+			http.NotFound(w, r) // pprof.Index would otherwise serve it by name
+			return
+		}
+		pprof.Index(w, r)
+	})
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("/metrics", promHandler(srv.metrics))
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) { srv.ready(w, true) })
+	return mux
+}
+
 // Start listens on cfg.Listen (and cfg.Admin) and serves in the background.
 func (srv *Server) Start() error {
 	ln, err := net.Listen("tcp", srv.cfg.Listen)
@@ -132,14 +160,8 @@ func (srv *Server) Start() error {
 		if err != nil {
 			return fmt.Errorf("admin listener: %w", err)
 		}
-		mux := http.NewServeMux()
-		mux.HandleFunc("/debug/pprof/", pprof.Index)
-		mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-		mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-		mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-		mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-		mux.Handle("/metrics", promHandler(srv.metrics))
-		srv.admin = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+		srv.adminAddr.Store(aln.Addr())
+		srv.admin = &http.Server{Handler: srv.adminRoutes(), ReadHeaderTimeout: 5 * time.Second}
 		srv.wg.Add(1)
 		go func() {
 			defer srv.wg.Done()

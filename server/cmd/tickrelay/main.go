@@ -29,22 +29,27 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("tickrelay", flag.ContinueOnError)
 	var (
-		cfg       server.Config
-		secret    string
-		origins   string
-		logFormat string
-		logLevel  string
-		noGuest   bool
+		cfg        server.Config
+		secret     string
+		origins    string
+		logFormat  string
+		logLevel   string
+		noGuest    bool
+		secretFile string
+		apiKeyFile string
 	)
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address for HTTP, the WebSocket endpoint /ws and the demo")
-	fs.StringVar(&cfg.Admin, "admin", "127.0.0.1:6060", "address for pprof and metrics (empty: off)")
+	fs.StringVar(&cfg.Admin, "admin", "127.0.0.1:6060", "address for pprof, /metrics and a detailed /readyz (empty: off)")
+	fs.BoolVar(&cfg.PublicMetrics, "public-metrics", false, "also serve /metrics on --listen (default: the admin listener only)")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL clients use to reach this instance, e.g. wss://eu1.example.com (default: from the request)")
 	fs.StringVar(&cfg.NodeID, "node", "local", "this instance's name")
-	fs.StringVar(&secret, "secret", "", "HS256 secret for session tokens and join tickets, ≥ 32 bytes (default: random at start, with a warning)")
+	fs.StringVar(&secret, "secret", "", "HS256 secret for session tokens and join tickets, ≥ 32 bytes (default: random at start, with a warning);\nprefer TICKRELAY_SECRET or --secret-file: a command line is visible to every local user")
+	fs.StringVar(&secretFile, "secret-file", "", "read the HS256 secret from this file (surrounding whitespace trimmed)")
 	fs.StringVar(&cfg.Issuer, "issuer", "tickrelay", "token issuer (iss)")
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", 24*time.Hour, "lifetime of guest session tokens")
 	fs.BoolVar(&noGuest, "no-guest", false, "turn off POST /v1/auth/guest (guest tokens are on by default, for development)")
-	fs.StringVar(&cfg.APIKey, "api-key", "", "operator key for POST /v1/matches/{id}/events (empty: that endpoint is off)")
+	fs.StringVar(&cfg.APIKey, "api-key", "", "operator key for POST /v1/matches/{id}/events (empty: that endpoint is off);\nprefer TICKRELAY_API_KEY or --api-key-file")
+	fs.StringVar(&apiKeyFile, "api-key-file", "", "read the operator key from this file (surrounding whitespace trimmed)")
 	fs.StringVar(&origins, "origins", "", "comma-separated browser origins allowed to connect, or * (default: the server's own origin)")
 	fs.IntVar(&cfg.MaxConns, "max-conns", 20000, "WebSocket connections in all")
 	fs.IntVar(&cfg.MaxConnsPerUser, "max-conns-per-user", 8, "WebSocket connections per user")
@@ -73,7 +78,8 @@ func run(args []string) error {
 		}
 		return err
 	}
-	if err := applyEnv(fs); err != nil {
+	err := applyEnv(fs)
+	if err != nil {
 		return err
 	}
 	var level slog.Level
@@ -86,6 +92,12 @@ func run(args []string) error {
 		h = slog.NewJSONHandler(os.Stderr, opts)
 	}
 	cfg.Log = slog.New(h)
+	if secret, err = secretFrom(fs, cfg.Log, "secret", secret, secretFile); err != nil {
+		return err
+	}
+	if cfg.APIKey, err = secretFrom(fs, cfg.Log, "api-key", cfg.APIKey, apiKeyFile); err != nil {
+		return err
+	}
 	cfg.Secret = []byte(secret)
 	cfg.DisableGuest = noGuest
 	if origins != "" {
@@ -114,6 +126,34 @@ func run(args []string) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace+10*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// secretFrom returns a secret given as --name, TICKRELAY_<NAME> or --name-file (one of the value
+// and the file). A value typed on the command line still works (tests and make run use it) but
+// is warned about: any local user sees it in ps and /proc; the environment or a file does not
+// show. (The admin listener never serves the command line.)
+func secretFrom(fs *flag.FlagSet, log *slog.Logger, name, value, file string) (string, error) {
+	key := "TICKRELAY_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+	onCmdline := false
+	fs.Visit(func(f *flag.Flag) { onCmdline = onCmdline || f.Name == name })
+	if onCmdline {
+		log.Warn("--" + name + " on the command line is visible to every local user: prefer " + key + " or --" + name + "-file")
+	}
+	if file == "" {
+		return value, nil
+	}
+	if value != "" {
+		return "", fmt.Errorf("--%s-file and --%s (or %s) are both set: use one", name, name, key)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--%s-file: %w", name, err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("--%s-file %s is empty", name, file)
+	}
+	return v, nil
 }
 
 // applyEnv sets every flag not given on the command line from TICKRELAY_<NAME>.
