@@ -59,6 +59,8 @@ const (
 	ErrCodeTooLarge      ErrorCode = 16 // the request body or frame is too large
 	ErrCodeUnsupported   ErrorCode = 17 // the game does not support this request
 	ErrCodeTimeout       ErrorCode = 18 // the request timed out
+	ErrCodeConflict      ErrorCode = 19 // the resource's state forbids it (a matched ticket, a second live ticket)
+	ErrCodeExpired       ErrorCode = 20 // the matchmaking ticket expired before a match was found
 )
 
 // CloseCode is a WebSocket close status. 4000–4099 are reconnectable (the SDK reconnects and
@@ -116,6 +118,7 @@ const (
 	EventGame    EventKind = 5 // from = 0;   data = [name, payload] emitted by game logic
 	EventServer  EventKind = 6 // from = 0;   data = payload published through the HTTP API
 	EventNotice  EventKind = 7 // from = 0;   data = [code, text] a session-level notice (OpEvent only)
+	EventTicket  EventKind = 8 // from = 0;   data = a matchmaking ticket's status map (OpEvent only)
 )
 
 // LeaveReason says why a player left.
@@ -180,6 +183,7 @@ func Codes() CodeTable {
 			{"RESUME_FAILED", int(ErrCodeResumeFailed)}, {"MATCH_ENDED", int(ErrCodeMatchEnded)},
 			{"UNAVAILABLE", int(ErrCodeUnavailable)}, {"TOO_LARGE", int(ErrCodeTooLarge)},
 			{"UNSUPPORTED", int(ErrCodeUnsupported)}, {"TIMEOUT", int(ErrCodeTimeout)},
+			{"CONFLICT", int(ErrCodeConflict)}, {"EXPIRED", int(ErrCodeExpired)},
 		},
 		Close: []CodeEntry{
 			{"NORMAL", int(CloseNormal)}, {"GOING_AWAY", int(CloseGoingAway)},
@@ -196,7 +200,7 @@ func Codes() CodeTable {
 		Events: []CodeEntry{
 			{"JOIN", int(EventJoin)}, {"LEAVE", int(EventLeave)}, {"REJOIN", int(EventRejoin)},
 			{"MESSAGE", int(EventMessage)}, {"GAME", int(EventGame)}, {"SERVER", int(EventServer)},
-			{"NOTICE", int(EventNotice)},
+			{"NOTICE", int(EventNotice)}, {"TICKET", int(EventTicket)},
 		},
 		Leave: []CodeEntry{
 			{"LEFT", int(LeaveLeft)}, {"DROPPED", int(LeaveDropped)}, {"TIMEOUT", int(LeaveTimeout)},

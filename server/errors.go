@@ -13,9 +13,12 @@ import (
 // internal errors become client-facing codes (for ERROR frames and HTTP JSON errors alike).
 func codeOf(err error) protocol.ErrorCode {
 	var refusal *game.Refusal
+	var coded interface{ ErrorCode() protocol.ErrorCode }
 	switch {
 	case err == nil:
 		return 0
+	case errors.As(err, &coded): // errors of packages built on the server carry their code
+		return coded.ErrorCode()
 	case errors.As(err, &refusal):
 		return protocol.ErrCodeJoinRefused
 	case errors.Is(err, game.ErrMatchFull):
@@ -80,8 +83,10 @@ func httpStatus(c protocol.ErrorCode) int {
 	case protocol.ErrCodeNotFound:
 		return http.StatusNotFound
 	case protocol.ErrCodeMatchFull, protocol.ErrCodeJoinRefused, protocol.ErrCodeMatchEnded,
-		protocol.ErrCodeAlreadyJoined, protocol.ErrCodeNotInMatch:
+		protocol.ErrCodeAlreadyJoined, protocol.ErrCodeNotInMatch, protocol.ErrCodeConflict:
 		return http.StatusConflict
+	case protocol.ErrCodeExpired:
+		return http.StatusGone
 	case protocol.ErrCodeTooLarge:
 		return http.StatusRequestEntityTooLarge
 	case protocol.ErrCodeRateLimited:

@@ -98,7 +98,7 @@ func (ts *testServer) guest(name string) (token, player string) {
 
 type created struct {
 	Match       matchJSON   `json:"match"`
-	Reservation reservation `json:"reservation"`
+	Reservation Reservation `json:"reservation"`
 }
 
 func (ts *testServer) create(token string, body map[string]any) created {

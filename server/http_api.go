@@ -22,6 +22,7 @@ const maxBody = 16 << 10
 // routes builds the HTTP handler: net/http ServeMux patterns, JSON in and out.
 func (srv *Server) routes() http.Handler {
 	mux := http.NewServeMux()
+	srv.mux = mux
 	mux.HandleFunc("GET /ws", srv.handleWS)
 	mux.HandleFunc("POST /v1/auth/guest", srv.handleGuest)
 	mux.HandleFunc("POST /v1/matches", srv.handleCreate)
@@ -147,14 +148,6 @@ type matchJSON struct {
 	Owner string `json:"owner"`
 }
 
-type reservation struct {
-	MatchID   string    `json:"match_id"`
-	Address   string    `json:"address"`
-	Ticket    string    `json:"ticket"`
-	Seat      int       `json:"seat"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
 func (srv *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	if srv.draining.Load() {
 		srv.fail(w, errDraining)
@@ -217,18 +210,10 @@ func (srv *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 }
 
 // reserve holds a seat for the player and issues the single-use join ticket.
-func (srv *Server) reserve(r *http.Request, m MatchHandle, player string) (reservation, error) {
+func (srv *Server) reserve(r *http.Request, m MatchHandle, player string) (Reservation, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	if err := m.Reserve(ctx, player, srv.auth.JoinWindow()); err != nil {
-		return reservation{}, err
-	}
-	info := m.Info()
-	tok, exp, err := srv.auth.IssueJoin(player, m.ID(), info.Players+1)
-	if err != nil {
-		return reservation{}, err
-	}
-	return reservation{MatchID: m.ID(), Address: srv.wsAddress(r), Ticket: tok, Seat: info.Players + 1, ExpiresAt: exp.UTC()}, nil
+	return srv.ReserveSeat(ctx, m, player, srv.wsAddress(r))
 }
 
 func (srv *Server) wsAddress(r *http.Request) string {

@@ -12,18 +12,36 @@ import (
 type hub struct {
 	mu     sync.Mutex
 	byID   map[string]*session
-	parked map[*session]time.Time // dropped sessions and when they expire
+	byUser map[string]map[*session]struct{} // live and parked sessions per user (Server.Notify)
+	parked map[*session]time.Time           // dropped sessions and when they expire
 	window time.Duration
 }
 
 func newHub(window time.Duration) *hub {
-	return &hub{byID: map[string]*session{}, parked: map[*session]time.Time{}, window: window}
+	return &hub{byID: map[string]*session{}, byUser: map[string]map[*session]struct{}{}, parked: map[*session]time.Time{}, window: window}
 }
 
 func (h *hub) add(s *session) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.byID[s.id] = s
+	set := h.byUser[s.user]
+	if set == nil {
+		set = map[*session]struct{}{}
+		h.byUser[s.user] = set
+	}
+	set[s] = struct{}{}
+}
+
+// ofUser returns the sessions of user.
+func (h *hub) ofUser(user string) []*session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make([]*session, 0, len(h.byUser[user]))
+	for s := range h.byUser[user] {
+		out = append(out, s)
+	}
+	return out
 }
 
 // remove forgets s (only if its id still names it: a resumed session took the id over).
@@ -35,6 +53,12 @@ func (h *hub) remove(s *session) {
 		delete(h.byID, id)
 	}
 	delete(h.parked, s)
+	if set := h.byUser[s.user]; set != nil {
+		delete(set, s)
+		if len(set) == 0 {
+			delete(h.byUser, s.user)
+		}
+	}
 }
 
 // park keeps a dropped session for the resume window.
@@ -65,6 +89,9 @@ func (h *hub) take(id, token, user string) *session {
 	}
 	delete(h.parked, s)
 	delete(h.byID, id)
+	if set := h.byUser[s.user]; set != nil {
+		delete(set, s) // the resuming session is indexed itself
+	}
 	return s
 }
 

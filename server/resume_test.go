@@ -247,7 +247,7 @@ func TestHTTPAPIShapes(t *testing.T) {
 	if len(list.Matches) != 1 {
 		t.Fatalf("the private match is listed: %+v", list)
 	}
-	var res reservation
+	var res Reservation
 	if st := ts.do("POST", "/v1/matches/"+a.Match.ID+"/join", tok, nil, &res); st != 200 || res.Ticket == "" {
 		t.Fatalf("join reservation: %d %+v", st, res)
 	}

@@ -35,7 +35,9 @@ type Server struct {
 	conns    *connCounter
 	metrics  *metrics
 	upgrader *gws.Upgrader
+	mux      *http.ServeMux
 	handler  http.Handler
+	idleHold atomic.Pointer[func(user string) bool] // SetIdleHold
 
 	http      *http.Server
 	admin     *http.Server

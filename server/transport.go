@@ -155,7 +155,11 @@ func (h *wsHandler) OnOpen(c *gws.Conn) {
 		s.mu.Lock()
 		joined := s.joined
 		s.mu.Unlock()
-		if !joined {
+		switch {
+		case joined:
+		case h.srv.heldIdle(s.user): // waiting in matchmaking: look again later
+			s.idle.Reset(h.srv.cfg.IdleTimeout)
+		default:
 			s.close(protocol.CloseIdle, "no match joined")
 		}
 	})

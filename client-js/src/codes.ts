@@ -46,6 +46,8 @@ export const ErrorCode = {
   TOO_LARGE: 16,
   UNSUPPORTED: 17,
   TIMEOUT: 18,
+  CONFLICT: 19,
+  EXPIRED: 20,
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -82,6 +84,7 @@ export const EventKind = {
   GAME: 5,
   SERVER: 6,
   NOTICE: 7,
+  TICKET: 8,
 } as const;
 export type EventKind = (typeof EventKind)[keyof typeof EventKind];
 

@@ -1,0 +1,96 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/tickrelay/tickrelay/protocol"
+	"github.com/tickrelay/tickrelay/server/auth"
+)
+
+// This file holds the server's extension points for packages built on it (server/matchmaking,
+// server/cluster): they may import server, never the reverse.
+
+// Reservation is a held seat: the match, the address of the instance to connect to, and the
+// single-use join ticket bound to player, match and seat (JOIN it within the join window).
+type Reservation struct {
+	MatchID   string    `json:"match_id"`
+	Address   string    `json:"address"`
+	Ticket    string    `json:"ticket"`
+	Seat      int       `json:"seat"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// ReserveSeat holds a seat in m for player and issues the join ticket; address is the
+// WebSocket URL announced in the reservation ("" leaves it for the caller to fill in).
+func (srv *Server) ReserveSeat(ctx context.Context, m MatchHandle, player, address string) (Reservation, error) {
+	if err := m.Reserve(ctx, player, srv.auth.JoinWindow()); err != nil {
+		return Reservation{}, err
+	}
+	info := m.Info()
+	tok, exp, err := srv.auth.IssueJoin(player, m.ID(), info.Players+1)
+	if err != nil {
+		return Reservation{}, err
+	}
+	return Reservation{MatchID: m.ID(), Address: address, Ticket: tok, Seat: info.Players + 1, ExpiresAt: exp.UTC()}, nil
+}
+
+// ReleaseSeat gives back a seat ReserveSeat held for player (a reservation expiring now), for
+// callers that reserve several seats all or none. A seat already taken by a JOIN stays taken.
+func (srv *Server) ReleaseSeat(ctx context.Context, m MatchHandle, player string) error {
+	return m.Reserve(ctx, player, 0)
+}
+
+// JoinWindow is how long a reservation's ticket is valid.
+func (srv *Server) JoinWindow() time.Duration { return srv.auth.JoinWindow() }
+
+// Locate finds a match through the bus (here or on another instance).
+func (srv *Server) Locate(ctx context.Context, id string) (MatchHandle, error) {
+	return srv.bus.Locate(ctx, id)
+}
+
+// WSAddress is the WebSocket URL of this instance as seen by the client of r (--public-url when
+// set, else from the request's Host).
+func (srv *Server) WSAddress(r *http.Request) string { return srv.wsAddress(r) }
+
+// NodeID is this instance's name.
+func (srv *Server) NodeID() string { return srv.cfg.NodeID }
+
+// Handle mounts h at pattern (net/http ServeMux syntax) beside the server's own routes, with the
+// same body limit. It may be called before or after Serve.
+func (srv *Server) Handle(pattern string, h http.Handler) { srv.mux.Handle(pattern, h) }
+
+// Authenticate verifies the request's bearer session token.
+func (srv *Server) Authenticate(r *http.Request) (auth.Session, error) { return srv.player(r) }
+
+// Fail writes err as the API's JSON error, with the code codeOf maps it to (an error that has
+// an ErrorCode() protocol.ErrorCode method carries its own).
+func (srv *Server) Fail(w http.ResponseWriter, err error) { srv.fail(w, err) }
+
+// WriteJSON writes v as a JSON response with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
+
+// Draining reports whether Shutdown has begun.
+func (srv *Server) Draining() bool { return srv.draining.Load() }
+
+// Notify sends a session-level EVENT of kind with data (a msgpack value) to every connected
+// session of user, and reports how many it reached. It never blocks.
+func (srv *Server) Notify(user string, kind protocol.EventKind, data []byte) int {
+	frame := protocol.AppendServer(nil, &protocol.ServerMsg{Op: protocol.OpEvent, Kind: kind, Data: data})
+	n := 0
+	for _, s := range srv.hub.ofUser(user) {
+		s.send(frame)
+		n++
+	}
+	return n
+}
+
+// SetIdleHold installs hold: a connection that joined no match within the idle timeout is
+// kept open while hold(its user) is true (the player is waiting in matchmaking).
+func (srv *Server) SetIdleHold(hold func(user string) bool) { srv.idleHold.Store(&hold) }
+
+func (srv *Server) heldIdle(user string) bool {
+	h := srv.idleHold.Load()
+	return h != nil && (*h)(user)
+}
