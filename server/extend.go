@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tickrelay/tickrelay/protocol"
 	"github.com/tickrelay/tickrelay/server/auth"
 )
@@ -23,17 +25,20 @@ type Reservation struct {
 }
 
 // ReserveSeat holds a seat in m for player and issues the join ticket; address is the
-// WebSocket URL announced in the reservation ("" leaves it for the caller to fill in).
-func (srv *Server) ReserveSeat(ctx context.Context, m MatchHandle, player, address string) (Reservation, error) {
+// WebSocket URL announced in the reservation ("" leaves it for the caller to fill in); seat is
+// the number written in the ticket (0: the next one after the players already in the match).
+func (srv *Server) ReserveSeat(ctx context.Context, m MatchHandle, player, address string, seat int) (Reservation, error) {
 	if err := m.Reserve(ctx, player, srv.auth.JoinWindow()); err != nil {
 		return Reservation{}, err
 	}
-	info := m.Info()
-	tok, exp, err := srv.auth.IssueJoin(player, m.ID(), info.Players+1)
+	if seat <= 0 {
+		seat = m.Info().Players + 1
+	}
+	tok, exp, err := srv.auth.IssueJoin(player, m.ID(), seat)
 	if err != nil {
 		return Reservation{}, err
 	}
-	return Reservation{MatchID: m.ID(), Address: address, Ticket: tok, Seat: info.Players + 1, ExpiresAt: exp.UTC()}, nil
+	return Reservation{MatchID: m.ID(), Address: address, Ticket: tok, Seat: seat, ExpiresAt: exp.UTC()}, nil
 }
 
 // ReleaseSeat gives back a seat ReserveSeat held for player (a reservation expiring now), for
@@ -53,6 +58,9 @@ func (srv *Server) Locate(ctx context.Context, id string) (MatchHandle, error) {
 // WSAddress is the WebSocket URL of this instance as seen by the client of r (--public-url when
 // set, else from the request's Host).
 func (srv *Server) WSAddress(r *http.Request) string { return srv.wsAddress(r) }
+
+// Metrics is the registry served at /metrics, for the collectors of packages built on the server.
+func (srv *Server) Metrics() prometheus.Registerer { return srv.metrics.reg }
 
 // NodeID is this instance's name.
 func (srv *Server) NodeID() string { return srv.cfg.NodeID }

@@ -213,7 +213,7 @@ func (srv *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 func (srv *Server) reserve(r *http.Request, m MatchHandle, player string) (Reservation, error) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	return srv.ReserveSeat(ctx, m, player, srv.wsAddress(r))
+	return srv.ReserveSeat(ctx, m, player, srv.wsAddress(r), 0)
 }
 
 func (srv *Server) wsAddress(r *http.Request) string {
