@@ -10,8 +10,10 @@ BIN := bin/tickrelay
 
 .PHONY: run build sdk deps test test-go test-js lint fuzz fuzz-short bench bench-full clean
 
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
+
 build:
-	$(GO) build -o $(BIN) ./server/cmd/tickrelay
+	$(GO) build -ldflags "-X github.com/tickrelay/tickrelay/server/app.buildVersion=$(VERSION)" -o $(BIN) ./server/cmd/tickrelay
 
 deps:
 	@bash .ci/deps.sh
@@ -20,9 +22,17 @@ sdk:
 	@[ -d client-js/node_modules ] || (cd client-js && npm ci --no-audit --no-fund --loglevel=error)
 	cd client-js && npm run build --silent
 
-run: build sdk
+# A development secret generated once and kept (git-ignored), so tokens and open demo tabs
+# survive a restart of make run. Delete the file to rotate it.
+DEV_SECRET := .tickrelay-dev-secret
+
+$(DEV_SECRET):
+	@umask 077 && head -c 32 /dev/urandom | base64 > $@
+	@echo "tickrelay: generated a development secret in $@ (git-ignored; delete it to rotate)"
+
+run: build sdk $(DEV_SECRET)
 	@echo "tickrelay: open http://$(LISTEN)/ for the demo (Ctrl-C stops it)"
-	./$(BIN) --listen $(LISTEN) --demo client-js/demo --sdk client-js/dist/browser
+	./$(BIN) --listen $(LISTEN) --demo client-js/demo --sdk client-js/dist/browser --secret-file $(DEV_SECRET)
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi

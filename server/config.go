@@ -15,6 +15,9 @@ type Config struct {
 	// PublicMetrics also serves /metrics on the public listener (off by default: the metrics
 	// name games and counts that outsiders need not see; scrape the admin listener).
 	PublicMetrics bool
+	// AdminOptional makes an Admin address that cannot be bound a warning instead of an error
+	// (the binary sets it for its default address, so a second instance on one machine runs).
+	AdminOptional bool
 	PublicURL     string // base URL announced in seat reservations (ws://host:port); default from the request's Host
 	NodeID        string // this instance's name in listings and the cluster; default "local"
 

@@ -159,7 +159,12 @@ func (srv *Server) Start() error {
 	srv.Serve(ln)
 	if srv.cfg.Admin != "" {
 		aln, err := net.Listen("tcp", srv.cfg.Admin)
+		if err != nil && srv.cfg.AdminOptional {
+			srv.log.Warn("admin listener off: its address is taken (another instance?); set --admin to choose one", "addr", srv.cfg.Admin, "err", err)
+			return nil
+		}
 		if err != nil {
+			_ = srv.http.Close()
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		srv.adminAddr.Store(aln.Addr())

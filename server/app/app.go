@@ -1,0 +1,129 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/tickrelay/tickrelay/game"
+	"github.com/tickrelay/tickrelay/server"
+)
+
+// Main runs a tickrelay server configured by args (without the program name) and TICKRELAY_*
+// variables, serving the built-in games plus games, until SIGINT or SIGTERM; a second signal
+// exits at once. --help and --version print and return nil.
+func Main(args []string, games ...game.GameType) error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, args, Options{Games: games, OnSignal: stop})
+}
+
+// Options are what Run takes beyond the command line.
+type Options struct {
+	Games  []game.GameType // served beside the built-in games (a duplicate name is an error)
+	Stdout io.Writer       // --help and --version; default os.Stdout
+	Stderr io.Writer       // logs; default os.Stderr
+	// Ready, when set, is called with the started server (tests read its address).
+	Ready func(*server.Server)
+	// OnSignal, when set, is called once ctx is done, before the shutdown starts. Main uses it
+	// to restore the default signal handling, so a second Ctrl-C kills a slow shutdown.
+	OnSignal func()
+}
+
+// Run is Main with a context of its own: it serves until ctx is done, then shuts down.
+func Run(ctx context.Context, args []string, opt Options) error {
+	if opt.Stdout == nil {
+		opt.Stdout = os.Stdout
+	}
+	if opt.Stderr == nil {
+		opt.Stderr = os.Stderr
+	}
+	o, err := parseFlags(args, opt.Stdout)
+	if errors.Is(err, errExit) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	cfg, err := o.config(opt)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(cfg)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	cfg.Log.Info("tickrelay started", "version", Version(), "games", strings.Join(cfg.Catalog.Names(), ","))
+	base := "http://" + srv.Addr().String()
+	if cfg.DemoDir != "" {
+		cfg.Log.Info("demo ready: open " + base + "/ in a browser")
+	}
+	cfg.Log.Info("try: curl -s -X POST " + base + "/v1/auth/guest")
+	if opt.Ready != nil {
+		opt.Ready(srv)
+	}
+	<-ctx.Done()
+	if opt.OnSignal != nil {
+		opt.OnSignal()
+	}
+	cfg.Log.Info("signal received, shutting down (a second signal exits at once)")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace+10*time.Second)
+	defer cancel()
+	return srv.Shutdown(sctx)
+}
+
+// config turns parsed options into a server.Config: logger, secret, origins, catalog.
+func (o *options) config(opt Options) (server.Config, error) {
+	cfg := o.cfg
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return cfg, fmt.Errorf("--log-level: %w", err)
+	}
+	hopts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		cfg.Log = slog.New(slog.NewTextHandler(opt.Stderr, hopts))
+	case "json":
+		cfg.Log = slog.New(slog.NewJSONHandler(opt.Stderr, hopts))
+	default:
+		return cfg, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+	}
+	secret, err := secretFrom(o.given, cfg.Log, "secret", o.secret, o.secretFile)
+	if err != nil {
+		return cfg, err
+	}
+	cfg.Secret = []byte(secret)
+	if cfg.APIKey, err = secretFrom(o.given, cfg.Log, "api-key", cfg.APIKey, o.apiKeyFile); err != nil {
+		return cfg, err
+	}
+	cfg.DisableGuest = o.noGuest
+	cfg.AdminOptional = !o.adminGiven
+	if o.origins != "" {
+		for _, s := range strings.Split(o.origins, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				cfg.AllowedOrigins = append(cfg.AllowedOrigins, s)
+			}
+		}
+	}
+	cfg.Catalog = server.DefaultCatalog()
+	for _, g := range opt.Games {
+		if g.Name == "" || g.New == nil {
+			return cfg, errors.New("a game type needs a Name and a New factory")
+		}
+		if _, dup := cfg.Catalog.Lookup(g.Name); dup {
+			return cfg, fmt.Errorf("game %q is registered twice (built-in games: %s)", g.Name, strings.Join(server.DefaultCatalog().Names(), ", "))
+		}
+		cfg.Catalog.Register(g)
+	}
+	return cfg, nil
+}

@@ -1,0 +1,155 @@
+package app
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/tickrelay/tickrelay/server"
+)
+
+// errExit ends Run successfully before the server starts (--help, --version).
+var errExit = errors.New("app: exit")
+
+// envPrefix is the prefix of every flag's environment variable.
+const envPrefix = "TICKRELAY_"
+
+// defaultAdmin is where pprof and the admin /metrics listen unless --admin says otherwise.
+// When this default address is taken (a second instance on the same machine), the instance
+// logs a warning and runs without its admin listener; an --admin given explicitly is fatal.
+const defaultAdmin = "127.0.0.1:6060"
+
+// options is everything the command line says, before it becomes a server.Config.
+type options struct {
+	cfg        server.Config
+	secret     string
+	secretFile string
+	apiKeyFile string
+	origins    string
+	logFormat  string
+	logLevel   string
+	noGuest    bool
+	version    bool
+	given      map[string]bool // flags given on the command line
+	adminGiven bool            // --admin or TICKRELAY_ADMIN was set
+}
+
+// parseFlags parses args, then fills every flag not on the command line from TICKRELAY_<NAME>.
+// It writes --help and --version to out and returns errExit for them.
+func parseFlags(args []string, out io.Writer) (*options, error) {
+	o := &options{}
+	cfg := &o.cfg
+	fs := flag.NewFlagSet("tickrelay", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address for HTTP, the WebSocket endpoint /ws and the demo")
+	fs.StringVar(&cfg.Admin, "admin", defaultAdmin, "address for pprof, /metrics and a detailed /readyz (empty: off; the default is skipped with a warning when taken)")
+	fs.BoolVar(&cfg.PublicMetrics, "public-metrics", false, "also serve /metrics on --listen (default: the admin listener only)")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL clients use to reach this instance, e.g. wss://eu1.example.com (default: from the request)")
+	fs.StringVar(&cfg.NodeID, "node", "local", "this instance's name")
+	fs.StringVar(&o.secret, "secret", "", "HS256 secret for session tokens and join tickets, ≥ 32 bytes (default: random at start, with a warning);\nprefer TICKRELAY_SECRET or --secret-file: a command line is visible to every local user")
+	fs.StringVar(&o.secretFile, "secret-file", "", "read the HS256 secret from this file (surrounding whitespace trimmed); make run keeps a development one in .tickrelay-dev-secret")
+	fs.StringVar(&cfg.Issuer, "issuer", "tickrelay", "token issuer (iss)")
+	fs.DurationVar(&cfg.SessionTTL, "session-ttl", 24*time.Hour, "lifetime of guest session tokens")
+	fs.BoolVar(&o.noGuest, "no-guest", false, "turn off POST /v1/auth/guest (guest tokens are on by default, for development)")
+	fs.StringVar(&cfg.APIKey, "api-key", "", "operator key for POST /v1/matches/{id}/events (empty: that endpoint is off);\nprefer TICKRELAY_API_KEY or --api-key-file")
+	fs.StringVar(&o.apiKeyFile, "api-key-file", "", "read the operator key from this file (surrounding whitespace trimmed)")
+	fs.StringVar(&o.origins, "origins", "", "comma-separated browser origins allowed to connect and to call the HTTP API (CORS), or * (default: the server's own origin)")
+	fs.IntVar(&cfg.MaxConns, "max-conns", 20000, "WebSocket connections in all")
+	fs.IntVar(&cfg.MaxConnsPerUser, "max-conns-per-user", 8, "WebSocket connections per user")
+	fs.IntVar(&cfg.MaxFrame, "max-frame", 16<<10, "inbound frame limit in bytes (above: close 1009)")
+	fs.IntVar(&cfg.OutboundQueue, "outbound-queue", 1<<20, "per-connection outbound queue in bytes (above: close 4001 slow)")
+	fs.Float64Var(&cfg.InputRate, "input-rate", 60, "inputs and messages per second per connection")
+	fs.IntVar(&cfg.InputBurst, "input-burst", 120, "input burst per connection")
+	fs.BoolVar(&cfg.Compression, "compression", false, "permessage-deflate")
+	fs.DurationVar(&cfg.PingInterval, "ping", 10*time.Second, "server ping interval")
+	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", 20*time.Second, "close a connection silent for this long")
+	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", time.Second, "a write blocked this long closes the client as slow")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 30*time.Second, "close a connection that joins no match within this")
+	fs.DurationVar(&cfg.ResumeWindow, "resume-window", 15*time.Second, "how long a dropped session can be resumed")
+	fs.DurationVar(&cfg.ShutdownGrace, "grace", 10*time.Second, "how long matches get to end at shutdown")
+	fs.StringVar(&cfg.DemoDir, "demo", "", "directory of the browser demo, served at / (make run sets client-js/demo)")
+	fs.StringVar(&cfg.SDKDir, "sdk", "", "directory of the SDK's browser bundle, served at /sdk/")
+	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: tickrelay [flags]\n\nRuns a tickrelay game relay server. Each flag may also come from %s<FLAG>\n(e.g. TICKRELAY_LISTEN, TICKRELAY_SECRET); the command line wins.\n\nFlags:\n", envPrefix)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil, errExit
+		}
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q (flags start with --; see --help)", fs.Arg(0))
+	}
+	o.given = map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { o.given[f.Name] = true })
+	if err := applyEnv(fs); err != nil {
+		return nil, err
+	}
+	if o.version {
+		fmt.Fprintln(out, "tickrelay", Version())
+		return nil, errExit
+	}
+	_, envAdmin := os.LookupEnv(envName("admin"))
+	o.adminGiven = o.given["admin"] || envAdmin
+	return o, nil
+}
+
+// applyEnv sets every flag not given on the command line from TICKRELAY_<NAME>.
+func applyEnv(fs *flag.FlagSet) error {
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if given[f.Name] || err != nil {
+			return
+		}
+		if v, ok := os.LookupEnv(envName(f.Name)); ok {
+			if e := f.Value.Set(v); e != nil {
+				err = fmt.Errorf("%s: %w", envName(f.Name), e)
+			}
+		}
+	})
+	return err
+}
+
+// envName is the environment variable of a flag: TICKRELAY_ plus its name in upper case with
+// dashes as underscores.
+func envName(flagName string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// secretFrom returns a secret given as --name, TICKRELAY_<NAME> or --name-file (one of the value
+// and the file). A value typed on the command line still works (tests use it) but is warned
+// about: any local user sees it in ps and /proc; the environment or a file does not show. (The
+// admin listener never serves the command line.)
+func secretFrom(given map[string]bool, log *slog.Logger, name, value, file string) (string, error) {
+	key := envName(name)
+	if given[name] {
+		log.Warn("--" + name + " on the command line is visible to every local user: prefer " + key + " or --" + name + "-file")
+	}
+	if file == "" {
+		return value, nil
+	}
+	if value != "" {
+		return "", fmt.Errorf("--%s-file and --%s (or %s) are both set: use one", name, name, key)
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("--%s-file: %w", name, err)
+	}
+	v := strings.TrimSpace(string(b))
+	if v == "" {
+		return "", fmt.Errorf("--%s-file %s is empty", name, file)
+	}
+	return v, nil
+}
