@@ -33,13 +33,19 @@ type Config struct {
 
 	MaxConns        int     // WebSocket connections in all; default 20000 (above: 503)
 	MaxConnsPerUser int     // per user id; default 8 (above: 503)
-	MaxFrame        int     // inbound frame limit in bytes; default 16 KiB (above: close 1009)
-	OutboundQueue   int     // per-session outbound queue in bytes; default 1 MiB (above: close 4001)
-	InputRate       float64 // inputs+messages per second per connection; default 60
-	InputBurst      int     // default 120
-	FloodClose      int     // dropped messages within 5 s that close the connection (4102); default 300
-	BadFrameClose   int     // malformed/unknown frames that close the connection (4101); default 10
-	Compression     bool    // permessage-deflate; default off
+	MaxConnsPerIP   int     // per client IP (IPv6: per /64); default 64, <0 no cap (above: 503)
+	GuestRate       float64 // guest tokens per second per client IP; default 0.5, <0 no limit (above: 429)
+	GuestBurst      int     // guest tokens a client IP may get at once; default 20
+	// TrustedProxies are the reverse proxies (IPs or CIDR prefixes) whose X-Forwarded-For is
+	// believed for the client IP. Default none: the client IP is the TCP peer.
+	TrustedProxies []string
+	MaxFrame       int     // inbound frame limit in bytes; default 16 KiB (above: close 1009)
+	OutboundQueue  int     // per-session outbound queue in bytes; default 1 MiB (above: close 4001)
+	InputRate      float64 // inputs+messages per second per connection; default 60
+	InputBurst     int     // default 120
+	FloodClose     int     // dropped messages within 5 s that close the connection (4102); default 300
+	BadFrameClose  int     // malformed/unknown frames that close the connection (4101); default 10
+	Compression    bool    // permessage-deflate; default off
 
 	PingInterval  time.Duration // server pings; default 10s
 	ReadTimeout   time.Duration // no frame, ping or pong within this closes; default 20s
@@ -78,6 +84,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxConnsPerUser <= 0 {
 		c.MaxConnsPerUser = 8
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = 64
+	}
+	if c.GuestRate == 0 {
+		c.GuestRate = 0.5
+	}
+	if c.GuestBurst <= 0 {
+		c.GuestBurst = 20
 	}
 	if c.MaxFrame <= 0 {
 		c.MaxFrame = 16 << 10

@@ -128,6 +128,12 @@ func (srv *Server) handleGuest(w http.ResponseWriter, r *http.Request) {
 		writeError(w, protocol.ErrCodeForbidden, "guest tokens are disabled on this server")
 		return
 	}
+	if ok, wait := srv.guests.allow(ipKey(srv.clientIP(r))); !ok {
+		srv.metrics.limited.WithLabelValues("guest_rate").Inc()
+		w.Header().Set("Retry-After", retryAfter(wait))
+		writeError(w, protocol.ErrCodeRateLimited, "too many guest tokens from this address: retry after "+retryAfter(wait)+" s")
+		return
+	}
 	var req struct {
 		Name string `json:"name"`
 	}

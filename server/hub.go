@@ -146,31 +146,48 @@ func newToken() string {
 	return base64.RawURLEncoding.EncodeToString(b[:])
 }
 
-// connCounter enforces the connection caps.
+// connCounter enforces the connection caps: in all, per user and per client IP.
 type connCounter struct {
 	mu      sync.Mutex
 	total   int
 	perUser map[string]int
+	perIP   map[string]int
 	max     int
 	maxPer  int
+	maxIP   int // < 0: no per-IP cap
 }
 
-func (c *connCounter) acquire(user string) bool {
+func newConnCounter(max, perUser, perIP int) *connCounter {
+	return &connCounter{perUser: map[string]int{}, perIP: map[string]int{}, max: max, maxPer: perUser, maxIP: perIP}
+}
+
+// acquire takes a connection for user from ip, or says which cap refused it ("cap", "cap_user",
+// "cap_ip").
+func (c *connCounter) acquire(user, ip string) (bool, string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.total >= c.max || c.perUser[user] >= c.maxPer {
-		return false
+	switch {
+	case c.total >= c.max:
+		return false, "cap"
+	case c.perUser[user] >= c.maxPer:
+		return false, "cap_user"
+	case c.maxIP >= 0 && c.perIP[ip] >= c.maxIP:
+		return false, "cap_ip"
 	}
 	c.total++
 	c.perUser[user]++
-	return true
+	c.perIP[ip]++
+	return true, ""
 }
 
-func (c *connCounter) release(user string) {
+func (c *connCounter) release(user, ip string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.total--
 	if c.perUser[user]--; c.perUser[user] <= 0 {
 		delete(c.perUser, user)
+	}
+	if c.perIP[ip]--; c.perIP[ip] <= 0 {
+		delete(c.perIP, ip)
 	}
 }

@@ -24,6 +24,7 @@ type metrics struct {
 	rateLimited   prometheus.Counter
 	inputsDropped prometheus.Counter
 	rejected      *prometheus.CounterVec
+	limited       *prometheus.CounterVec
 	tickSeconds   *prometheus.HistogramVec
 	tickOverruns  *prometheus.CounterVec
 	inboxDepth    *prometheus.HistogramVec
@@ -45,6 +46,7 @@ func newMetrics(matches func() float64) *metrics {
 	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_rate_limited_total", Help: "Inputs and messages dropped by the per-connection rate limit."})
 	m.inputsDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_inputs_dropped_total", Help: "Inputs and messages dropped because a match inbox was full."})
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_upgrades_rejected_total", Help: "WebSocket upgrades refused, by reason."}, []string{"reason"})
+	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_limit_refusals_total", Help: "Requests refused by a configured limit, by limit."}, []string{"limit"})
 	m.tickSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tickrelay_tick_duration_seconds", Help: "Time to run one match tick.",
 		Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3}}, []string{"game"})
 	m.tickOverruns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_tick_overruns_total", Help: "Ticks that took longer than the tick interval."}, []string{"game"})
@@ -54,7 +56,7 @@ func newMetrics(matches func() float64) *metrics {
 	m.deltaFrames = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_delta_recipients_total", Help: "Delta frames handed to members and spectators."}, []string{"game"})
 	m.matchesEnded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_matches_ended_total", Help: "Matches ended, by reason."}, []string{"game", "reason"})
 	for _, c := range []prometheus.Collector{m.sessions, m.framesOut, m.slowCloses, m.authFailures, m.badFrames, m.rateLimited,
-		m.inputsDropped, m.rejected, m.tickSeconds, m.tickOverruns, m.inboxDepth, m.deltaBytes, m.deltaFrames, m.matchesEnded} {
+		m.inputsDropped, m.rejected, m.limited, m.tickSeconds, m.tickOverruns, m.inboxDepth, m.deltaBytes, m.deltaFrames, m.matchesEnded} {
 		f(c)
 	}
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickrelay_matches", Help: "Running matches on this instance."}, matches))

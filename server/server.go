@@ -33,6 +33,8 @@ type Server struct {
 	auth     *auth.Authority
 	hub      *hub
 	conns    *connCounter
+	guests   *keyLimiter // guest tokens per client IP
+	proxies  proxies     // trusted reverse proxies
 	metrics  *metrics
 	upgrader *gws.Upgrader
 	mux      *http.ServeMux
@@ -85,7 +87,12 @@ func DefaultCatalog() *game.Catalog {
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	srv := &Server{cfg: cfg, log: cfg.Log, hub: newHub(cfg.ResumeWindow), stop: make(chan struct{}), drain: make(chan struct{}),
-		conns: &connCounter{perUser: map[string]int{}, max: cfg.MaxConns, maxPer: cfg.MaxConnsPerUser}}
+		conns:  newConnCounter(cfg.MaxConns, cfg.MaxConnsPerUser, cfg.MaxConnsPerIP),
+		guests: newKeyLimiter(cfg.GuestRate, cfg.GuestBurst)}
+	var err error
+	if srv.proxies, err = parseProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
+	}
 	if len(cfg.Secret) == 0 {
 		srv.cfg.Secret = auth.RandomSecret()
 		srv.log.Warn("no secret configured: using a random one, so tokens will not survive a restart (set --secret or TICKRELAY_SECRET)")
@@ -208,6 +215,9 @@ func (srv *Server) Serve(ln net.Listener) {
 			select {
 			case now := <-t.C:
 				srv.hub.expire(now)
+				if now.Second()%10 == 0 {
+					srv.guests.sweep()
+				}
 			case <-srv.stop:
 				return
 			}

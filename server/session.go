@@ -26,6 +26,7 @@ type session struct {
 	conn    *gws.Conn
 	w       *writer
 	user    string
+	ip      string // the client IP's key (ipKey), for the per-IP connection cap
 	name    string
 	limiter *rate.Limiter
 	log     *slog.Logger
@@ -389,7 +390,7 @@ func (s *session) closed() {
 	match, pid, code := s.match, s.pid, s.closeCode
 	s.mu.Unlock()
 	s.log.Debug("session closed", "session", s.sessionID(), "code", code, "in_match", match != nil)
-	s.srv.conns.release(s.user)
+	s.srv.conns.release(s.user, s.ip)
 	s.srv.metrics.sessions.Dec()
 	if match == nil {
 		s.srv.hub.remove(s)

@@ -61,16 +61,18 @@ func (srv *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		srv.reject(w, "subprotocol", errBadRequest, "offer the WebSocket subprotocol "+protocol.Subprotocol)
 		return
 	}
-	if !srv.conns.acquire(claims.PlayerID) {
-		srv.reject(w, "cap", errors.Join(errDraining, errors.New("connection limit")), "too many connections")
+	ip := ipKey(srv.clientIP(r))
+	if ok, which := srv.conns.acquire(claims.PlayerID, ip); !ok {
+		srv.metrics.limited.WithLabelValues("conns_" + strings.TrimPrefix(which, "cap_")).Inc()
+		srv.reject(w, which, errors.Join(errDraining, errors.New("connection limit")), connCapMessage[which])
 		return
 	}
-	s := &session{srv: srv, user: claims.PlayerID, name: claims.Name, id: "s-" + newToken(), resumeToken: newToken(),
+	s := &session{srv: srv, user: claims.PlayerID, ip: ip, name: claims.Name, id: "s-" + newToken(), resumeToken: newToken(),
 		limiter: rate.NewLimiter(rate.Limit(srv.cfg.InputRate), srv.cfg.InputBurst)}
 	s.log = srv.log.With("user", s.user)
 	conn, err := srv.upgrader.Upgrade(w, r)
 	if err != nil {
-		srv.conns.release(claims.PlayerID)
+		srv.conns.release(claims.PlayerID, ip)
 		srv.metrics.rejected.WithLabelValues("upgrade").Inc()
 		return
 	}
@@ -83,12 +85,18 @@ func (srv *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		// Upgraded just as the server stopped: the read loop never runs, so clean up here.
 		_ = conn.WriteClose(uint16(protocol.CloseShutdown), []byte("server shutting down"))
 		srv.hub.remove(s)
-		srv.conns.release(s.user)
+		srv.conns.release(s.user, s.ip)
 		srv.metrics.sessions.Dec()
 	}
 }
 
 var errUnauthorized = errors.New("unauthorized")
+
+var connCapMessage = map[string]string{
+	"cap":      "too many connections on this server",
+	"cap_user": "too many connections for this user",
+	"cap_ip":   "too many connections from this address",
+}
 
 func (srv *Server) reject(w http.ResponseWriter, reason string, err error, msg string) {
 	srv.metrics.rejected.WithLabelValues(reason).Inc()

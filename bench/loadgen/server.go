@@ -19,7 +19,7 @@ import (
 // long the server may run before it stops by itself.
 var DefaultArgs = map[string]string{
 	TargetFloor:     "--listen {addr} --max-runtime {maxrt}",
-	TargetTickrelay: "--listen {addr} --admin {admin} --public-metrics",
+	TargetTickrelay: "--listen {addr} --admin {admin} --public-metrics --guest-rate=-1 --max-conns-per-ip=-1",
 }
 
 // packages built for each target

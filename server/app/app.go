@@ -115,6 +115,9 @@ func (o *options) config(opt Options) (server.Config, error) {
 			}
 		}
 	}
+	if o.proxies != "" {
+		cfg.TrustedProxies = strings.Split(o.proxies, ",")
+	}
 	cfg.Catalog = server.DefaultCatalog()
 	for _, g := range opt.Games {
 		if g.Name == "" || g.New == nil {

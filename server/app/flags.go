@@ -31,6 +31,7 @@ type options struct {
 	secretFile string
 	apiKeyFile string
 	origins    string
+	proxies    string
 	logFormat  string
 	logLevel   string
 	noGuest    bool
@@ -61,6 +62,10 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.origins, "origins", "", "comma-separated browser origins allowed to connect and to call the HTTP API (CORS), or * (default: the server's own origin)")
 	fs.IntVar(&cfg.MaxConns, "max-conns", 20000, "WebSocket connections in all")
 	fs.IntVar(&cfg.MaxConnsPerUser, "max-conns-per-user", 8, "WebSocket connections per user")
+	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", 64, "WebSocket connections per client IP (IPv6: per /64); -1: no cap")
+	fs.Float64Var(&cfg.GuestRate, "guest-rate", 0.5, "guest tokens per second per client IP (above: 429 with Retry-After); -1: no limit")
+	fs.IntVar(&cfg.GuestBurst, "guest-burst", 20, "guest tokens a client IP may get at once")
+	fs.StringVar(&o.proxies, "trusted-proxies", "", "comma-separated IPs or CIDR prefixes of reverse proxies whose X-Forwarded-For gives the client IP (default: none, the TCP peer is the client)")
 	fs.IntVar(&cfg.MaxFrame, "max-frame", 16<<10, "inbound frame limit in bytes (above: close 1009)")
 	fs.IntVar(&cfg.OutboundQueue, "outbound-queue", 1<<20, "per-connection outbound queue in bytes (above: close 4001 slow)")
 	fs.Float64Var(&cfg.InputRate, "input-rate", 60, "inputs and messages per second per connection")
