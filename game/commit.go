@@ -223,7 +223,7 @@ func (m *Match) finish() {
 	for _, msg := range msgs {
 		switch msg.kind {
 		case mJoin:
-			msg.join.reply <- joinReply{err: ErrMatchEnded}
+			msg.join.answer(0, ErrMatchEnded)
 		case mReserve:
 			msg.replyErr <- ErrMatchEnded
 		}

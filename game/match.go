@@ -162,6 +162,19 @@ func (m *Match) StartJoin(ctx context.Context, userID, name string, meta []byte,
 	return &PendingJoin{m: m, j: j}, nil
 }
 
+// JoinFunc queues a join and returns without waiting; done is called exactly once, on the match
+// goroutine, with the seat's pid or why the join failed (ErrMatchFull, ErrMatchEnded, a
+// *Refusal, or ctx's error when ctx was done before the match reached the join). A successful
+// done runs before the member's first frame (JOINED) is delivered to sink. done must not block.
+// The only error JoinFunc returns itself is ErrBusy (then done is not called).
+func (m *Match) JoinFunc(ctx context.Context, userID, name string, meta []byte, sink Sink, req uint32, done func(pid uint32, err error)) error {
+	j := &joinReq{ctx: ctx, userID: userID, name: name, meta: append([]byte(nil), meta...), done: done}
+	if !m.in.push(inMsg{kind: mJoin, req: req, sink: sink, join: j}, nil, nil) {
+		return ErrBusy
+	}
+	return nil
+}
+
 // Wait returns the seat's pid, or why the join failed.
 func (p *PendingJoin) Wait(ctx context.Context) (uint32, error) {
 	select {
@@ -441,8 +454,11 @@ func (m *Match) attach(mem *member, sink Sink) {
 }
 
 func (m *Match) handleJoin(j *joinReq, sink Sink, req uint32, now time.Time) {
-	answer := func(pid uint32, err error) { j.reply <- joinReply{pid: pid, err: err} }
-	if j.ctx.Err() != nil {
+	answer := j.answer
+	if err := j.ctx.Err(); err != nil {
+		if j.done != nil {
+			j.done(0, err)
+		}
 		return // the caller gave up; nothing was taken
 	}
 	if m.ending {

@@ -68,7 +68,16 @@ type joinReq struct {
 	userID string
 	name   string
 	meta   []byte
-	reply  chan joinReply
+	reply  chan joinReply      // StartJoin: the answer goes here (buffered, 1)
+	done   func(uint32, error) // JoinFunc: or is handed to this instead
+}
+
+func (j *joinReq) answer(pid uint32, err error) {
+	if j.done != nil {
+		j.done(pid, err)
+		return
+	}
+	j.reply <- joinReply{pid: pid, err: err}
 }
 
 type joinReply struct {

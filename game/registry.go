@@ -32,6 +32,7 @@ type Registry struct {
 	log     *slog.Logger
 	metrics Metrics
 	stagger bool
+	onEnded func(string)
 
 	mu      sync.RWMutex
 	matches map[string]*Match
@@ -50,6 +51,9 @@ type RegistryConfig struct {
 	// each new match is offset by a golden-ratio fraction of the interval, so many matches
 	// spread their ticks (and their writes) across the interval instead of bursting together.
 	NoStagger bool
+	// OnEnded is called with the id of every match that ends, after the registry forgot it (a
+	// cluster bus withdraws it from the directory). It must not block.
+	OnEnded func(id string)
 }
 
 // NewRegistry returns a Registry.
@@ -67,7 +71,7 @@ func NewRegistry(c RegistryConfig) *Registry {
 		c.Metrics = NopMetrics{}
 	}
 	return &Registry{catalog: c.Catalog, clock: c.Clock, log: c.Log, metrics: c.Metrics,
-		stagger: !c.NoStagger, matches: map[string]*Match{}}
+		stagger: !c.NoStagger, onEnded: c.OnEnded, matches: map[string]*Match{}}
 }
 
 // Catalog returns the registry's game catalog.
@@ -122,6 +126,9 @@ func (r *Registry) Create(o CreateOptions) (*Match, error) {
 				delete(r.matches, m.id)
 			}
 			r.mu.Unlock()
+			if r.onEnded != nil {
+				r.onEnded(m.id)
+			}
 		})
 	}()
 	r.log.Info("match created", "match", m.id, "game", m.game, "max_players", opts.MaxPlayers, "tick_rate", opts.TickRate)

@@ -2,43 +2,112 @@ package server
 
 import (
 	"context"
+	"log/slog"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/protocol"
 )
 
-// MatchHandle is how sessions and the HTTP API talk to a match, wherever it runs: *game.Match
-// implements it for local matches; a cluster bus implements it with a relay to the owner.
+// MatchHandle is how sessions and the HTTP API talk to a match, wherever it runs: the memory
+// bus wraps a local *game.Match; a cluster bus relays to the owner on another instance.
+//
+// Every method takes a context and returns an error; none blocks longer than its context
+// (and a cluster bus bounds each call by its own deadline). Requests are always answered:
+// Join calls done exactly once; Sync and Watch answer on the sink (CATCHUP+DELTAs, or JOINED),
+// and when they cannot, return an error or deliver an ERROR frame answering req.
 type MatchHandle interface {
 	ID() string
-	Info() game.Info
-	Join(ctx context.Context, userID, name string, meta []byte, sink game.Sink, req uint32) (uint32, error)
+	// Owner names the instance running the match.
+	Owner() Owner
+	// Info describes the match (for a remote match, as its owner last announced it).
+	Info(ctx context.Context) (game.Info, error)
+	// Join queues a join of userID with sink and returns at once (a read loop never waits on
+	// a match). done is called exactly once, on any goroutine, with the seat's pid or why the
+	// join failed; when it succeeds, done runs before the member's first frame (JOINED) is
+	// delivered to sink. done must not block. An error from Join itself means done will not
+	// be called.
+	Join(ctx context.Context, j JoinRequest, done func(pid uint32, err error)) error
+	// Reserve holds a seat for userID for ttl (a seat reservation).
 	Reserve(ctx context.Context, userID string, ttl time.Duration) error
-	Leave(pid uint32, sink game.Sink, reason protocol.LeaveReason)
-	Input(pid, seq, seen uint32, payload []byte) bool
-	Message(pid uint32, to []uint32, echo bool, payload []byte) bool
-	Sync(pid uint32, sink game.Sink, req, epoch, tick uint32) error
-	Publish(payload []byte) error
-	Watch(sink game.Sink, req uint32) error
-	Unwatch(sink game.Sink)
+	Leave(ctx context.Context, pid uint32, sink game.Sink, reason protocol.LeaveReason) error
+	// Input and Message never block; they return ErrDropped when the input was dropped.
+	Input(ctx context.Context, pid, seq, seen uint32, payload []byte) error
+	Message(ctx context.Context, pid uint32, to []uint32, echo bool, payload []byte) error
+	Sync(ctx context.Context, pid uint32, sink game.Sink, req, epoch, tick uint32) error
+	Publish(ctx context.Context, payload []byte) error
+	Watch(ctx context.Context, sink game.Sink, req uint32) error
+	Unwatch(ctx context.Context, sink game.Sink) error
 }
 
-var _ MatchHandle = (*game.Match)(nil)
+// JoinRequest is a JOIN as the match sees it.
+type JoinRequest struct {
+	UserID, Name string
+	Meta         []byte
+	Sink         game.Sink
+	Req          uint32
+}
+
+// Owner names the instance that runs a match.
+type Owner struct {
+	Node    string `json:"node"`
+	Address string `json:"address"` // its public base URL ("" when unknown: use the one you asked)
+}
+
+// MatchInfo is a match's description with its owner, as listings show it.
+type MatchInfo struct {
+	game.Info
+	Owner Owner `json:"owner"`
+}
+
+// NodeLoad is one instance of the cluster as placement sees it.
+type NodeLoad struct {
+	Node    string  `json:"node"`
+	Address string  `json:"address"`
+	Load    float64 `json:"load"`
+}
 
 // Bus is the seam between this instance and the others. The server reaches matches only
-// through it: the in-memory bus (one instance, no Redis) finds them in the local registry; a
-// cluster bus (Redis, a later step) also finds matches owned by other instances and relays
-// their traffic.
+// through it: the in-memory bus (one instance, no Redis) finds them in the local registry; the
+// cluster bus (server/cluster) also finds matches owned by other instances and relays their
+// traffic.
 type Bus interface {
-	// Locate finds match id, here or elsewhere. Errors wrap errNoMatch when there is none.
+	// Locate finds match id, here or elsewhere. Errors wrap ErrNoMatch when there is none.
 	Locate(ctx context.Context, id string) (MatchHandle, error)
 	// List lists matches (all instances' for a cluster bus).
-	List(ctx context.Context, f game.Filter) ([]game.Info, error)
-	// Announce tells the cluster that a local match started; Withdraw that it ended.
-	Announce(m *game.Match) error
+	List(ctx context.Context, f game.Filter) ([]MatchInfo, error)
+	// Announce tells the cluster that local match id started (before its creator returns it
+	// to anyone); Withdraw that it ended (called for every match that ends, never blocks).
+	Announce(ctx context.Context, id string) error
 	Withdraw(id string)
+	// Place picks the instance a new match should run on: this one (Node == ours) or the
+	// least loaded live one.
+	Place(ctx context.Context) (NodeLoad, error)
+	// Tickets decides that a join ticket is used once across every instance; nil when this
+	// instance's own memory suffices (one instance).
+	Tickets() TicketLedger
 	// Health is nil when the bus works (a cluster bus reports a lost Redis here).
 	Health() error
 	Close() error
 }
+
+// TicketLedger records single-use keys for every instance (Redis SET NX with a TTL).
+type TicketLedger interface {
+	// UseOnce reports true the first time key is used within ttl, false after.
+	UseOnce(ctx context.Context, key string, ttl time.Duration) (bool, error)
+}
+
+// BusEnv is what a bus gets from the server that runs it.
+type BusEnv struct {
+	Registry  *game.Registry
+	Node      string // this instance's name
+	PublicURL string // this instance's base URL for clients and other instances ("" unknown)
+	Log       *slog.Logger
+	Metrics   prometheus.Registerer // the server's registry: a bus adds its metrics here
+	Sessions  func() int            // open sessions, for the load a cluster bus reports
+}
+
+// BusFactory builds the bus when the server starts (Config.Bus).
+type BusFactory func(BusEnv) (Bus, error)

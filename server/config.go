@@ -60,7 +60,7 @@ type Config struct {
 	Log     *slog.Logger  // default slog.Default()
 	Catalog *game.Catalog // default: the built-in games (arena, relay, duel)
 	Clock   game.Clock    // default the wall clock
-	Bus     Bus           // default an in-memory bus (one instance, no Redis)
+	Bus     BusFactory    // default an in-memory bus (one instance, no Redis); server/cluster builds the Redis one
 }
 
 func (c Config) withDefaults() Config {

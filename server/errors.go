@@ -25,7 +25,8 @@ func codeOf(err error) protocol.ErrorCode {
 		return protocol.ErrCodeMatchFull
 	case errors.Is(err, game.ErrMatchEnded):
 		return protocol.ErrCodeMatchEnded
-	case errors.Is(err, game.ErrBusy), errors.Is(err, game.ErrClosed), errors.Is(err, errDraining):
+	case errors.Is(err, game.ErrBusy), errors.Is(err, game.ErrClosed), errors.Is(err, errDraining),
+		errors.Is(err, ErrDropped), errors.Is(err, ErrUnavailable):
 		return protocol.ErrCodeUnavailable
 	case errors.Is(err, game.ErrUnknownGame), errors.Is(err, errNoMatch):
 		return protocol.ErrCodeNotFound
@@ -58,18 +59,48 @@ func codeOf(err error) protocol.ErrorCode {
 	return protocol.ErrCodeInternal
 }
 
-// Server-level sentinel errors.
+// Exported sentinel errors: buses (server/cluster) and embedders return and check them.
 var (
-	errDraining      = errors.New("server is draining")
-	errNoMatch       = errors.New("no such match")
-	errForbidden     = errors.New("forbidden")
-	errBadRequest    = errors.New("bad request")
-	errNotInMatch    = errors.New("not in a match")
-	errAlreadyJoined = errors.New("already in a match")
-	errResume        = errors.New("cannot resume")
-	errRateLimited   = errors.New("rate limited")
-	errTimeout       = errors.New("timed out")
+	ErrDraining      = errors.New("server is draining")
+	ErrNoMatch       = errors.New("no such match")
+	ErrForbidden     = errors.New("forbidden")
+	ErrBadRequest    = errors.New("bad request")
+	ErrNotInMatch    = errors.New("not in a match")
+	ErrAlreadyJoined = errors.New("already in a match")
+	ErrResume        = errors.New("cannot resume")
+	ErrRateLimited   = errors.New("rate limited")
+	ErrTimeout       = errors.New("timed out")
+	ErrDropped       = errors.New("input dropped") // a match inbox (or the relay to it) is full
+	ErrUnavailable   = errors.New("unavailable")   // the owner of a match cannot be reached
 )
+
+// The package's own short names for them.
+var (
+	errDraining      = ErrDraining
+	errNoMatch       = ErrNoMatch
+	errForbidden     = ErrForbidden
+	errBadRequest    = ErrBadRequest
+	errNotInMatch    = ErrNotInMatch
+	errAlreadyJoined = ErrAlreadyJoined
+	errResume        = ErrResume
+	errRateLimited   = ErrRateLimited
+	errTimeout       = ErrTimeout
+)
+
+// CodeError is an error that carries its protocol code: a cluster bus turns an error answered
+// by another instance back into one, so the client sees the code the owner chose.
+type CodeError struct {
+	Code protocol.ErrorCode
+	Msg  string
+}
+
+func (e *CodeError) Error() string { return e.Msg }
+
+// ErrorCode implements the coded-error interface codeOf looks for.
+func (e *CodeError) ErrorCode() protocol.ErrorCode { return e.Code }
+
+// CodeOf is the protocol error code for err (the one mapping, exported for buses).
+func CodeOf(err error) protocol.ErrorCode { return codeOf(err) }
 
 // httpStatus is the HTTP status for an error code.
 func httpStatus(c protocol.ErrorCode) int {

@@ -14,31 +14,19 @@ import (
 // This file holds the server's extension points for packages built on it (server/matchmaking,
 // server/cluster): they may import server, never the reverse.
 
-// Reservation is a held seat: the match, the address of the instance to connect to, and the
-// single-use join ticket bound to player, match and seat (JOIN it within the join window).
-type Reservation struct {
-	MatchID   string    `json:"match_id"`
-	Address   string    `json:"address"`
-	Ticket    string    `json:"ticket"`
-	Seat      int       `json:"seat"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-// ReserveSeat holds a seat in m for player and issues the join ticket; address is the
-// WebSocket URL announced in the reservation ("" leaves it for the caller to fill in); seat is
-// the number written in the ticket (0: the next one after the players already in the match).
+// ReserveSeat holds a seat in m for player and issues the join ticket (see Reservations). The
+// reservation's address names the owner's WebSocket URL when the owner has a public URL, else
+// address ("" leaves it for the caller to fill in); seat is the number written in the ticket
+// (0: the next one after the players already in the match).
 func (srv *Server) ReserveSeat(ctx context.Context, m MatchHandle, player, address string, seat int) (Reservation, error) {
-	if err := m.Reserve(ctx, player, srv.auth.JoinWindow()); err != nil {
-		return Reservation{}, err
-	}
-	if seat <= 0 {
-		seat = m.Info().Players + 1
-	}
-	tok, exp, err := srv.auth.IssueJoin(player, m.ID(), seat)
+	res, err := srv.res.ReserveIn(ctx, m, player, seat)
 	if err != nil {
 		return Reservation{}, err
 	}
-	return Reservation{MatchID: m.ID(), Address: address, Ticket: tok, Seat: seat, ExpiresAt: exp.UTC()}, nil
+	if res.Address == "" {
+		res.Address = address
+	}
+	return res, nil
 }
 
 // ReleaseSeat gives back a seat ReserveSeat held for player (a reservation expiring now), for

@@ -97,7 +97,7 @@ func (ts *testServer) guest(name string) (token, player string) {
 }
 
 type created struct {
-	Match       matchJSON   `json:"match"`
+	Match       MatchInfo   `json:"match"`
 	Reservation Reservation `json:"reservation"`
 }
 

@@ -149,11 +149,6 @@ func (srv *Server) handleGuest(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"token": tok, "player_id": s.PlayerID, "name": s.Name, "expires_at": s.ExpiresAt.UTC()})
 }
 
-type matchJSON struct {
-	game.Info
-	Owner string `json:"owner"`
-}
-
 func (srv *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	if srv.draining.Load() {
 		srv.fail(w, errDraining)
@@ -195,7 +190,10 @@ func (srv *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	m, err := srv.reg.Create(game.CreateOptions{Game: req.Game, Params: params, Private: req.Private, MaxPlayers: req.MaxPlayers, Label: req.Label})
+	if srv.placeElsewhere(w, r, req) {
+		return
+	}
+	m, err := srv.CreateMatch(r.Context(), game.CreateOptions{Game: req.Game, Params: params, Private: req.Private, MaxPlayers: req.MaxPlayers, Label: req.Label})
 	if err != nil {
 		var refusal *game.Refusal
 		if errors.As(err, &refusal) {
@@ -204,27 +202,53 @@ func (srv *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		srv.fail(w, err)
 		return
 	}
-	if err := srv.bus.Announce(m); err != nil {
-		srv.log.Warn("announce failed", "match", m.ID(), "err", err)
-	}
-	res, err := srv.reserve(r, m, p.PlayerID)
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	res, err := srv.res.ReserveIn(ctx, LocalHandle(m, srv.owner()), p.PlayerID, 0)
 	if err != nil {
 		srv.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusCreated, map[string]any{"match": srv.matchJSON(m.Info()), "reservation": res})
+	srv.fillAddress(r, &res)
+	writeJSON(w, http.StatusCreated, map[string]any{"match": MatchInfo{Info: m.Info(), Owner: srv.owner()}, "reservation": res})
 }
 
-// reserve holds a seat for the player and issues the single-use join ticket.
-func (srv *Server) reserve(r *http.Request, m MatchHandle, player string) (Reservation, error) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+// CreateMatch starts a match on this instance and announces it to the cluster before
+// returning it (the matchmaker creates its matches through here too).
+func (srv *Server) CreateMatch(ctx context.Context, o game.CreateOptions) (*game.Match, error) {
+	if srv.draining.Load() {
+		return nil, errDraining
+	}
+	m, err := srv.reg.Create(o)
+	if err != nil {
+		return nil, err
+	}
+	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return srv.ReserveSeat(ctx, m, player, srv.wsAddress(r), 0)
+	if err := srv.bus.Announce(actx, m.ID()); err != nil {
+		m.Stop(protocol.EndStopped)
+		return nil, fmt.Errorf("%w: announce %s: %v", ErrUnavailable, m.ID(), err)
+	}
+	return m, nil
+}
+
+// Reservations is the seat-reservation service (the matchmaker uses it).
+func (srv *Server) Reservations() *Reservations { return srv.res }
+
+// owner names this instance.
+func (srv *Server) owner() Owner { return Owner{Node: srv.cfg.NodeID, Address: srv.cfg.PublicURL} }
+
+// fillAddress names this instance's WebSocket URL (from the request) when the owner has no
+// public URL configured.
+func (srv *Server) fillAddress(r *http.Request, res *Reservation) {
+	if res.Address == "" {
+		res.Address = srv.wsAddress(r)
+	}
 }
 
 func (srv *Server) wsAddress(r *http.Request) string {
 	if srv.cfg.PublicURL != "" {
-		return strings.TrimRight(srv.cfg.PublicURL, "/") + "/ws"
+		return WSAddress(srv.cfg.PublicURL)
 	}
 	scheme := "ws"
 	if r.TLS != nil || r.Header.Get("X-Forwarded-Proto") == "https" {
@@ -232,8 +256,6 @@ func (srv *Server) wsAddress(r *http.Request) string {
 	}
 	return scheme + "://" + r.Host + "/ws"
 }
-
-func (srv *Server) matchJSON(i game.Info) matchJSON { return matchJSON{Info: i, Owner: srv.cfg.NodeID} }
 
 func (srv *Server) handleList(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
@@ -252,11 +274,7 @@ func (srv *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		srv.fail(w, err)
 		return
 	}
-	out := make([]matchJSON, len(infos))
-	for i, info := range infos {
-		out[i] = srv.matchJSON(info)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"matches": out})
+	writeJSON(w, http.StatusOK, map[string]any{"matches": infos})
 }
 
 func (srv *Server) handleGet(w http.ResponseWriter, r *http.Request) {
@@ -265,7 +283,12 @@ func (srv *Server) handleGet(w http.ResponseWriter, r *http.Request) {
 		srv.fail(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, srv.matchJSON(m.Info()))
+	info, err := m.Info(r.Context())
+	if err != nil {
+		srv.fail(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, MatchInfo{Info: info, Owner: m.Owner()})
 }
 
 func (srv *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
@@ -274,16 +297,14 @@ func (srv *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 		srv.fail(w, err)
 		return
 	}
-	m, err := srv.bus.Locate(r.Context(), r.PathValue("id"))
+	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+	defer cancel()
+	res, err := srv.res.Reserve(ctx, r.PathValue("id"), p.PlayerID)
 	if err != nil {
 		srv.fail(w, err)
 		return
 	}
-	res, err := srv.reserve(r, m, p.PlayerID)
-	if err != nil {
-		srv.fail(w, err)
-		return
-	}
+	srv.fillAddress(r, &res)
 	writeJSON(w, http.StatusOK, res)
 }
 
@@ -321,7 +342,7 @@ func (srv *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		srv.fail(w, err)
 		return
 	}
-	if err := m.Publish(payload); err != nil {
+	if err := m.Publish(r.Context(), payload); err != nil {
 		srv.fail(w, err)
 		return
 	}

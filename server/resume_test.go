@@ -237,10 +237,10 @@ func TestHTTPAPIShapes(t *testing.T) {
 	a := ts.create(tok, map[string]any{"game": "arena", "label": map[string]string{"mode": "ffa"}})
 	ts.create(tok, map[string]any{"game": "relay", "private": true})
 	var list struct {
-		Matches []matchJSON `json:"matches"`
+		Matches []MatchInfo `json:"matches"`
 	}
 	ts.do("GET", "/v1/matches?game=arena&label.mode=ffa&free=true", "", nil, &list)
-	if len(list.Matches) != 1 || list.Matches[0].ID != a.Match.ID || list.Matches[0].Owner != "local" {
+	if len(list.Matches) != 1 || list.Matches[0].ID != a.Match.ID || list.Matches[0].Owner.Node != "local" {
 		t.Fatalf("list %+v", list)
 	}
 	ts.do("GET", "/v1/matches", "", nil, &list)

@@ -30,6 +30,7 @@ type Server struct {
 	log      *slog.Logger
 	reg      *game.Registry
 	bus      Bus
+	res      *Reservations
 	auth     *auth.Authority
 	hub      *hub
 	conns    *connCounter
@@ -108,12 +109,25 @@ func New(cfg Config) (*Server, error) {
 	}
 	var reg *game.Registry
 	srv.metrics = newMetrics(func() float64 { return float64(reg.Len()) })
-	reg = game.NewRegistry(game.RegistryConfig{Catalog: catalog, Clock: cfg.Clock, Log: cfg.Log, Metrics: srv.metrics})
+	var bus atomic.Pointer[Bus]
+	reg = game.NewRegistry(game.RegistryConfig{Catalog: catalog, Clock: cfg.Clock, Log: cfg.Log, Metrics: srv.metrics,
+		OnEnded: func(id string) {
+			if b := bus.Load(); b != nil {
+				(*b).Withdraw(id)
+			}
+		}})
 	srv.reg = reg
-	srv.bus = cfg.Bus
-	if srv.bus == nil {
-		srv.bus = NewMemoryBus(reg)
+	if cfg.Bus != nil {
+		srv.bus, err = cfg.Bus(BusEnv{Registry: reg, Node: cfg.NodeID, PublicURL: cfg.PublicURL, Log: cfg.Log,
+			Metrics: srv.metrics.reg, Sessions: func() int { return srv.hub.len() }})
+		if err != nil {
+			return nil, fmt.Errorf("bus: %w", err)
+		}
+	} else {
+		srv.bus = NewMemoryBus(reg, srv.owner())
 	}
+	bus.Store(&srv.bus)
+	srv.res = NewReservations(srv.auth, srv.bus)
 	srv.upgrader = srv.newUpgrader()
 	srv.handler = srv.routes()
 	return srv, nil

@@ -11,7 +11,6 @@ import (
 	"github.com/lxzan/gws"
 	"golang.org/x/time/rate"
 
-	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/protocol"
 )
 
@@ -47,8 +46,8 @@ type session struct {
 	match       MatchHandle // guarded by mu: nil when not in a match
 	pid         uint32      // guarded by mu
 	joined      bool        // guarded by mu: has ever joined (stops the idle timer)
-	joiningID   string      // guarded by mu: the match a JOIN is waiting on
-	joinGone    bool        // guarded by mu: that match detached us before Join returned
+	joining     bool        // guarded by mu: a JOIN is under way (answered asynchronously)
+	gone        bool        // guarded by mu: the connection is closed (closed() ran)
 	closing     bool        // guarded by mu
 	closeCode   uint16      // guarded by mu
 }
@@ -74,8 +73,6 @@ func (s *session) Detached(matchID string, pid uint32, reason protocol.LeaveReas
 	mine := s.match != nil && s.match.ID() == matchID && s.pid == pid
 	if mine {
 		s.match, s.pid = nil, 0
-	} else if s.match == nil && s.joiningID == matchID {
-		s.joinGone = true // the match ended (or kicked us) before our JOIN's answer arrived
 	}
 	s.mu.Unlock()
 	if mine && reason == protocol.LeaveKicked {
@@ -177,7 +174,7 @@ func (s *session) handle(frame []byte) {
 			s.sendError(protocol.ErrCodeNotInMatch, "join a match first", m.Op, m.Seq)
 			return
 		}
-		if !match.Input(pid, m.Seq, m.Seen, m.Payload) {
+		if match.Input(bg, pid, m.Seq, m.Seen, m.Payload) != nil {
 			s.srv.metrics.inputsDropped.Inc()
 		}
 	case protocol.OpMessage:
@@ -189,7 +186,7 @@ func (s *session) handle(frame []byte) {
 			s.sendError(protocol.ErrCodeNotInMatch, "join a match first", m.Op, 0)
 			return
 		}
-		if !match.Message(pid, m.To, m.Echo, m.Payload) {
+		if match.Message(bg, pid, m.To, m.Echo, m.Payload) != nil {
 			s.srv.metrics.inputsDropped.Inc()
 		}
 	case protocol.OpPing:
@@ -205,7 +202,7 @@ func (s *session) handle(frame []byte) {
 		s.mu.Lock()
 		s.match, s.pid = nil, 0
 		s.mu.Unlock()
-		match.Leave(pid, s, protocol.LeaveLeft)
+		_ = match.Leave(bg, pid, s, protocol.LeaveLeft)
 		s.send(protocol.AppendServer(nil, &protocol.ServerMsg{Op: protocol.OpLeft, Req: m.Req}))
 	case protocol.OpSync:
 		match, pid := s.current()
@@ -213,7 +210,7 @@ func (s *session) handle(frame []byte) {
 			s.sendError(protocol.ErrCodeNotInMatch, "not in a match", m.Op, m.Req)
 			return
 		}
-		if err := match.Sync(pid, s, m.Req, m.Epoch, m.Tick); err != nil {
+		if err := match.Sync(bg, pid, s, m.Req, m.Epoch, m.Tick); err != nil {
 			s.fail(err, m.Op, m.Req)
 		}
 	case protocol.OpResume:
@@ -247,66 +244,106 @@ func (s *session) allow(op protocol.Op, ref uint32) bool {
 	return false
 }
 
+// bg is the context of calls that never wait (inputs, leaves, syncs: a bus queues them).
+var bg = context.Background()
+
+// join starts a JOIN and returns at once: the read loop never waits on a match (which may run
+// on another instance). The rest runs in a goroutine counted by the server; the seat is
+// recorded by the match's answer, which arrives before the JOINED frame, so an INPUT sent
+// after JOINED always finds the session in its match.
 func (s *session) join(m *protocol.ClientMsg) {
-	if cur, _ := s.current(); cur != nil {
+	s.mu.Lock()
+	busy := s.match != nil || s.joining
+	if !busy {
+		s.joining = true
+	}
+	s.mu.Unlock()
+	if busy {
 		s.fail(errAlreadyJoined, m.Op, m.Req)
 		return
 	}
-	matchID := m.Match
-	if m.Ticket != "" {
-		// VerifyJoinFor refuses another player's ticket without using it up.
-		t, err := s.srv.auth.VerifyJoinFor(m.Ticket, s.user)
+	// The decoder reuses its buffers: keep copies.
+	matchID, ticket, req := m.Match, m.Ticket, m.Req
+	meta := append([]byte(nil), m.Meta...)
+	if !s.srv.track(func() { s.joinAsync(matchID, ticket, meta, req) }) {
+		s.joinDone()
+		s.fail(errDraining, protocol.OpJoin, req)
+	}
+}
+
+func (s *session) joinDone() {
+	s.mu.Lock()
+	s.joining = false
+	s.mu.Unlock()
+}
+
+func (s *session) joinAsync(matchID, ticket string, meta []byte, req uint32) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	fail := func(err error) {
+		cancel()
+		s.joinDone()
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = errTimeout
+		}
+		s.fail(err, protocol.OpJoin, req)
+	}
+	if ticket != "" {
+		// Redeem refuses another player's ticket without using it up.
+		t, err := s.srv.res.Redeem(ctx, ticket, s.user)
 		if err != nil {
 			s.srv.metrics.authFailures.Inc()
-			s.fail(err, m.Op, m.Req)
+			fail(err)
 			return
 		}
 		if matchID != "" && matchID != t.MatchID {
-			s.fail(errors.Join(errForbidden, errors.New("the ticket is for another match")), m.Op, m.Req)
+			fail(errors.Join(errForbidden, errors.New("the ticket is for another match")))
 			return
 		}
 		matchID = t.MatchID
 	}
 	if matchID == "" {
-		s.fail(errors.Join(errBadRequest, errors.New("JOIN needs a match id or a ticket")), m.Op, m.Req)
+		fail(errors.Join(errBadRequest, errors.New("JOIN needs a match id or a ticket")))
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
 	match, err := s.srv.bus.Locate(ctx, matchID)
 	if err != nil {
-		s.fail(err, m.Op, m.Req)
+		fail(err)
 		return
 	}
-	if m.Ticket == "" && match.Info().Private {
-		s.fail(errors.Join(errForbidden, errors.New("a private match needs a ticket")), m.Op, m.Req)
-		return
-	}
-	// The read loop waits for the answer (at most one tick): inputs sent after JOINED can then
-	// never overtake the join.
-	s.mu.Lock()
-	s.joiningID, s.joinGone = match.ID(), false
-	s.mu.Unlock()
-	pid, err := match.Join(ctx, s.user, s.name, m.Meta, s, m.Req)
-	s.mu.Lock()
-	gone := s.joinGone
-	s.joiningID, s.joinGone = "", false
-	s.mu.Unlock()
-	if err == nil && gone {
-		err = game.ErrMatchEnded
-	}
-	if err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			err = errTimeout
+	if ticket == "" {
+		info, err := match.Info(ctx)
+		if err != nil {
+			fail(err)
+			return
 		}
-		s.fail(err, m.Op, m.Req)
-		return
+		if info.Private {
+			fail(errors.Join(errForbidden, errors.New("a private match needs a ticket")))
+			return
+		}
 	}
-	s.mu.Lock()
-	s.match, s.pid, s.joined = match, pid, true
-	s.mu.Unlock()
-	if s.idle != nil {
-		s.idle.Stop()
+	err = match.Join(ctx, JoinRequest{UserID: s.user, Name: s.name, Meta: meta, Sink: s, Req: req}, func(pid uint32, err error) {
+		if err != nil {
+			fail(err)
+			return
+		}
+		cancel()
+		s.mu.Lock()
+		s.joining = false
+		gone := s.gone
+		if !gone {
+			s.match, s.pid, s.joined = match, pid, true
+		}
+		s.mu.Unlock()
+		if gone { // the connection closed while the join was under way: give the seat back
+			_ = match.Leave(bg, pid, s, protocol.LeaveLeft)
+			return
+		}
+		if s.idle != nil {
+			s.idle.Stop()
+		}
+	})
+	if err != nil {
+		fail(err)
 	}
 }
 
@@ -344,7 +381,7 @@ func (s *session) resume(m *protocol.ClientMsg) {
 		if s.idle != nil {
 			s.idle.Stop()
 		}
-		if err := match.Sync(pid, s, m.Req, m.Epoch, m.Tick); err != nil {
+		if err := match.Sync(bg, pid, s, m.Req, m.Epoch, m.Tick); err != nil {
 			s.fail(err, m.Op, m.Req)
 		}
 	}
@@ -388,6 +425,7 @@ func (s *session) closed() {
 	}
 	s.mu.Lock()
 	match, pid, code := s.match, s.pid, s.closeCode
+	s.gone = true
 	s.mu.Unlock()
 	s.log.Debug("session closed", "session", s.sessionID(), "code", code, "in_match", match != nil)
 	s.srv.conns.release(s.user, s.ip)
@@ -397,14 +435,14 @@ func (s *session) closed() {
 		return
 	}
 	if code != 0 && !protocol.Reconnectable(protocol.CloseCode(code)) {
-		match.Leave(pid, s, protocol.LeaveLeft)
+		_ = match.Leave(bg, pid, s, protocol.LeaveLeft)
 		s.mu.Lock()
 		s.match, s.pid = nil, 0
 		s.mu.Unlock()
 		s.srv.hub.remove(s)
 		return
 	}
-	match.Leave(pid, s, protocol.LeaveDropped)
+	_ = match.Leave(bg, pid, s, protocol.LeaveDropped)
 	s.srv.hub.park(s)
 }
 

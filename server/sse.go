@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -21,16 +22,21 @@ func (srv *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		srv.fail(w, err)
 		return
 	}
-	if m.Info().Private {
+	info, err := m.Info(r.Context())
+	if err != nil {
+		srv.fail(w, err)
+		return
+	}
+	if info.Private {
 		writeError(w, protocol.ErrCodeForbidden, "private matches cannot be streamed")
 		return
 	}
 	sink := &sseSink{frames: make(chan []byte, 256), gone: make(chan struct{})}
-	if err := m.Watch(sink, 0); err != nil {
+	if err := m.Watch(r.Context(), sink, 0); err != nil {
 		srv.fail(w, err)
 		return
 	}
-	defer m.Unwatch(sink)
+	defer func() { _ = m.Unwatch(context.Background(), sink) }()
 
 	rc := http.NewResponseController(w)
 	h := w.Header()

@@ -91,6 +91,7 @@ type Join struct {
 	MatchID   string
 	Seat      int
 	ExpiresAt time.Time
+	ID        string // the ticket's jti: a cluster records it once for every instance
 }
 
 // RandomSecret returns 32 bytes from crypto/rand, for a server started without a secret.

@@ -260,7 +260,10 @@ func TestJoinRoundTripAndReplay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if j != (Join{PlayerID: "p1", MatchID: "m-7", Seat: 2, ExpiresAt: exp}) {
+	if j.ID == "" {
+		t.Fatal("no ticket id")
+	}
+	if j != (Join{PlayerID: "p1", MatchID: "m-7", Seat: 2, ExpiresAt: exp, ID: j.ID}) {
 		t.Fatalf("got %+v", j)
 	}
 	if _, err := a.VerifyJoin(tok); !errors.Is(err, ErrInvalidToken) || reasonOf(err) != reasonUsed {

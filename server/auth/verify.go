@@ -95,7 +95,7 @@ func (a *Authority) verifyJoin(token, playerID string, checkPlayer bool) (Join, 
 	if err := a.used.use(c.jti, c.exp.Time.Add(a.leeway), now); err != nil {
 		return Join{}, err
 	}
-	return Join{PlayerID: c.sub, MatchID: c.match, Seat: int(c.seat), ExpiresAt: c.exp.Time.UTC()}, nil
+	return Join{PlayerID: c.sub, MatchID: c.match, Seat: int(c.seat), ExpiresAt: c.exp.Time.UTC(), ID: c.jti}, nil
 }
 
 // parse runs the checks common to both token types.

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tickrelay/tickrelay/server/auth"
+)
+
+// Reservations holds seats and issues and redeems their single-use join tickets, for the HTTP
+// API (POST /v1/matches, POST /v1/matches/{id}/join), the WebSocket JOIN and the matchmaker.
+// A reservation names the match's owner, so clients that can reach it may connect there; its
+// ticket works on any instance: with a cluster bus it is used once across all of them (the
+// bus's TicketLedger), not just once per process. Safe for concurrent use.
+type Reservations struct {
+	auth *auth.Authority
+	bus  Bus
+}
+
+// Reservation is a held seat and the ticket that takes it.
+type Reservation struct {
+	MatchID   string    `json:"match_id"`
+	Address   string    `json:"address"` // the owner's WebSocket URL ("" when unknown: use the instance you asked)
+	Owner     Owner     `json:"owner"`
+	Ticket    string    `json:"ticket"`
+	Seat      int       `json:"seat"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// NewReservations returns the service over an authority and a bus.
+func NewReservations(a *auth.Authority, bus Bus) *Reservations {
+	return &Reservations{auth: a, bus: bus}
+}
+
+// Reserve holds a seat in match matchID (wherever it runs) for playerID for the ticket's
+// lifetime and issues the ticket.
+func (r *Reservations) Reserve(ctx context.Context, matchID, playerID string) (Reservation, error) {
+	m, err := r.bus.Locate(ctx, matchID)
+	if err != nil {
+		return Reservation{}, err
+	}
+	return r.ReserveIn(ctx, m, playerID, 0)
+}
+
+// ReserveIn is Reserve for a match already located; seat is the number written in the ticket
+// (0: the next one after the players already in the match).
+func (r *Reservations) ReserveIn(ctx context.Context, m MatchHandle, playerID string, seat int) (Reservation, error) {
+	if err := m.Reserve(ctx, playerID, r.auth.JoinWindow()); err != nil {
+		return Reservation{}, err
+	}
+	info, err := m.Info(ctx)
+	if err != nil {
+		return Reservation{}, err
+	}
+	if seat <= 0 {
+		seat = info.Players + 1
+	}
+	tok, exp, err := r.auth.IssueJoin(playerID, m.ID(), seat)
+	if err != nil {
+		return Reservation{}, err
+	}
+	owner := m.Owner()
+	res := Reservation{MatchID: m.ID(), Owner: owner, Ticket: tok, Seat: seat, ExpiresAt: exp.UTC()}
+	if owner.Address != "" {
+		res.Address = WSAddress(owner.Address)
+	}
+	return res, nil
+}
+
+// Redeem verifies ticket for playerID and uses it up (everywhere, with a cluster bus). A
+// ticket issued to another player is refused without being used.
+func (r *Reservations) Redeem(ctx context.Context, ticket, playerID string) (auth.Join, error) {
+	j, err := r.auth.VerifyJoinFor(ticket, playerID)
+	if err != nil {
+		return auth.Join{}, err
+	}
+	if l := r.bus.Tickets(); l != nil {
+		ttl := time.Until(j.ExpiresAt) + r.auth.JoinWindow() // outlives every instance's leeway
+		first, err := l.UseOnce(ctx, "ticket:"+j.ID, ttl)
+		if err != nil {
+			return auth.Join{}, fmt.Errorf("%w: ticket ledger: %v", ErrUnavailable, err)
+		}
+		if !first {
+			return auth.Join{}, fmt.Errorf("%w: already used", auth.ErrInvalidToken)
+		}
+	}
+	return j, nil
+}
+
+// WSAddress turns a public base URL (http(s):// or ws(s)://) into its WebSocket endpoint URL.
+func WSAddress(base string) string {
+	base = strings.TrimRight(base, "/")
+	switch {
+	case strings.HasPrefix(base, "http://"):
+		base = "ws://" + strings.TrimPrefix(base, "http://")
+	case strings.HasPrefix(base, "https://"):
+		base = "wss://" + strings.TrimPrefix(base, "https://")
+	}
+	return base + "/ws"
+}
