@@ -140,6 +140,7 @@ const (
 	EndEmpty    EndReason = 2 // nobody left in it for the empty timeout
 	EndStopped  EndReason = 3 // stopped by an operator or a shutdown
 	EndError    EndReason = 4 // the game logic failed (panic); result holds a message
+	EndLost     EndReason = 5 // the instance running the match was lost (relayed players learn it here)
 )
 
 // CodeEntry is one row of the exported code table.
@@ -208,7 +209,7 @@ func Codes() CodeTable {
 		},
 		End: []CodeEntry{
 			{"FINISHED", int(EndFinished)}, {"EMPTY", int(EndEmpty)}, {"STOPPED", int(EndStopped)},
-			{"ERROR", int(EndError)},
+			{"ERROR", int(EndError)}, {"LOST", int(EndLost)},
 		},
 		Reconnect:   []int{1001, 1006, 1011, 1012, 1013, 1014},
 		ReconnRange: [2]int{4000, 4099},

@@ -104,6 +104,7 @@ export const EndReason = {
   EMPTY: 2,
   STOPPED: 3,
   ERROR: 4,
+  LOST: 5,
 } as const;
 export type EndReason = (typeof EndReason)[keyof typeof EndReason];
 
