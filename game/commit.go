@@ -55,6 +55,11 @@ func (m *Match) commit() {
 		}
 		m.metrics.Delta(len(shared), n)
 	}
+	st.lostOwners(func(pid uint32) {
+		if mem := m.members[pid]; mem != nil {
+			mem.lostAt = m.tick
+		}
+	})
 	st.clearChanges()
 	m.events, m.nEvents = m.events[:0], 0
 	for _, mem := range m.order {
@@ -137,10 +142,10 @@ func (m *Match) joinedFrame(mem *member, req uint32) []byte {
 		m.snapCache = m.state.appendSnapshot(nil)
 		m.snapTick = m.lastEmit
 	}
-	var pid uint32
+	var pid, ack uint32
 	var private []byte
 	if mem != nil {
-		pid = mem.PID
+		pid, ack = mem.PID, mem.LastInput
 		private = m.state.appendPrivate(nil, pid, true)
 	}
 	members := protocol.AppendMapHeader(nil, len(m.order))
@@ -162,19 +167,20 @@ func (m *Match) joinedFrame(mem *member, req uint32) []byte {
 	return protocol.AppendServer(nil, &protocol.ServerMsg{
 		Op: protocol.OpJoined, Req: req, Match: m.id, Game: m.game, PID: pid,
 		Epoch: m.epoch, Tick: m.lastEmit, TickRate: uint32(m.opts.TickRate),
-		State: m.snapCache, Private: private, Members: members, Schema: schema,
+		State: m.snapCache, Private: private, Members: members, Schema: schema, Ack: ack,
 	})
 }
 
 // catchUp answers a SYNC or resume: the deltas after s.tick from the ring (with mem's current
-// ack and every private field in the last one), or a snapshot when they are gone.
+// ack and every private field in the last one), or a snapshot when they are gone or when mem
+// lost an entity's ownership after s.tick (the ring's deltas carry no tails to tell it).
 func (m *Match) catchUp(s syncReq) {
 	mem := s.mem
 	mem.syncing = false
 	if m.members[mem.PID] != mem || mem.sink == nil {
 		return
 	}
-	if s.epoch == m.epoch {
+	if s.epoch == m.epoch && s.tick >= mem.lostAt {
 		var entries []ringEntry
 		ok := s.tick == m.lastEmit
 		if !ok && s.tick < m.lastEmit {
@@ -207,27 +213,44 @@ func (m *Match) finish() {
 	}
 	frame := protocol.AppendServer(nil, &protocol.ServerMsg{
 		Op: protocol.OpEnd, Epoch: m.epoch, Tick: m.lastEmit, Reason: m.endReason, Result: m.endResult})
+	told := map[Sink]bool{}
 	for _, mem := range m.order {
 		if mem.sink != nil {
+			told[mem.sink] = true
 			mem.sink.Deliver(frame, nil)
 			mem.sink.Detached(m.id, mem.PID, protocol.LeaveEnded)
 			mem.sink = nil
 		}
 	}
 	for s := range m.spectators {
+		told[s] = true
 		s.Deliver(frame, nil)
 		s.Detached(m.id, 0, protocol.LeaveEnded)
 	}
-	// Requests still queued get their answer: joins and reservations are refused.
-	msgs, _, _ := m.in.drain()
-	for _, msg := range msgs {
+	// Requests still queued get their answer (later ones are refused with ErrMatchEnded):
+	// joins and reservations are refused, syncs and watches get END.
+	for _, msg := range m.in.shut() {
 		switch msg.kind {
 		case mJoin:
 			msg.join.answer(0, ErrMatchEnded)
 		case mReserve:
 			msg.replyErr <- ErrMatchEnded
+		case mSync, mWatch:
+			if msg.sink != nil && !told[msg.sink] {
+				told[msg.sink] = true
+				msg.sink.Deliver(frame, nil)
+				msg.sink.Detached(m.id, msg.pid, protocol.LeaveEnded)
+			}
 		}
 	}
+	for _, w := range m.newWatchers { // watches taken this tick but not yet answered
+		if !told[w.sink] {
+			told[w.sink] = true
+			w.sink.Deliver(frame, nil)
+			w.sink.Detached(m.id, 0, protocol.LeaveEnded)
+		}
+	}
+	m.newWatchers = nil
 	m.ring.reset()
 	m.publishInfo()
 	m.metrics.Ended(m.endReason)

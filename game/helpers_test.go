@@ -135,6 +135,24 @@ func (s *sink) take(t *testing.T) []protocol.ServerMsg {
 	return out
 }
 
+// takeRaw returns and forgets the frames so far, as bytes.
+func (s *sink) takeRaw() [][]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fs := s.frames
+	s.frames, s.shared = nil, nil
+	return fs
+}
+
+// detachedReasons returns and forgets the Detached calls so far.
+func (s *sink) detachedReasons() []protocol.LeaveReason {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := s.detached
+	s.detached = nil
+	return d
+}
+
 // feed applies frames to a mirror the way a client does.
 func feed(t *testing.T, mi *game.Mirror, msgs []protocol.ServerMsg) {
 	t.Helper()

@@ -58,6 +58,7 @@ type inbox struct {
 	sparePIDs  []uint32
 
 	dropped atomic.Uint64 // inputs and messages dropped on overflow, ever
+	closed  bool          // the match finished: every push is refused (see shut)
 }
 
 func newInbox(maxMsgs, maxPer int) *inbox {
@@ -68,6 +69,9 @@ func newInbox(maxMsgs, maxPer int) *inbox {
 func (q *inbox) push(m inMsg, payload []byte, to []uint32) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if q.closed {
+		return false
+	}
 	switch m.kind {
 	case mLeave, mUnwatch, mKick:
 		// always accepted
@@ -106,6 +110,23 @@ func (q *inbox) drain() ([]inMsg, []byte, []uint32) {
 	q.spareMsgs, q.spareBytes, q.sparePIDs = nil, nil, nil
 	clear(q.perPID)
 	return msgs, bytes, pids
+}
+
+// shut refuses every later push and returns what is still queued, so a finishing match can
+// answer each request: nothing is left in a queue nobody reads.
+func (q *inbox) shut() []inMsg {
+	q.mu.Lock()
+	q.closed = true
+	q.mu.Unlock()
+	msgs, _, _ := q.drain()
+	return msgs
+}
+
+// isClosed reports whether shut was called: a refused push then means the match ended.
+func (q *inbox) isClosed() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.closed
 }
 
 func (q *inbox) recycle(msgs []inMsg, bytes []byte, pids []uint32) {

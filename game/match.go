@@ -157,7 +157,7 @@ type PendingJoin struct {
 func (m *Match) StartJoin(ctx context.Context, userID, name string, meta []byte, sink Sink, req uint32) (*PendingJoin, error) {
 	j := &joinReq{ctx: ctx, userID: userID, name: name, meta: append([]byte(nil), meta...), reply: make(chan joinReply, 1)}
 	if !m.in.push(inMsg{kind: mJoin, req: req, sink: sink, join: j}, nil, nil) {
-		return nil, ErrBusy
+		return nil, m.refused()
 	}
 	return &PendingJoin{m: m, j: j}, nil
 }
@@ -197,7 +197,7 @@ func (p *PendingJoin) Wait(ctx context.Context) (uint32, error) {
 func (m *Match) Reserve(ctx context.Context, userID string, ttl time.Duration) error {
 	reply := make(chan error, 1)
 	if !m.in.push(inMsg{kind: mReserve, a: uint32(ttl / time.Millisecond), replyErr: reply}, []byte(userID), nil) {
-		return ErrBusy
+		return m.refused()
 	}
 	select {
 	case err := <-reply:
@@ -229,17 +229,28 @@ func (m *Match) Message(pid uint32, to []uint32, echo bool, payload []byte) bool
 // Publish queues a server event (EventServer) with a msgpack payload for every member.
 func (m *Match) Publish(payload []byte) error {
 	if !m.in.push(inMsg{kind: mPublish}, payload, nil) {
-		return ErrBusy
+		return m.refused()
 	}
 	return nil
 }
 
+// refused is why a request was not queued: the match ended, or its inbox is full.
+func (m *Match) refused() error {
+	if m.in.isClosed() {
+		return ErrMatchEnded
+	}
+	return ErrBusy
+}
+
 // Sync asks the match to bring pid up to date from (epoch, tick): CATCHUP followed by the
 // deltas it missed, or JOINED with a snapshot when they are no longer kept. If sink is not the
-// member's current sink it takes the seat over (a resume on a new connection).
+// member's current sink it takes the seat over (a resume on a new connection). It is always
+// answered: when pid's seat is gone (its reconnect grace ran out, it was kicked) sink is
+// Detached with LeaveTimeout; when the match ends first, sink gets END and is Detached with
+// LeaveEnded; a match that already ended refuses it with ErrMatchEnded.
 func (m *Match) Sync(pid uint32, sink Sink, req, epoch, tick uint32) error {
 	if !m.in.push(inMsg{kind: mSync, pid: pid, sink: sink, req: req, a: epoch, b: tick}, nil, nil) {
-		return ErrBusy
+		return m.refused()
 	}
 	return nil
 }
@@ -248,7 +259,7 @@ func (m *Match) Sync(pid uint32, sink Sink, req, epoch, tick uint32) error {
 // an empty tail. Unwatch removes it.
 func (m *Match) Watch(sink Sink, req uint32) error {
 	if !m.in.push(inMsg{kind: mWatch, sink: sink, req: req}, nil, nil) {
-		return ErrBusy
+		return m.refused()
 	}
 	return nil
 }
@@ -412,8 +423,13 @@ func (m *Match) handle(msg *inMsg, bytes []byte, pids []uint32, now time.Time) {
 	case mPublish:
 		m.addEvent(nil, protocol.EventServer, 0, payload)
 	case mSync:
+		if msg.sink == nil {
+			return
+		}
 		mem := m.members[msg.pid]
-		if mem == nil || msg.sink == nil {
+		if mem == nil {
+			// The seat is gone (timed out, kicked, left): say so, or the client waits forever.
+			msg.sink.Detached(m.id, msg.pid, protocol.LeaveTimeout)
 			return
 		}
 		if mem.sink != msg.sink {
@@ -441,7 +457,7 @@ func (m *Match) handle(msg *inMsg, bytes []byte, pids []uint32, now time.Time) {
 // attach gives mem's seat to sink (a rejoin or a takeover by a new connection).
 func (m *Match) attach(mem *member, sink Sink) {
 	if old := mem.sink; old != nil && old != sink {
-		old.Detached(m.id, mem.PID, protocol.LeaveKicked)
+		old.Detached(m.id, mem.PID, protocol.LeaveReplaced)
 	}
 	mem.sink = sink
 	if !mem.Connected {

@@ -61,6 +61,10 @@ type member struct {
 	syncing   bool // a SYNC/resume is pending: no live frames until its catch-up
 	joining   bool // gets JOINED at the end of this tick instead of the delta
 	joinReq   uint32
+	// lostAt is the last tick in which the member lost an entity's ownership. Only that tick's
+	// tail tells its client to drop the entity's private fields, and catch-ups replay no
+	// tails: a catch-up from before lostAt is a snapshot instead.
+	lostAt uint32
 }
 
 type joinReq struct {

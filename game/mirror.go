@@ -27,9 +27,39 @@ type Mirror struct {
 // ErrGap means a delta did not follow the mirror's tick: the client must SYNC.
 var ErrGap = errors.New("mirror: delta does not follow the last tick")
 
+// ErrStale means a delta was already applied (same epoch, tick at or below the mirror's): a
+// duplicate, e.g. right after a CATCHUP. The client ignores it.
+var ErrStale = errors.New("mirror: delta already applied")
+
+// Fit says how a DELTA (epoch, tick, since) relates to a client's state at (epoch, tick), by
+// PROTOCOL.md's rules; the Mirror, the load generator and the stream vectors share it.
+type Fit uint8
+
+const (
+	FitOK    Fit = iota // applies: same epoch and tick - since is the client's tick
+	FitStale            // a duplicate: same epoch, tick at or below the client's; ignore it
+	FitGap              // something was missed (or another epoch): SYNC, apply nothing until answered
+)
+
+func (f Fit) String() string { return [...]string{"ok", "stale", "gap"}[f] }
+
+// FitDelta applies PROTOCOL.md's rule to a delta d for a client whose state is at (epoch,
+// tick); ready is false before its first snapshot.
+func FitDelta(ready bool, epoch, tick uint32, d *protocol.ServerMsg) Fit {
+	switch {
+	case !ready || d.Epoch != epoch || d.Since == 0:
+		return FitGap
+	case d.Tick-d.Since == tick:
+		return FitOK
+	case d.Tick <= tick:
+		return FitStale
+	}
+	return FitGap
+}
+
 // ApplyJoined replaces the mirror's whole state with a JOINED.
 func (mi *Mirror) ApplyJoined(m *protocol.ServerMsg) error {
-	mi.PID, mi.Epoch, mi.Tick, mi.Joined = m.PID, m.Epoch, m.Tick, true
+	mi.PID, mi.Epoch, mi.Tick, mi.Joined, mi.Ack = m.PID, m.Epoch, m.Tick, true, m.Ack
 	mi.Public, mi.Private = map[uint32]map[uint32]string{}, map[uint32]map[uint32]string{}
 	if err := applyEntityMap(mi.Public, m.State); err != nil {
 		return err
@@ -45,9 +75,13 @@ func (mi *Mirror) ApplyCatchup(m *protocol.ServerMsg) error {
 	return nil
 }
 
-// ApplyDelta applies a DELTA, or returns ErrGap without touching anything.
+// ApplyDelta applies a DELTA, or returns ErrStale (a duplicate: ignore it) or ErrGap (SYNC)
+// without touching anything.
 func (mi *Mirror) ApplyDelta(m *protocol.ServerMsg) error {
-	if !mi.Joined || m.Epoch != mi.Epoch || m.Tick-m.Since != mi.Tick || m.Since == 0 {
+	switch FitDelta(mi.Joined, mi.Epoch, mi.Tick, m) {
+	case FitStale:
+		return fmt.Errorf("%w: delta %d/%d, mirror at %d/%d", ErrStale, m.Epoch, m.Tick, mi.Epoch, mi.Tick)
+	case FitGap:
 		return fmt.Errorf("%w: delta %d/%d since %d, mirror at %d/%d", ErrGap, m.Epoch, m.Tick, m.Since, mi.Epoch, mi.Tick)
 	}
 	if len(m.Changes) > 0 {
@@ -61,12 +95,7 @@ func (mi *Mirror) ApplyDelta(m *protocol.ServerMsg) error {
 		if err != nil {
 			return err
 		}
-		if err := applyEntityMap(mi.Public, added); err != nil {
-			return err
-		}
-		if err := applyEntityMap(mi.Public, updated); err != nil {
-			return err
-		}
+		// Removed first: an id removed and spawned again in one tick is in both lists.
 		if len(removed) > 0 && removed[0] != 0xc0 {
 			rr := protocol.NewReader(removed)
 			n, err := rr.ArrayLen()
@@ -81,6 +110,12 @@ func (mi *Mirror) ApplyDelta(m *protocol.ServerMsg) error {
 				delete(mi.Public, id)
 				delete(mi.Private, id)
 			}
+		}
+		if err := applyEntityMap(mi.Public, added); err != nil {
+			return err
+		}
+		if err := applyEntityMap(mi.Public, updated); err != nil {
+			return err
 		}
 	}
 	if err := applyEntityMap(mi.Private, m.Private); err != nil {
@@ -116,6 +151,10 @@ func applyEntityMap(dst map[uint32]map[uint32]string, b []byte) error {
 		id, err := r.Uint32()
 		if err != nil {
 			return err
+		}
+		if r.TryNil() { // private only: the entity is no longer yours
+			delete(dst, id)
+			continue
 		}
 		k, err := r.MapLen()
 		if err != nil {

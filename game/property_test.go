@@ -2,8 +2,10 @@ package game_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
@@ -11,16 +13,20 @@ import (
 	"github.com/tickrelay/tickrelay/protocol"
 )
 
-// chaos changes its state at random every tick: spawns, removals, public fields (keys 0–3) and
-// private fields (keys 4–5, owned by a random player), driven by the match's seeded Rand and by
-// inputs. It exercises every path of the change tracker.
+// chaosIDs is the id space of chaos' free entities: small, so that ids are reused.
+const chaosIDs = 12
+
+// chaos changes its state at random every tick: spawns into a small id space (so an id is often
+// removed and spawned again, sometimes within one tick), removals, public fields (keys 0–3),
+// private fields (keys 4–5) and owners that change between the players, driven by the match's
+// seeded Rand and by inputs. It exercises every path of the change tracker.
 type chaos struct {
 	game.Base
-	next game.EntityID
+	pids []uint32 // seated players, for owners
 }
 
 func (c *chaos) Join(ctx *game.Ctx, p *game.Player) {
-	c.next++
+	c.pids = append(c.pids, p.PID)
 	ctx.State().Spawn(1000+game.EntityID(p.PID)).SetOwner(p.PID).
 		Set(0, game.Str(p.UserID)).SetPrivate(4, game.Int(int64(p.PID)))
 }
@@ -28,6 +34,7 @@ func (c *chaos) Join(ctx *game.Ctx, p *game.Player) {
 func (c *chaos) Leave(ctx *game.Ctx, p *game.Player, r protocol.LeaveReason) {
 	if r != protocol.LeaveDropped {
 		ctx.State().Remove(1000 + game.EntityID(p.PID))
+		c.pids = slices.DeleteFunc(c.pids, func(x uint32) bool { return x == p.PID })
 	}
 }
 
@@ -37,92 +44,141 @@ func (c *chaos) Input(ctx *game.Ctx, p *game.Player, seq uint32, payload []byte)
 	}
 }
 
+// owner is a random pid: a seated player, one that has left, or nobody.
+func (c *chaos) owner(r *rand.Rand) uint32 {
+	if len(c.pids) == 0 || r.IntN(4) == 0 {
+		return uint32(r.IntN(3)) // 0 (nobody) or a pid that may be gone
+	}
+	return c.pids[r.IntN(len(c.pids))]
+}
+
+func (c *chaos) spawn(st *game.State, r *rand.Rand, id game.EntityID) {
+	e := st.Spawn(id)
+	if r.IntN(2) == 0 {
+		e.Set(game.Key(r.IntN(4)), game.Float32(r.Float32()))
+	}
+	if pid := c.owner(r); pid > 0 {
+		e.SetOwner(pid).SetPrivate(4, game.Int(r.Int64N(100)))
+	}
+}
+
 func (c *chaos) Step(ctx *game.Ctx) {
 	r, st := ctx.Rand(), ctx.State()
-	for i := r.IntN(4); i > 0; i-- {
-		switch r.IntN(6) {
-		case 0:
-			c.next++
-			e := st.Spawn(c.next)
-			if r.IntN(2) == 0 {
-				e.Set(0, game.Float32(r.Float32()))
+	for i := r.IntN(5); i > 0; i-- {
+		id := game.EntityID(r.IntN(chaosIDs) + 1)
+		switch r.IntN(8) {
+		case 0: // spawn, replacing an entity that has the id (remove + spawn in one tick)
+			if st.Get(id) != nil {
+				st.Remove(id)
 			}
-			if pid := uint32(r.IntN(6)); pid > 0 {
-				e.SetOwner(pid).SetPrivate(4, game.Int(r.Int64N(100)))
-			}
-			if r.IntN(5) == 0 {
-				st.Remove(c.next) // created and removed in one tick
+			c.spawn(st, r, id)
+			switch r.IntN(4) {
+			case 0:
+				st.Remove(id) // created and removed in one tick
+			case 1:
+				st.Remove(id) // and spawned once more
+				c.spawn(st, r, id)
 			}
 		case 1:
-			if c.next > 0 {
-				st.Remove(game.EntityID(r.IntN(int(c.next)) + 1))
-			}
+			st.Remove(id)
 		case 2, 3:
-			if c.next > 0 {
-				if e := st.Get(game.EntityID(r.IntN(int(c.next)) + 1)); e != nil {
-					e.Set(game.Key(r.IntN(4)), game.Int(r.Int64N(3))) // often unchanged: no-op sets
-				}
+			if e := st.Get(id); e != nil {
+				e.Set(game.Key(r.IntN(4)), game.Int(r.Int64N(3))) // often unchanged: no-op sets
 			}
 		case 4:
-			if c.next > 0 {
-				if e := st.Get(game.EntityID(r.IntN(int(c.next)) + 1)); e != nil && e.Owner() != 0 {
-					e.SetPrivate(5, game.Str(fmt.Sprint(r.IntN(3))))
+			if e := st.Get(id); e != nil && e.Owner() != 0 {
+				e.SetPrivate(5, game.Str(fmt.Sprint(r.IntN(3))))
+			}
+		case 5: // the entity changes hands (a card passed on), sometimes with a new private value
+			if e := st.Get(id); e != nil {
+				e.SetOwner(c.owner(r))
+				if r.IntN(2) == 0 && e.Owner() != 0 {
+					e.SetPrivate(4, game.Int(r.Int64N(100)))
 				}
 			}
-		case 5:
+		case 6: // a player's own entity changes hands too
+			if len(c.pids) > 0 {
+				if e := st.Get(1000 + game.EntityID(c.pids[r.IntN(len(c.pids))])); e != nil {
+					e.SetOwner(c.owner(r))
+				}
+			}
+		case 7:
 			ctx.Emit("tick", r.IntN(10))
 		}
 	}
 }
 
 type client struct {
-	user    string
-	pid     uint32
-	sink    *sink
-	mirror  game.Mirror
-	dropped bool
-	seq     uint32
+	user      string
+	pid       uint32
+	sink      *sink
+	mirror    game.Mirror
+	dropped   bool
+	seq       uint32
+	lose      bool // drop the next DELTA, as a lossy link would
+	behind    bool // a DELTA was lost and no later frame has shown the gap yet
+	repairing bool // a gap was seen and a SYNC sent: wait for its CATCHUP or JOINED
+}
+
+// chaosStats counts the paths a run went through, so the test can insist on each.
+type chaosStats struct {
+	catchups, snapshots, gaps, stale, expired, replaced int
 }
 
 // TestPropertyMirrorsEqualServer drives random joins, leaves, drops, resumes (from the ring and
-// beyond it), syncs, inputs and state changes, and checks after every tick that each connected
+// beyond it, and after the seat expired), takeovers by a second connection, lost deltas
+// repaired by SYNC, inputs and state changes, and checks after every tick that each connected
 // client's mirror — built only from the frames it received — equals the server's view for it.
 func TestPropertyMirrorsEqualServer(t *testing.T) {
-	var catchups, snapshots int
-	for seed := uint64(1); seed <= 6; seed++ {
+	var sum chaosStats
+	for seed := uint64(1); seed <= 8; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
-			c, s := runChaos(t, seed)
-			catchups, snapshots = catchups+c, snapshots+s
+			s := runChaos(t, seed, nil)
+			sum.catchups += s.catchups
+			sum.snapshots += s.snapshots
+			sum.gaps += s.gaps
+			sum.stale += s.stale
+			sum.expired += s.expired
+			sum.replaced += s.replaced
 		})
 	}
-	// The run must have gone through both resume paths, or it proved less than it claims.
-	if catchups == 0 || snapshots == 0 {
-		t.Fatalf("exercised %d catch-ups and %d snapshot fallbacks; want both > 0", catchups, snapshots)
+	// The runs must have gone through every path, or they proved less than they claim.
+	if sum.catchups == 0 || sum.snapshots == 0 || sum.gaps == 0 || sum.expired == 0 || sum.replaced == 0 {
+		t.Fatalf("exercised %+v; want each > 0", sum)
 	}
-	t.Logf("%d catch-ups from the ring, %d snapshot fallbacks", catchups, snapshots)
+	t.Logf("%+v", sum)
 }
 
-func runChaos(t *testing.T, seed uint64) (int, int) {
+// chaosRecorder sees every frame a client received (nil: lost) and its mirror afterwards; the
+// stream-vector generator uses it.
+type chaosRecorder interface {
+	frame(user string, raw []byte, m *protocol.ServerMsg, mi *game.Mirror, result string)
+}
+
+func runChaos(t *testing.T, seed uint64, rec chaosRecorder) chaosStats {
 	e := newEnv(t, game.GameType{Name: "chaos", New: func() game.Logic { return &chaos{} },
-		Defaults: game.Options{MaxPlayers: 5, ReconnectGrace: time.Hour, EmptyTimeout: -1, RingDuration: time.Second}})
+		Defaults: game.Options{MaxPlayers: 5, ReconnectGrace: 2 * time.Second, EmptyTimeout: -1, RingDuration: time.Second}})
 	m := e.create(game.CreateOptions{Game: "chaos", ID: fmt.Sprint("chaos-", seed)})
 	r := rand.New(rand.NewPCG(seed, 99))
 	var clients []*client
+	var st chaosStats
 	users := 0
-	resumes, snapshots := 0, 0
-	var pending []func() (uint32, error)
-	var pendingClients []*client
-	for tick := 0; tick < 400; tick++ {
-		switch op := r.IntN(10); {
+	type pendingJoin struct {
+		c    *client
+		wait func() (uint32, error)
+		old  *sink // a takeover: the connection that loses the seat
+	}
+	var pending []pendingJoin
+	for tick := 0; tick < 500; tick++ {
+		switch op := r.IntN(12); {
 		case op == 0 && len(clients) < 5:
 			users++
 			c := &client{user: fmt.Sprint("u", users), sink: &sink{}}
-			pending = append(pending, e.joinAsync(m, c.user, c.sink))
-			pendingClients = append(pendingClients, c)
+			pending = append(pending, pendingJoin{c: c, wait: e.joinAsync(m, c.user, c.sink)})
 		case op == 1 && len(clients) > 0:
 			c := clients[r.IntN(len(clients))]
 			if !c.dropped {
-				if r.IntN(3) == 0 {
+				if r.IntN(4) == 0 {
 					m.Leave(c.pid, c.sink, protocol.LeaveLeft)
 					clients = remove(clients, c)
 				} else {
@@ -135,8 +191,17 @@ func runChaos(t *testing.T, seed uint64) (int, int) {
 			if c.dropped { // resume on a new connection from the mirror's base
 				c.sink, c.dropped = &sink{}, false
 				m.Sync(c.pid, c.sink, 1, c.mirror.Epoch, c.mirror.Tick)
-			} else { // a live SYNC (as after a suspected gap)
+			} else if !c.repairing { // a live SYNC (as after a suspected gap)
 				m.Sync(c.pid, c.sink, 2, c.mirror.Epoch, c.mirror.Tick)
+			}
+		case op == 3 && len(clients) > 0:
+			c := clients[r.IntN(len(clients))]
+			if !c.dropped && r.IntN(3) == 0 { // the same user on a second connection takes the seat
+				nc := &client{user: c.user, sink: &sink{}, seq: c.seq}
+				pending = append(pending, pendingJoin{c: nc, wait: e.joinAsync(m, c.user, nc.sink), old: c.sink})
+				clients = remove(clients, c)
+			} else if !c.dropped {
+				c.lose = true
 			}
 		default:
 			for _, c := range clients {
@@ -147,31 +212,41 @@ func runChaos(t *testing.T, seed uint64) (int, int) {
 			}
 		}
 		e.step(m)
-		for i, wait := range pending {
-			pid, err := wait()
+		for _, p := range pending {
+			pid, err := p.wait()
 			if err != nil {
 				t.Fatalf("join: %v", err)
 			}
-			pendingClients[i].pid = pid
-			clients = append(clients, pendingClients[i])
+			p.c.pid = pid
+			clients = append(clients, p.c)
+			if p.old != nil {
+				if got := p.old.detachedReasons(); !slices.Equal(got, []protocol.LeaveReason{protocol.LeaveReplaced}) {
+					t.Fatalf("tick %d: the replaced connection was detached with %v, want [REPLACED]", tick, got)
+				}
+				st.replaced++
+			}
 		}
-		pending, pendingClients = pending[:0], pendingClients[:0]
-		for _, c := range clients {
+		pending = pending[:0]
+		for _, c := range slices.Clone(clients) {
 			if c.dropped {
 				continue
 			}
-			frames := c.sink.take(t)
-			for _, f := range frames {
-				switch f.Op {
-				case protocol.OpCatchup:
-					resumes++
-				case protocol.OpJoined:
-					if c.mirror.Joined {
-						snapshots++
-					}
+			if d := c.sink.detachedReasons(); len(d) > 0 {
+				// Only a resume whose seat had expired is detached here: it got its answer.
+				if !slices.Equal(d, []protocol.LeaveReason{protocol.LeaveTimeout}) {
+					t.Fatalf("tick %d: %s detached with %v", tick, c.user, d)
 				}
+				st.expired++
+				clients = remove(clients, c)
+				continue
 			}
-			feed(t, &c.mirror, frames)
+			raws := c.sink.takeRaw()
+			for _, raw := range raws {
+				follow(t, c, raw, &st, rec, m)
+			}
+			if c.repairing || c.behind {
+				continue
+			}
 			if got, want := c.mirror.Checksum(), view(t, m, c.pid); got != want {
 				var pub, priv map[uint32]map[uint32]string
 				m.Inspect(context.Background(), func(x *game.Ctx) { pub, priv = game.ViewForTest(x.State(), c.pid) })
@@ -183,7 +258,57 @@ func runChaos(t *testing.T, seed uint64) (int, int) {
 			}
 		}
 	}
-	return resumes, snapshots
+	return st
+}
+
+// follow applies one received frame as a client does: a lost DELTA is skipped, a gap sends one
+// SYNC and nothing applies until its answer, duplicates are ignored.
+func follow(t *testing.T, c *client, raw []byte, st *chaosStats, rec chaosRecorder, m *game.Match) {
+	t.Helper()
+	var msg protocol.ServerMsg
+	if err := protocol.DecodeServer(raw, &msg); err != nil {
+		t.Fatalf("frame %x: %v", raw, err)
+	}
+	if msg.Op == protocol.OpDelta && c.lose {
+		c.lose, c.behind = false, true
+		return // never arrived
+	}
+	result := "ok"
+	switch msg.Op {
+	case protocol.OpJoined:
+		if c.mirror.Joined {
+			st.snapshots++
+		}
+		if err := c.mirror.ApplyJoined(&msg); err != nil {
+			t.Fatal(err)
+		}
+		c.repairing, c.behind = false, false
+	case protocol.OpCatchup:
+		st.catchups++
+		if err := c.mirror.ApplyCatchup(&msg); err != nil {
+			t.Fatalf("%s req %d: %v", c.user, msg.Req, err)
+		}
+		c.repairing, c.behind = false, false
+	case protocol.OpDelta:
+		err := c.mirror.ApplyDelta(&msg)
+		switch {
+		case errors.Is(err, game.ErrStale):
+			result = "stale"
+			st.stale++
+		case errors.Is(err, game.ErrGap):
+			result = "gap"
+			st.gaps++
+			if !c.repairing {
+				c.repairing, c.behind = true, false
+				m.Sync(c.pid, c.sink, 3, c.mirror.Epoch, c.mirror.Tick)
+			}
+		case err != nil:
+			t.Fatal(err)
+		}
+	}
+	if rec != nil {
+		rec.frame(c.user, raw, &msg, &c.mirror, result)
+	}
 }
 
 func remove(cs []*client, c *client) []*client {

@@ -44,6 +44,9 @@ type Entity struct {
 	dirty  bool // in st.dirty
 	pdirty bool // in st.private
 	gone   bool
+	// lost are the pids that owned the entity earlier this tick while it had private fields:
+	// their tails tell them to drop those fields (nil in DELTA private). Cleared each tick.
+	lost []uint32
 }
 
 type slot struct {
@@ -53,7 +56,9 @@ type slot struct {
 	dirty   bool
 }
 
-// Spawn creates entity id. It panics if id exists (a game bug).
+// Spawn creates entity id. It panics if id exists (a game bug). An id removed earlier in the
+// same tick may be spawned again: the delta then lists it in removed (the old entity, with its
+// private fields) and in added (the new one), and clients apply removed first.
 func (s *State) Spawn(id EntityID) *Entity {
 	if _, ok := s.ents[id]; ok {
 		panic(fmt.Sprintf("game: entity %d already exists", id))
@@ -108,8 +113,19 @@ func (e *Entity) Owner() uint32 { return e.owner }
 
 // SetOwner sets the pid that sees the entity's private fields. Set it before the private
 // fields: a previous owner's client keeps the private values it already received.
+//
+// The previous owner's client is told to drop the private fields it had (its DELTA's private
+// carries nil for the entity); a previous owner that is not connected gets a snapshot when it
+// comes back.
 func (e *Entity) SetOwner(pid uint32) *Entity {
+	if e.gone {
+		return e
+	}
 	if e.owner != pid {
+		if e.owner != 0 && !e.added && e.hasPrivate() && !slices.Contains(e.lost, e.owner) {
+			e.lost = append(e.lost, e.owner)
+			e.markPrivate()
+		}
 		e.owner = pid
 		// The new owner must receive every private field: mark them all changed.
 		for k := range e.fields {
@@ -163,6 +179,20 @@ func (e *Entity) SetPrivate(k Key, v Value) *Entity {
 	s.v, s.set, s.private, s.dirty = v, true, true, true
 	e.markPrivate()
 	return e
+}
+
+func (e *Entity) hasPrivate() bool {
+	for i := range e.fields {
+		if e.fields[i].set && e.fields[i].private {
+			return true
+		}
+	}
+	return false
+}
+
+// lostBy reports whether pid owned e earlier this tick and no longer does.
+func (e *Entity) lostBy(pid uint32) bool {
+	return e.owner != pid && slices.Contains(e.lost, pid)
 }
 
 func (e *Entity) markPrivate() {
@@ -299,25 +329,47 @@ func (s *State) appendPrivate(b []byte, pid uint32, full bool) []byte {
 	for _, e := range list {
 		if e.privateFor(pid, !full) {
 			b = protocol.AppendUint(b, uint64(e.id))
+			if e.owner != pid {
+				b = protocol.AppendNil(b) // no longer yours: drop its private fields
+				continue
+			}
 			b = e.appendFields(b, true, !full)
 		}
 	}
 	return b
 }
 
-// privateFor reports whether e has private fields (changed ones only, if onlyDirty) for pid.
+// privateFor reports whether e has private fields (changed ones only, if onlyDirty) for pid,
+// or (not full) pid lost it this tick and must drop them.
 func (e *Entity) privateFor(pid uint32, onlyDirty bool) bool {
-	return !e.gone && e.owner == pid && e.countFields(true, onlyDirty) > 0
+	if e.gone {
+		return false
+	}
+	return e.owner == pid && e.countFields(true, onlyDirty) > 0 || onlyDirty && e.lostBy(pid)
 }
 
 // hasPrivateFor reports whether pid has private changes this tick.
 func (s *State) hasPrivateFor(pid uint32) bool {
 	for _, e := range s.private {
-		if !e.gone && e.owner == pid {
+		if e.privateFor(pid, true) {
 			return true
 		}
 	}
 	return false
+}
+
+// lostOwners calls fn for every pid that lost the ownership of an entity this tick.
+func (s *State) lostOwners(fn func(pid uint32)) {
+	for _, e := range s.private {
+		if e.gone {
+			continue
+		}
+		for _, pid := range e.lost {
+			if pid != e.owner {
+				fn(pid)
+			}
+		}
+	}
 }
 
 // appendSnapshot appends map{entity: {key: value}} of every entity's public fields.
@@ -343,6 +395,7 @@ func (s *State) clearChanges() {
 	}
 	for _, e := range s.private {
 		e.pdirty = false
+		e.lost = e.lost[:0]
 		e.clearDirty()
 	}
 	clear(s.added)

@@ -48,7 +48,7 @@ func AppendServer(b []byte, m *ServerMsg) []byte {
 		b = AppendInt(b, m.ServerTime)
 		return AppendUint(b, uint64(m.ResumeWindow))
 	case OpJoined:
-		b = append(b, 0x9c, byte(OpJoined))
+		b = append(b, 0x9d, byte(OpJoined))
 		b = AppendUint(b, uint64(m.Req))
 		b = AppendString(b, m.Match)
 		b = AppendString(b, m.Game)
@@ -67,7 +67,8 @@ func AppendServer(b []byte, m *ServerMsg) []byte {
 		} else {
 			b = append(b, m.Members...)
 		}
-		return AppendRaw(b, m.Schema)
+		b = AppendRaw(b, m.Schema)
+		return AppendUint(b, uint64(m.Ack))
 	case OpDelta:
 		b = AppendDeltaHead(b, m.Epoch, m.Tick, m.Since)
 		b = AppendRaw(b, m.Changes)
@@ -156,7 +157,7 @@ func DecodeServer(b []byte, m *ServerMsg) error {
 	case OpWelcome, OpRelay:
 		want = 6
 	case OpJoined:
-		want = 12
+		want = 12 // a 13th element, ack, is read when present
 	case OpDelta:
 		want = 9
 	case OpEvent, OpResumed, OpCatchup:
@@ -232,6 +233,10 @@ func DecodeServer(b []byte, m *ServerMsg) error {
 		raw(&m.Private)
 		rawMap(&m.Members)
 		raw(&m.Schema)
+		if n > 12 {
+			u32(&m.Ack)
+			want = 13
+		}
 	case OpDelta:
 		u32(&m.Epoch)
 		u32(&m.Tick)

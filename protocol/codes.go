@@ -25,7 +25,7 @@ const (
 // Server → client ops (32–63); 42 is server ↔ server only.
 const (
 	OpWelcome Op = 32 // [32, session, resumeToken, user, serverTime, resumeWindow]
-	OpJoined  Op = 33 // [33, req, match, game, pid, epoch, tick, tickRate, state, private, members, schema]
+	OpJoined  Op = 33 // [33, req, match, game, pid, epoch, tick, tickRate, state, private, members, schema, ack]
 	OpDelta   Op = 34 // [34, epoch, tick, since, changes, events, ack, private, direct]
 	OpEvent   Op = 35 // [35, kind, from, data]                a session-level event, outside any match
 	OpPong    Op = 36 // [36, t, serverTime]
@@ -125,11 +125,12 @@ const (
 type LeaveReason uint8
 
 const (
-	LeaveLeft    LeaveReason = 1 // asked to leave
-	LeaveDropped LeaveReason = 2 // connection lost; the seat is held for the reconnect grace
-	LeaveTimeout LeaveReason = 3 // dropped and did not come back within the grace
-	LeaveKicked  LeaveReason = 4 // removed by the game or an operator
-	LeaveEnded   LeaveReason = 5 // the match ended
+	LeaveLeft     LeaveReason = 1 // asked to leave
+	LeaveDropped  LeaveReason = 2 // connection lost; the seat is held for the reconnect grace
+	LeaveTimeout  LeaveReason = 3 // dropped and did not come back within the grace
+	LeaveKicked   LeaveReason = 4 // removed by the game or an operator
+	LeaveEnded    LeaveReason = 5 // the match ended
+	LeaveReplaced LeaveReason = 6 // another connection of the same user took the seat (never in a LEAVE event)
 )
 
 // EndReason says why a match ended.
@@ -206,6 +207,7 @@ func Codes() CodeTable {
 		Leave: []CodeEntry{
 			{"LEFT", int(LeaveLeft)}, {"DROPPED", int(LeaveDropped)}, {"TIMEOUT", int(LeaveTimeout)},
 			{"KICKED", int(LeaveKicked)}, {"ENDED", int(LeaveEnded)},
+			{"REPLACED", int(LeaveReplaced)},
 		},
 		End: []CodeEntry{
 			{"FINISHED", int(EndFinished)}, {"EMPTY", int(EndEmpty)}, {"STOPPED", int(EndStopped)},

@@ -68,7 +68,7 @@ type ServerMsg struct {
 	Changes []byte // DELTA: [added, updated, removed] or nil
 	Events  []byte // DELTA: [[kind, from, data], ...] or nil
 	HasAck  bool   // DELTA: Ack is present
-	Ack     uint32 // DELTA: the last input seq of yours that the match applied
+	Ack     uint32 // DELTA (when HasAck) and JOINED: the last input seq of yours that the match applied
 	Direct  []byte // DELTA: events for you only, or nil
 
 	Kind EventKind // EVENT

@@ -11,6 +11,7 @@ import (
 	"github.com/lxzan/gws"
 	"golang.org/x/time/rate"
 
+	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/protocol"
 )
 
@@ -49,6 +50,8 @@ type session struct {
 	joining     bool        // guarded by mu: a JOIN is under way (answered asynchronously)
 	gone        bool        // guarded by mu: the connection is closed (closed() ran)
 	closing     bool        // guarded by mu
+	syncOp      protocol.Op // guarded by mu: the last SYNC or RESUME sent to the match (its answer's refOp)
+	syncReq     uint32      // guarded by mu: and its req
 	closeCode   uint16      // guarded by mu
 }
 
@@ -74,10 +77,38 @@ func (s *session) Detached(matchID string, pid uint32, reason protocol.LeaveReas
 	if mine {
 		s.match, s.pid = nil, 0
 	}
+	syncOp, syncReq := s.syncOp, s.syncReq
 	s.mu.Unlock()
-	if mine && reason == protocol.LeaveKicked {
+	switch {
+	case mine && reason == protocol.LeaveKicked:
 		s.send(noticeFrame(protocol.CloseKicked, "removed from the match"))
+	case mine && reason == protocol.LeaveReplaced:
+		s.send(noticeFrame(protocol.CloseReplaced, "your seat was taken by another connection of yours"))
+	case mine && reason == protocol.LeaveTimeout:
+		// Only a SYNC or RESUME that found the seat gone is detached with a timeout (a seat
+		// times out while nobody holds it): that request gets its answer.
+		s.sendError(protocol.ErrCodeNotInMatch, "your seat is gone: it was not reclaimed within the match's reconnect grace", syncOp, syncReq)
 	}
+}
+
+// syncMatch asks match to bring pid up to date, answering op/req; a match that has ended is
+// answered at once and forgotten.
+func (s *session) syncMatch(ctx context.Context, match MatchHandle, pid uint32, op protocol.Op, req, epoch, tick uint32) {
+	s.mu.Lock()
+	s.syncOp, s.syncReq = op, req
+	s.mu.Unlock()
+	err := match.Sync(ctx, pid, s, req, epoch, tick)
+	if err == nil {
+		return
+	}
+	if errors.Is(err, game.ErrMatchEnded) {
+		s.mu.Lock()
+		if s.match == match {
+			s.match, s.pid = nil, 0
+		}
+		s.mu.Unlock()
+	}
+	s.fail(err, op, req)
 }
 
 func noticeFrame(code protocol.CloseCode, text string) []byte {
@@ -210,9 +241,7 @@ func (s *session) handle(frame []byte) {
 			s.sendError(protocol.ErrCodeNotInMatch, "not in a match", m.Op, m.Req)
 			return
 		}
-		if err := match.Sync(bg, pid, s, m.Req, m.Epoch, m.Tick); err != nil {
-			s.fail(err, m.Op, m.Req)
-		}
+		s.syncMatch(bg, match, pid, m.Op, m.Req, m.Epoch, m.Tick)
 	case protocol.OpResume:
 		s.resume(m)
 	case protocol.OpHello:
@@ -381,9 +410,7 @@ func (s *session) resume(m *protocol.ClientMsg) {
 		if s.idle != nil {
 			s.idle.Stop()
 		}
-		if err := match.Sync(bg, pid, s, m.Req, m.Epoch, m.Tick); err != nil {
-			s.fail(err, m.Op, m.Req)
-		}
+		s.syncMatch(bg, match, pid, m.Op, m.Req, m.Epoch, m.Tick)
 	}
 }
 

@@ -16,6 +16,11 @@ import { DecodeError } from "./errors.js";
 export type FieldMap = Map<number, unknown>;
 /** Entities by id. */
 export type EntityMap = Map<number, FieldMap>;
+/**
+ * A DELTA's private fields: an entity mapped to null means it is no longer yours (its owner
+ * changed): drop the private fields you had of it.
+ */
+export type PrivateMap = Map<number, FieldMap | null>;
 
 export interface Member {
   user: string;
@@ -118,6 +123,8 @@ export interface JoinedMsg {
   private: EntityMap | null;
   members: Map<number, Member>;
   schema: string[] | null;
+  /** The seq of the last INPUT of this seat that the match applied (0 if none). */
+  ack: number;
 }
 export interface DeltaMsg {
   op: typeof Op.DELTA;
@@ -127,7 +134,7 @@ export interface DeltaMsg {
   changes: Changes | null;
   events: MatchEvent[] | null;
   ack: number | null;
-  private: EntityMap | null;
+  private: PrivateMap | null;
   direct: MatchEvent[] | null;
 }
 /** A session-level EVENT (not part of a match's stream), e.g. a NOTICE. */
@@ -527,6 +534,7 @@ export function serverMessage(v: unknown): ServerMessage | null {
         private: optEntities(a[9], "private"),
         members: uintMap(a[10] ?? {}, "members", member),
         schema: a[11] === null ? null : arr(a[11], "schema").map((s) => str(s, "schema name")),
+        ack: a.length > 12 ? uint(a[12], "ack") : 0,
       };
     case Op.DELTA: {
       let changes: Changes | null = null;
@@ -547,7 +555,7 @@ export function serverMessage(v: unknown): ServerMessage | null {
         changes,
         events: events(a[5], "events"),
         ack: a[6] === null ? null : uint(a[6], "ack"),
-        private: optEntities(a[7], "private"),
+        private: a[7] === null ? null : uintMap(a[7], "private", (x) => (x === null ? null : fields(x))),
         direct: events(a[8], "direct"),
       };
     }

@@ -95,6 +95,7 @@ export const LeaveReason = {
   TIMEOUT: 3,
   KICKED: 4,
   ENDED: 5,
+  REPLACED: 6,
 } as const;
 export type LeaveReason = (typeof LeaveReason)[keyof typeof LeaveReason];
 

@@ -26,6 +26,7 @@ export {
 export type {
   FieldMap,
   EntityMap,
+  PrivateMap,
   Member,
   MatchEvent,
   Changes,

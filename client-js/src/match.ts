@@ -213,6 +213,10 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
     this.tickRate = m.tickRate;
     this.members.clear();
     for (const [pid, mem] of m.members) this.members.set(pid, mem);
+    // The seat's inputs may have come from another connection (a takeover, or a snapshot after
+    // a resume): continue after the last one the match applied, or new inputs would be ignored.
+    if (m.ack > this.seq) this.seq = m.ack;
+    if (m.ack > this.lastAck) this.lastAck = m.ack;
     this.status = MatchStatus.JOINED;
     this.syncing = false;
     this.state.reset(m);

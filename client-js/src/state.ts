@@ -6,7 +6,7 @@
 // leaves the mirror untouched, so the caller can ask for a repair (SYNC) and wait for CATCHUP +
 // DELTAs or a JOINED that replaces everything.
 
-import type { DeltaMsg, EntityMap, FieldMap, JoinedMsg } from "./codec.js";
+import type { DeltaMsg, EntityMap, FieldMap, JoinedMsg, PrivateMap } from "./codec.js";
 
 /** An entity's fields by name (the JOINED schema's names, or the key as a string without one). */
 export type Fields = Record<string, unknown>;
@@ -41,6 +41,8 @@ export class StateMirror {
   readonly entities = new Map<number, Fields>();
 
   private notes: Note[] = [];
+  /** The names of your private fields, by entity (to drop them when the entity changes hands). */
+  private privateNames = new Map<number, Set<string>>();
 
   constructor(private readonly sink: MirrorSink = {}) {}
 
@@ -63,16 +65,20 @@ export class StateMirror {
     this.tick = snap.tick;
     this.ready = true;
     const next = new Map<number, Fields>();
-    const fill = (m: EntityMap | null) => {
+    this.privateNames.clear();
+    const fill = (m: EntityMap | null, priv: boolean) => {
       if (!m) return;
       for (const [id, fm] of m) {
         let f = next.get(id);
         if (!f) next.set(id, (f = {}));
-        for (const [k, v] of fm) f[this.fieldName(k)] = v;
+        for (const [k, v] of fm) {
+          f[this.fieldName(k)] = v;
+          if (priv) this.notePrivate(id, this.fieldName(k));
+        }
       }
     };
-    fill(snap.state);
-    fill(snap.private);
+    fill(snap.state, false);
+    fill(snap.private, true);
     for (const [id, old] of this.entities) {
       if (!next.has(id)) {
         this.entities.delete(id);
@@ -104,31 +110,37 @@ export class StateMirror {
     this.flush();
   }
 
-  /** Whether `d` applies on the current state. */
+  /** Whether `d` applies on the current state (PROTOCOL.md, "DELTA and the stream"). */
   check(d: Pick<DeltaMsg, "epoch" | "tick" | "since">): DeltaFit {
-    if (!this.ready || d.epoch !== this.epoch) return "gap";
+    if (!this.ready || d.epoch !== this.epoch || d.since === 0) return "gap";
     if (d.tick - d.since === this.tick) return "ok";
     return d.tick <= this.tick ? "stale" : "gap";
   }
 
   /**
-   * Applies a delta (added, updated, removed, then your private fields) if it fits, and returns
-   * true; otherwise returns false and leaves everything as it was.
+   * Applies a delta (removed, added, updated, then your private fields) if it fits, and returns
+   * true; otherwise returns false and leaves everything as it was. Removed goes first: an entity
+   * removed and spawned again within one tick is in both removed and added.
    */
   apply(d: Pick<DeltaMsg, "epoch" | "tick" | "since" | "changes" | "private">): boolean {
     if (this.check(d) !== "ok") return false;
     const c = d.changes;
     if (c) {
+      if (c.removed) {
+        for (const id of c.removed) {
+          const old = this.entities.get(id);
+          this.privateNames.delete(id);
+          if (old) {
+            this.entities.delete(id);
+            this.notes.push([2, id, old]);
+          }
+        }
+      }
       if (c.added) {
         for (const [id, fm] of c.added) {
           const old = this.entities.get(id);
           if (old) this.upsert(id, old, fm);
-          else {
-            const f: Fields = {};
-            for (const [k, v] of fm) f[this.fieldName(k)] = v;
-            this.entities.set(id, f);
-            this.notes.push([0, id, f]);
-          }
+          else this.addFrom(id, fm);
         }
       }
       if (c.updated) {
@@ -139,31 +151,45 @@ export class StateMirror {
           else this.addFrom(id, fm);
         }
       }
-      if (c.removed) {
-        for (const id of c.removed) {
-          const old = this.entities.get(id);
-          if (old) {
-            this.entities.delete(id);
-            this.notes.push([2, id, old]);
-          }
-        }
-      }
     }
-    if (d.private) {
-      for (const [id, fm] of d.private) {
-        const old = this.entities.get(id);
-        if (old) this.upsert(id, old, fm);
-        else this.addFrom(id, fm);
-      }
-    }
+    if (d.private) this.applyPrivate(d.private);
     this.tick = d.tick;
     this.flush();
     return true;
   }
 
+  private applyPrivate(p: PrivateMap): void {
+    for (const [id, fm] of p) {
+      const old = this.entities.get(id);
+      if (fm === null) {
+        // No longer yours: drop the private fields you had of it.
+        const names = this.privateNames.get(id);
+        this.privateNames.delete(id);
+        if (!old || !names) continue;
+        for (const name of names) {
+          if (!(name in old)) continue;
+          const prev = old[name];
+          delete old[name];
+          this.notes.push([1, id, name, undefined, prev]);
+        }
+        continue;
+      }
+      for (const [k] of fm) this.notePrivate(id, this.fieldName(k));
+      if (old) this.upsert(id, old, fm);
+      else this.addFrom(id, fm);
+    }
+  }
+
+  private notePrivate(id: number, name: string): void {
+    let names = this.privateNames.get(id);
+    if (!names) this.privateNames.set(id, (names = new Set()));
+    names.add(name);
+  }
+
   /** Forgets everything (after leaving a match). */
   clear(): void {
     this.entities.clear();
+    this.privateNames.clear();
     this.epoch = 0;
     this.tick = 0;
     this.ready = false;

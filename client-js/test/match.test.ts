@@ -178,6 +178,18 @@ describe("Match", () => {
     expect(conn.slot).toBeNull();
   });
 
+  it("continues the seat's seq from JOINED's ack (the seat's inputs came from another connection)", async () => {
+    const ws = await connected();
+    const match = new Match(conn);
+    const p = match.join("m1");
+    await settle();
+    const join = ws.last(Op.JOIN)!;
+    ws.push(joined({ req: join[1] as number, tick: 10, ack: 41 }));
+    await p;
+    expect(match.lastAck).toBe(41);
+    expect(match.sendInput([1, 0])).toBe(42); // seq 1 would be ignored as a duplicate
+  });
+
   it("sends inputs with increasing seq and the seen tick; acks arrive in deltas", async () => {
     const { ws, match, log } = await joinedMatch();
     log.length = 0;

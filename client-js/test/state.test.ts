@@ -42,7 +42,7 @@ describe("StateMirror", () => {
     expect(m.get(1)).toEqual({ 0: 1, y: 2 });
   });
 
-  it("applies added, updated, removed in order and advances the tick", () => {
+  it("applies removed, added, updated in order and advances the tick", () => {
     const { m, log } = recorder();
     m.reset(snap({ req: 1, tick: 10, state: ents({ 1: { 0: 10, 1: 20 }, 2: { 0: 1, 1: 1 } }) }));
     log.length = 0;
@@ -52,14 +52,42 @@ describe("StateMirror", () => {
     expect(m.get(1)).toBe(f1); // updated in place
     expect(m.tick).toBe(11);
     expect(log).toEqual([
+      ["del", 2],
       ["add", 3, { x: 7, y: 8 }],
       ["set", 1, "x", 12.5, 10],
-      ["del", 2],
     ]);
     // A DELTA following tick 11 after quiet ticks (since > 1).
     expect(m.apply(d({ tick: 15, since: 4, updated: ents({ 3: { 1: 9 } }) }))).toBe(true);
     expect(m.get(3)).toEqual({ x: 7, y: 9 });
     expect(m.tick).toBe(15);
+  });
+
+  it("an entity removed and spawned again in one tick is replaced, not deleted", () => {
+    const { m, log } = recorder();
+    m.reset(snap({ req: 1, tick: 10, state: ents({ 1: { 0: 10, 1: 20 } }), private: ents({ 1: { 2: 5 } }) }));
+    log.length = 0;
+    // The server's DELTA lists the id in removed (the old entity) and in added (the new one).
+    expect(m.apply(d({ tick: 11, added: ents({ 1: { 1: 3 } }), removed: [1] }))).toBe(true);
+    expect(plain(m)).toEqual({ 1: { y: 3 } });
+    expect(log).toEqual([
+      ["del", 1],
+      ["add", 1, { y: 3 }],
+    ]);
+  });
+
+  it("drops the private fields of an entity that is no longer yours (private: nil)", () => {
+    const { m, log } = recorder();
+    m.reset(
+      snap({ req: 1, schema: ["x", "y", "hand"], state: ents({ 1: { 0: 1 } }), private: ents({ 1: { 2: ["rock"] } }) }),
+    );
+    log.length = 0;
+    expect(m.apply(d({ tick: 11, private: { map: [[1, null]] } }))).toBe(true);
+    expect(plain(m)).toEqual({ 1: { x: 1 } });
+    expect(log).toEqual([["set", 1, "hand", undefined, ["rock"]]]);
+    // A private field learnt from a DELTA is dropped the same way.
+    m.apply(d({ tick: 12, private: ents({ 1: { 1: 4 } }) }));
+    expect(m.apply(d({ tick: 13, private: { map: [[1, null]] } }))).toBe(true);
+    expect(plain(m)).toEqual({ 1: { x: 1 } });
   });
 
   it("merges private fields for the owner, and removal takes them too", () => {

@@ -111,8 +111,9 @@ export function joined(o: {
   private?: Json;
   members?: [number, string, string, boolean][];
   schema?: string[] | null;
+  ack?: number;
 }): Json {
-  return [
+  const a: Json[] = [
     33,
     o.req,
     o.match ?? "m1",
@@ -126,6 +127,8 @@ export function joined(o: {
     { map: (o.members ?? [[1, "u1", "ann", true], [2, "u2", "bob", true]]).map(([pid, u, n, c]) => [pid, [u, n, c]]) },
     o.schema === undefined ? ["x", "y"] : o.schema,
   ];
+  if (o.ack !== undefined) a.push(o.ack);
+  return a;
 }
 
 export function delta(o: {
