@@ -21,14 +21,19 @@ type Config struct {
 	PublicURL     string // base URL announced in seat reservations (ws://host:port); default from the request's Host
 	NodeID        string // this instance's name in listings and the cluster; default "local"
 
-	Secret       []byte        // HS256 secret for tokens; default a random one (tokens die with the process)
-	Issuer       string        // token issuer; default "tickrelay"
-	SessionTTL   time.Duration // lifetime of guest session tokens; default 24h
-	DisableGuest bool          // turn off POST /v1/auth/guest
-	APIKey       string        // operator key for POST /v1/matches/{id}/events; "" disables that endpoint
+	Secret     []byte        // HS256 secret for tokens; default a random one (tokens die with the process)
+	Issuer     string        // token issuer; default "tickrelay"
+	SessionTTL time.Duration // lifetime of guest session tokens; default 24h
+	// MaxTokenLifetime refuses session tokens (guest or backend-minted) whose exp is further
+	// ahead than this; default 7 days (never below SessionTTL).
+	MaxTokenLifetime time.Duration
+	DisableGuest     bool   // turn off POST /v1/auth/guest
+	APIKey           string // operator key for POST /v1/matches/{id}/events; "" disables that endpoint
 	// AllowedOrigins lists the browser origins that may open WebSockets ("https://game.example").
-	// Default: only the server's own origin (Origin host equal to the request's Host). Requests
-	// without an Origin header (non-browser clients) are always allowed. "*" allows any.
+	// Default: the origin of PublicURL (wss://game.example → https://game.example) and loopback
+	// pages (localhost, 127.0.0.0/8, ::1); never "whatever the request's Host says", which DNS
+	// rebinding controls. Requests without an Origin header (non-browser clients) are always
+	// allowed. "*" allows any.
 	AllowedOrigins []string
 
 	MaxConns        int     // WebSocket connections in all; default 20000 (above: 503)

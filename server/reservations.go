@@ -70,9 +70,10 @@ func (r *Reservations) ReserveIn(ctx context.Context, m MatchHandle, playerID st
 }
 
 // Redeem verifies ticket for playerID and uses it up (everywhere, with a cluster bus). A
-// ticket issued to another player is refused without being used.
-func (r *Reservations) Redeem(ctx context.Context, ticket, playerID string) (auth.Join, error) {
-	j, err := r.auth.VerifyJoinFor(ticket, playerID)
+// ticket issued to another player, or for another match than matchID ("": any), is refused
+// without being used (the error wraps auth.ErrWrongMatch for the latter).
+func (r *Reservations) Redeem(ctx context.Context, ticket, playerID, matchID string) (auth.Join, error) {
+	j, err := r.auth.VerifyJoinForMatch(ticket, playerID, matchID)
 	if err != nil {
 		return auth.Join{}, err
 	}

@@ -98,7 +98,7 @@ func New(cfg Config) (*Server, error) {
 		srv.cfg.Secret = auth.RandomSecret()
 		srv.log.Warn("no secret configured: using a random one, so tokens will not survive a restart (set --secret or TICKRELAY_SECRET)")
 	}
-	a, err := auth.New(auth.Config{Secret: srv.cfg.Secret, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL})
+	a, err := auth.New(auth.Config{Secret: srv.cfg.Secret, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL, MaxSessionLifetime: cfg.MaxTokenLifetime})
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/protocol"
+	"github.com/tickrelay/tickrelay/server/auth"
 )
 
 // session is one WebSocket connection of an authenticated user, and the game.Sink through
@@ -317,15 +318,15 @@ func (s *session) joinAsync(matchID, ticket string, meta []byte, req uint32) {
 		s.fail(err, protocol.OpJoin, req)
 	}
 	if ticket != "" {
-		// Redeem refuses another player's ticket without using it up.
-		t, err := s.srv.res.Redeem(ctx, ticket, s.user)
+		// Another player's ticket, or one for another match than the JOIN names, is refused
+		// without being used up: its owner can still join with it.
+		t, err := s.srv.res.Redeem(ctx, ticket, s.user, matchID)
 		if err != nil {
 			s.srv.metrics.authFailures.Inc()
+			if errors.Is(err, auth.ErrWrongMatch) {
+				err = errors.Join(errForbidden, errors.New("the ticket is for another match"))
+			}
 			fail(err)
-			return
-		}
-		if matchID != "" && matchID != t.MatchID {
-			fail(errors.Join(errForbidden, errors.New("the ticket is for another match")))
 			return
 		}
 		matchID = t.MatchID

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -127,7 +128,9 @@ func offersSubprotocol(r *http.Request) bool {
 }
 
 // originAllowed: no Origin (not a browser) is allowed; otherwise the allow-list, which by
-// default is the server's own origin (the Origin's host equals the request's Host).
+// default is the origin of the configured PublicURL plus loopback pages (http://localhost:…,
+// http://127.0.0.1:…, http://[::1]:…). The request's Host is never trusted for this: with DNS
+// rebinding an attacker's page has Host = Origin = its own name while reaching this server.
 func (srv *Server) originAllowed(r *http.Request) bool {
 	origin := r.Header.Get("Origin")
 	if origin == "" {
@@ -142,7 +145,38 @@ func (srv *Server) originAllowed(r *http.Request) bool {
 		return false
 	}
 	u, err := url.Parse(origin)
-	return err == nil && u.Host != "" && strings.EqualFold(u.Host, r.Host)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https") {
+		return false
+	}
+	if own := publicOrigin(srv.cfg.PublicURL); own != "" && strings.EqualFold(own, u.Scheme+"://"+u.Host) {
+		return true
+	}
+	return isLoopbackHost(u.Hostname())
+}
+
+// publicOrigin is the browser origin of a public URL: ws→http, wss→https, without the path.
+func publicOrigin(public string) string {
+	u, err := url.Parse(public)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	switch u.Scheme {
+	case "ws":
+		u.Scheme = "http"
+	case "wss":
+		u.Scheme = "https"
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// isLoopbackHost: localhost (and *.localhost, RFC 6761), 127.0.0.0/8 and ::1.
+func isLoopbackHost(h string) bool {
+	h = strings.ToLower(h)
+	if h == "localhost" || strings.HasSuffix(h, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(h)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 // wsHandler receives gws events; the session is in the connection's storage.

@@ -56,6 +56,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.secretFile, "secret-file", "", "read the HS256 secret from this file (surrounding whitespace trimmed); make run keeps a development one in .tickrelay-dev-secret")
 	fs.StringVar(&cfg.Issuer, "issuer", "tickrelay", "token issuer (iss)")
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", 24*time.Hour, "lifetime of guest session tokens")
+	fs.DurationVar(&cfg.MaxTokenLifetime, "max-token-lifetime", 7*24*time.Hour, "refuse session tokens (guest or backend-minted) valid for longer than this (at least --session-ttl)")
 	fs.BoolVar(&o.noGuest, "no-guest", false, "turn off POST /v1/auth/guest (guest tokens are on by default, for development)")
 	fs.StringVar(&cfg.APIKey, "api-key", "", "operator key for POST /v1/matches/{id}/events (empty: that endpoint is off);\nprefer TICKRELAY_API_KEY or --api-key-file")
 	fs.StringVar(&o.apiKeyFile, "api-key-file", "", "read the operator key from this file (surrounding whitespace trimmed)")

@@ -16,6 +16,7 @@ import (
 const (
 	DefaultIssuer         = "tickrelay"
 	DefaultSessionTTL     = 24 * time.Hour
+	DefaultMaxSessionLife = 7 * 24 * time.Hour
 	DefaultJoinTTL        = 30 * time.Second
 	MaxJoinTTL            = 30 * time.Second
 	DefaultLeeway         = 30 * time.Second
@@ -50,6 +51,11 @@ type Config struct {
 	Issuer string
 	// SessionTTL is the lifetime of issued session tokens. Default 24h.
 	SessionTTL time.Duration
+	// MaxSessionLifetime is the longest a session token may still be valid for when it is
+	// verified (exp − now): a token minted with exp years ahead is refused ("lifetime too
+	// long"), so a leaked one cannot outlive a rotation of the secret by years. Default 7 days,
+	// and never below SessionTTL.
+	MaxSessionLifetime time.Duration
 	// JoinTTL is the lifetime of issued join tickets. Default and maximum 30s.
 	JoinTTL time.Duration
 	// Leeway is the clock-skew allowance on exp, nbf and iat. Default 30s, maximum 5m.
@@ -68,6 +74,7 @@ type Authority struct {
 	secret         []byte
 	issuer         string
 	sessionTTL     time.Duration
+	maxSessionLife time.Duration
 	joinTTL        time.Duration
 	leeway         time.Duration
 	maxTokenLen    int
@@ -117,6 +124,15 @@ func New(cfg Config) (*Authority, error) {
 		cfg.SessionTTL = DefaultSessionTTL
 	}
 	switch {
+	case cfg.MaxSessionLifetime < 0:
+		return nil, errors.New("auth: negative MaxSessionLifetime")
+	case cfg.MaxSessionLifetime == 0:
+		cfg.MaxSessionLifetime = DefaultMaxSessionLife
+	}
+	if cfg.MaxSessionLifetime < cfg.SessionTTL {
+		cfg.MaxSessionLifetime = cfg.SessionTTL
+	}
+	switch {
 	case cfg.JoinTTL < 0 || cfg.JoinTTL > MaxJoinTTL:
 		return nil, fmt.Errorf("auth: JoinTTL %v outside (0, %v]", cfg.JoinTTL, MaxJoinTTL)
 	case cfg.JoinTTL == 0:
@@ -145,14 +161,15 @@ func New(cfg Config) (*Authority, error) {
 	}
 
 	a := &Authority{
-		secret:      append([]byte(nil), cfg.Secret...),
-		issuer:      cfg.Issuer,
-		sessionTTL:  cfg.SessionTTL,
-		joinTTL:     cfg.JoinTTL,
-		leeway:      cfg.Leeway,
-		maxTokenLen: cfg.MaxTokenLen,
-		now:         cfg.Now,
-		used:        newUsedSet(cfg.MaxUsedTickets),
+		secret:         append([]byte(nil), cfg.Secret...),
+		issuer:         cfg.Issuer,
+		sessionTTL:     cfg.SessionTTL,
+		maxSessionLife: cfg.MaxSessionLifetime,
+		joinTTL:        cfg.JoinTTL,
+		leeway:         cfg.Leeway,
+		maxTokenLen:    cfg.MaxTokenLen,
+		now:            cfg.Now,
+		used:           newUsedSet(cfg.MaxUsedTickets),
 	}
 	a.sessionParser = a.newParser(audSession)
 	a.joinParser = a.newParser(audJoin)

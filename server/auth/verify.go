@@ -10,6 +10,10 @@ import (
 // fixed reason; it never contains the token or claim values.
 var ErrInvalidToken = errors.New("auth: invalid token")
 
+// ErrWrongMatch is wrapped (with ErrInvalidToken) when a join ticket is for another match than
+// the one the JOIN names; the ticket is not consumed.
+var ErrWrongMatch = errors.New("auth: ticket for another match")
+
 // Fixed refusal reasons (the text after "auth: invalid token: ").
 const (
 	reasonTooLong       = "too long"
@@ -30,6 +34,7 @@ const (
 	reasonLifetime      = "lifetime too long"
 	reasonUsed          = "already used"
 	reasonWrongPlayer   = "wrong player"
+	reasonWrongMatch    = "ticket for another match"
 	reasonCapacity      = "too many join tickets in flight"
 	reasonInvalidClaims = "invalid claims"
 )
@@ -55,23 +60,33 @@ func (a *Authority) VerifySession(token string) (Session, error) {
 	if err != nil {
 		return Session{}, err
 	}
+	if c.exp.Time.After(a.now().Add(a.maxSessionLife + a.leeway)) {
+		return Session{}, invalid(reasonLifetime)
+	}
 	return Session{PlayerID: c.sub, Name: SanitizeName(c.name), ExpiresAt: c.exp.Time.UTC()}, nil
 }
 
 // VerifyJoin checks a join ticket and consumes it: a second VerifyJoin of the same ticket (its
 // jti) fails with reason "already used". Call it only when about to take the seat.
 func (a *Authority) VerifyJoin(token string) (Join, error) {
-	return a.verifyJoin(token, "", false)
+	return a.verifyJoin(token, "", false, "")
 }
 
 // VerifyJoinFor is VerifyJoin for a connection already authenticated as playerID: a ticket
 // issued to another player is refused (reason "wrong player") WITHOUT being consumed, so a
 // leaked ticket cannot be used from someone else's session and its owner can still use it.
 func (a *Authority) VerifyJoinFor(token, playerID string) (Join, error) {
-	return a.verifyJoin(token, playerID, true)
+	return a.verifyJoin(token, playerID, true, "")
 }
 
-func (a *Authority) verifyJoin(token, playerID string, checkPlayer bool) (Join, error) {
+// VerifyJoinForMatch is VerifyJoinFor for a JOIN that also names its match: a ticket for
+// another match is refused (reason "ticket for another match") WITHOUT being consumed, so a
+// client that sends the wrong match id can still use its ticket. matchID "" accepts any match.
+func (a *Authority) VerifyJoinForMatch(token, playerID, matchID string) (Join, error) {
+	return a.verifyJoin(token, playerID, true, matchID)
+}
+
+func (a *Authority) verifyJoin(token, playerID string, checkPlayer bool, matchID string) (Join, error) {
 	c, err := a.parse(token, a.joinParser)
 	if err != nil {
 		return Join{}, err
@@ -91,6 +106,9 @@ func (a *Authority) verifyJoin(token, playerID string, checkPlayer bool) (Join, 
 	}
 	if checkPlayer && c.sub != playerID {
 		return Join{}, invalid(reasonWrongPlayer)
+	}
+	if matchID != "" && c.match != matchID {
+		return Join{}, &tokenError{reason: reasonWrongMatch, cause: ErrWrongMatch}
 	}
 	if err := a.used.use(c.jti, c.exp.Time.Add(a.leeway), now); err != nil {
 		return Join{}, err
