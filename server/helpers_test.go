@@ -154,6 +154,11 @@ func (h *clientHandler) OnClose(conn *gws.Conn, err error) {
 
 // dial opens a WebSocket; header may add Origin etc. It returns the HTTP status on refusal.
 func (ts *testServer) dial(token string, header http.Header) (*client, int, error) {
+	return ts.dialWith(token, header, nil)
+}
+
+// dialWith is dial with the client's options adjusted by opt (compression, TLS, address).
+func (ts *testServer) dialWith(token string, header http.Header, opt func(*gws.ClientOption)) (*client, int, error) {
 	if header == nil {
 		header = http.Header{}
 	}
@@ -165,8 +170,12 @@ func (ts *testServer) dial(token string, header http.Header) (*client, int, erro
 		addr += "?token=" + token
 	}
 	c := &client{t: ts.t, frames: make(chan []byte, 4096), done: make(chan struct{})}
-	conn, resp, err := gws.NewClient(&clientHandler{c: c}, &gws.ClientOption{Addr: addr, RequestHeader: header,
-		ReadMaxPayloadSize: 1 << 20, PermessageDeflate: gws.PermessageDeflate{Enabled: false}})
+	o := &gws.ClientOption{Addr: addr, RequestHeader: header,
+		ReadMaxPayloadSize: 1 << 20, PermessageDeflate: gws.PermessageDeflate{Enabled: false}}
+	if opt != nil {
+		opt(o)
+	}
+	conn, resp, err := gws.NewClient(&clientHandler{c: c}, o)
 	if err != nil {
 		st := 0
 		if resp != nil {

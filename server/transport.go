@@ -71,7 +71,7 @@ func (srv *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	s := &session{srv: srv, user: claims.PlayerID, ip: ip, name: claims.Name, id: "s-" + newToken(), resumeToken: newToken(),
 		limiter: rate.NewLimiter(rate.Limit(srv.cfg.InputRate), srv.cfg.InputBurst)}
 	s.log = srv.log.With("user", s.user)
-	conn, err := srv.upgrader.Upgrade(w, r)
+	conn, err := srv.upgrade(w, r)
 	if err != nil {
 		srv.conns.release(claims.PlayerID, ip)
 		srv.metrics.rejected.WithLabelValues("upgrade").Inc()

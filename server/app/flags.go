@@ -60,7 +60,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.BoolVar(&o.noGuest, "no-guest", false, "turn off POST /v1/auth/guest (guest tokens are on by default, for development)")
 	fs.StringVar(&cfg.APIKey, "api-key", "", "operator key for POST /v1/matches/{id}/events (empty: that endpoint is off);\nprefer TICKRELAY_API_KEY or --api-key-file")
 	fs.StringVar(&o.apiKeyFile, "api-key-file", "", "read the operator key from this file (surrounding whitespace trimmed)")
-	fs.StringVar(&o.origins, "origins", "", "comma-separated browser origins allowed to connect and to call the HTTP API (CORS), or * (default: the server's own origin)")
+	fs.StringVar(&o.origins, "origins", "", "comma-separated browser origins allowed to connect and to call the HTTP API (CORS), or * (default: the origin of --public-url and loopback pages; the request's Host is not trusted)")
 	fs.IntVar(&cfg.MaxConns, "max-conns", 20000, "WebSocket connections in all")
 	fs.IntVar(&cfg.MaxConnsPerUser, "max-conns-per-user", 8, "WebSocket connections per user")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", 64, "WebSocket connections per client IP (IPv6: per /64); -1: no cap")
