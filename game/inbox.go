@@ -9,15 +9,18 @@ import (
 
 type msgKind uint8
 
+// Each kind's overflow policy. A member's messages are counted against that member's share of
+// the inbox, so one member's flood can never use another member's room; requests from outside
+// the match (joins, reservations, spectators, published events) have a pool of their own.
 const (
-	mJoin    msgKind = iota + 1 // overflow: refused with ErrBusy (the client may retry)
+	mJoin    msgKind = iota + 1 // requests pool, per user: refused with ErrBusy (the client may retry)
 	mLeave                      // never refused: at most one per seat per connection, so bounded by seats
-	mInput                      // overflow: dropped and counted (per player per tick, and per inbox)
-	mMessage                    // overflow: dropped and counted, like inputs
-	mPublish                    // overflow: refused with ErrBusy (the HTTP caller gets 503)
-	mSync                       // overflow: refused with ErrBusy (the client asks again)
-	mReserve                    // overflow: refused with ErrBusy
-	mWatch                      // overflow: refused with ErrBusy
+	mInput                      // member's share (count and bytes): dropped and counted
+	mMessage                    // member's share (count) and relay budget (bytes): refused (the sender gets an ERROR)
+	mPublish                    // requests pool: refused with ErrBusy (the HTTP caller gets 503)
+	mSync                       // one per member: a newer SYNC replaces the pending one (never more queued)
+	mReserve                    // requests pool, per user: refused with ErrBusy
+	mWatch                      // requests pool: refused with ErrBusy
 	mUnwatch                    // never refused, like leaves
 	mKick                       // never refused (operator action)
 )
@@ -39,59 +42,142 @@ type inMsg struct {
 	replyErr chan error
 }
 
+// inboxLimits are the inbox's budgets per tick (see Options for their defaults).
+type inboxLimits struct {
+	maxMsgs     int // members' inputs and messages queued, all members together
+	maxBytes    int // members' input payload bytes, all members together
+	maxPer      int // inputs and messages per member
+	perBytes    int // input payload bytes per member
+	maxReqs     int // requests from outside the match (joins, reservations, watches, publishes)
+	perSource   int // of those, per user (joins and reservations)
+	relayBudget int // message payload bytes per tick, all senders together
+	relayShare  int // message payload bytes per tick per sender
+}
+
+// share is one member's use of the inbox this tick.
+type share struct {
+	n     uint16 // inputs and messages
+	bytes int32  // input payload bytes
+	relay int32  // message payload bytes
+	sync  int32  // index+1 in msgs of its pending SYNC (0: none)
+}
+
+// pushResult says what became of a pushed message.
+type pushResult uint8
+
+const (
+	pushQueued   pushResult = iota // queued for the next tick
+	pushReplaced                   // a SYNC that replaced the member's pending one
+	pushFull                       // refused: the sender's share (or the pool) is used up this tick
+	pushBudget                     // refused: the relay budget (the match's or the sender's) is used up
+	pushClosed                     // refused: the match has finished
+)
+
 // inbox is a match's bounded queue, filled by any goroutine and drained by the match once per
 // tick. It is a mutex-guarded double buffer rather than a channel so that draining takes every
 // message at once and queued payloads need no allocation; each kind's overflow policy is stated
-// on its constant above.
+// on its constant above. Memory is bounded by the limits whatever the senders do: members'
+// input bytes by maxBytes, message bytes by relayBudget, counts by maxMsgs + maxReqs + one SYNC
+// per member + leaves (one per seat).
 type inbox struct {
-	mu       sync.Mutex
-	msgs     []inMsg
-	bytes    []byte
-	pids     []uint32
-	perPID   map[uint32]uint16 // inputs+messages queued this tick per pid
-	maxMsgs  int
-	maxBytes int
-	maxPer   int
+	mu         sync.Mutex
+	msgs       []inMsg
+	bytes      []byte
+	pids       []uint32
+	perPID     map[uint32]share  // this tick's use per member
+	perSource  map[string]uint16 // this tick's requests per user
+	members    int               // inputs and messages queued
+	inBytes    int               // input payload bytes queued
+	relayBytes int               // message payload bytes queued
+	reqs       int               // requests queued
+	lim        inboxLimits
 
 	spareMsgs  []inMsg
 	spareBytes []byte
 	sparePIDs  []uint32
 
-	dropped atomic.Uint64 // inputs and messages dropped on overflow, ever
-	closed  bool          // the match finished: every push is refused (see shut)
+	dropped   atomic.Uint64 // inputs dropped over a share, ever
+	refused   atomic.Uint64 // messages refused over the relay budget or a share, ever
+	coalesced atomic.Uint64 // SYNCs that replaced a pending one, ever
+	closed    bool          // the match finished: every push is refused (see shut)
 }
 
-func newInbox(maxMsgs, maxPer int) *inbox {
-	return &inbox{perPID: map[uint32]uint16{}, maxMsgs: maxMsgs, maxBytes: maxMsgs * 256, maxPer: maxPer}
+func newInbox(lim inboxLimits) *inbox {
+	return &inbox{perPID: map[uint32]share{}, perSource: map[string]uint16{}, lim: lim}
 }
 
-// push queues m; payload and to are copied. It reports false when m was refused or dropped.
-func (q *inbox) push(m inMsg, payload []byte, to []uint32) bool {
+// push queues m; payload and to are copied. src names a request's source (the user of a join
+// or reservation) for its per-source cap.
+func (q *inbox) push(m inMsg, payload []byte, to []uint32, src string) pushResult {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.closed {
-		return false
+		return pushClosed
+	}
+	n := len(payload)
+	var s share
+	member := m.kind == mInput || m.kind == mMessage || m.kind == mSync
+	if member {
+		s = q.perPID[m.pid]
 	}
 	switch m.kind {
 	case mLeave, mUnwatch, mKick:
 		// always accepted
-	case mInput, mMessage:
-		if len(q.msgs) >= q.maxMsgs || len(q.bytes)+len(payload) > q.maxBytes || int(q.perPID[m.pid]) >= q.maxPer {
+	case mInput:
+		// A member's first input of a tick needs room only in the total, so a game whose
+		// inputs are large still gets one per tick.
+		if int(s.n) >= q.lim.maxPer || q.members >= q.lim.maxMsgs || q.inBytes+n > q.lim.maxBytes ||
+			(s.n > 0 && int(s.bytes)+n > q.lim.perBytes) {
 			q.dropped.Add(1)
-			return false
+			return pushFull
 		}
-		q.perPID[m.pid]++
-	default:
-		if len(q.msgs) >= q.maxMsgs || len(q.bytes)+len(payload) > q.maxBytes {
-			return false
+		s.n++
+		s.bytes += int32(n)
+		q.members++
+		q.inBytes += n
+	case mMessage:
+		if int(s.n) >= q.lim.maxPer || q.members >= q.lim.maxMsgs {
+			q.refused.Add(1)
+			return pushFull
 		}
+		if q.relayBytes+n > q.lim.relayBudget || (s.relay > 0 && int(s.relay)+n > q.lim.relayShare) {
+			q.refused.Add(1)
+			return pushBudget
+		}
+		s.n++
+		s.relay += int32(n)
+		q.members++
+		q.relayBytes += n
+	case mSync:
+		if s.sync > 0 {
+			// The newer SYNC wins: same place in the queue, its own request, base and sink.
+			p := &q.msgs[s.sync-1]
+			p.req, p.a, p.b, p.sink = m.req, m.a, m.b, m.sink
+			q.coalesced.Add(1)
+			return pushReplaced
+		}
+		s.sync = int32(len(q.msgs) + 1)
+	default: // requests from outside the match
+		if q.reqs >= q.lim.maxReqs {
+			return pushFull
+		}
+		if src != "" {
+			if int(q.perSource[src]) >= q.lim.perSource {
+				return pushFull
+			}
+			q.perSource[src]++
+		}
+		q.reqs++
 	}
-	m.off, m.n = int32(len(q.bytes)), int32(len(payload))
+	if member {
+		q.perPID[m.pid] = s
+	}
+	m.off, m.n = int32(len(q.bytes)), int32(n)
 	q.bytes = append(q.bytes, payload...)
 	m.toOff, m.toN = int32(len(q.pids)), int32(len(to))
 	q.pids = append(q.pids, to...)
 	q.msgs = append(q.msgs, m)
-	return true
+	return pushQueued
 }
 
 // depth is the number of queued messages.
@@ -109,6 +195,8 @@ func (q *inbox) drain() ([]inMsg, []byte, []uint32) {
 	q.msgs, q.bytes, q.pids = q.spareMsgs[:0], q.spareBytes[:0], q.sparePIDs[:0]
 	q.spareMsgs, q.spareBytes, q.sparePIDs = nil, nil, nil
 	clear(q.perPID)
+	clear(q.perSource)
+	q.members, q.inBytes, q.relayBytes, q.reqs = 0, 0, 0, 0
 	return msgs, bytes, pids
 }
 

@@ -80,8 +80,39 @@ type Options struct {
 	ReconnectGrace time.Duration // how long a dropped player's seat is kept; default 10s, <0 none
 	EmptyTimeout   time.Duration // end the match after this long with no players; default 60s, <0 never
 	RingDuration   time.Duration // how much recent delta history is kept for resumes; default 5s
-	MaxInbox       int           // queued messages per tick before inputs are dropped; default 64 + 16×MaxPlayers
-	MaxInputsTick  int           // inputs per player per tick before the excess is dropped; default 4
+	MaxInbox       int           // members' inputs and messages queued per tick, all together; default 64 + 16×MaxPlayers
+	MaxInputsTick  int           // inputs and messages per player per tick (its share); default 4
+	// MaxInputBytes is the input payload bytes queued per tick, all players together; default
+	// 256×MaxInbox. Each player's share is MaxInputBytes/MaxPlayers (at least 1 KiB), except
+	// that a player's first input of a tick only needs room in the total.
+	MaxInputBytes int
+	MaxRequests   int // joins, reservations, watches and publishes queued per tick; default 64 + MaxPlayers
+	MaxPerUser    int // of those, joins and reservations per user per tick; default 4
+	// RelayBudget is the bytes of message payloads a match relays per tick, all senders
+	// together; default 256 KiB. It bounds what one recipient gets in one tick's frame (keep it
+	// well under the server's outbound queue) and the memory a tick of messages takes.
+	RelayBudget int
+	// RelayShare is one sender's part of RelayBudget per tick; default RelayBudget/8. A
+	// sender's first message of a tick only needs room in RelayBudget. Messages over either
+	// are refused, and the sender is told (an ERROR), never dropped silently.
+	RelayShare int
+}
+
+// withLimits fills the limit fields o leaves zero from l (RegistryConfig.Limits).
+func (o Options) withLimits(l Options) Options {
+	set := func(p *int, v int) {
+		if *p <= 0 {
+			*p = v
+		}
+	}
+	set(&o.MaxInbox, l.MaxInbox)
+	set(&o.MaxInputsTick, l.MaxInputsTick)
+	set(&o.MaxInputBytes, l.MaxInputBytes)
+	set(&o.MaxRequests, l.MaxRequests)
+	set(&o.MaxPerUser, l.MaxPerUser)
+	set(&o.RelayBudget, l.RelayBudget)
+	set(&o.RelayShare, l.RelayShare)
+	return o
 }
 
 func (o Options) withDefaults() Options {
@@ -106,7 +137,33 @@ func (o Options) withDefaults() Options {
 	if o.MaxInputsTick <= 0 {
 		o.MaxInputsTick = 4
 	}
+	if o.MaxInputBytes <= 0 {
+		o.MaxInputBytes = 256 * o.MaxInbox
+	}
+	if o.MaxRequests <= 0 {
+		o.MaxRequests = 64 + o.MaxPlayers
+	}
+	if o.MaxPerUser <= 0 {
+		o.MaxPerUser = 4
+	}
+	if o.RelayBudget <= 0 {
+		o.RelayBudget = 256 << 10
+	}
+	if o.RelayShare <= 0 {
+		o.RelayShare = o.RelayBudget / 8
+	}
+	o.RelayShare = min(o.RelayShare, o.RelayBudget)
 	return o
+}
+
+// inboxLimits are the inbox's budgets from the (defaulted) options.
+func (o Options) inboxLimits() inboxLimits {
+	return inboxLimits{
+		maxMsgs: o.MaxInbox, maxBytes: o.MaxInputBytes, maxPer: o.MaxInputsTick,
+		perBytes: max(o.MaxInputBytes/o.MaxPlayers, 1024),
+		maxReqs:  o.MaxRequests, perSource: o.MaxPerUser,
+		relayBudget: o.RelayBudget, relayShare: o.RelayShare,
+	}
 }
 
 // Factory makes a new Logic for one match.

@@ -19,6 +19,9 @@ var (
 	ErrMatchFull  = errors.New("game: match is full")
 	ErrMatchEnded = errors.New("game: match has ended")
 	ErrBusy       = errors.New("game: match inbox is full")
+	// ErrPayloadTooDeep: a payload nests deeper than the payload depth budget
+	// (protocol.PayloadDepth), so some recipient could not decode the frame it would end up in.
+	ErrPayloadTooDeep = errors.New("game: payload nests too deeply to deliver")
 )
 
 // Match is one running match: a goroutine that owns the game's state and ticks it.
@@ -130,8 +133,15 @@ func (m *Match) Info() Info {
 	return i
 }
 
-// Dropped is how many inputs and messages were dropped on inbox overflow.
+// Dropped is how many inputs were dropped over their sender's share of the inbox.
 func (m *Match) Dropped() uint64 { return m.in.dropped.Load() }
+
+// Refused is how many messages were refused: over the relay budget, over their sender's share
+// of the inbox, or nested deeper than the payload depth budget.
+func (m *Match) Refused() uint64 { return m.in.refused.Load() }
+
+// Coalesced is how many SYNCs replaced a pending one of the same member.
+func (m *Match) Coalesced() uint64 { return m.in.coalesced.Load() }
 
 // Join asks for a seat for userID and waits for the answer (given at the next tick). The
 // member then receives JOINED (answering req) and the deltas through sink. A user who already
@@ -156,7 +166,7 @@ type PendingJoin struct {
 // live until the answer: a join whose ctx is done when the match reaches it is skipped.
 func (m *Match) StartJoin(ctx context.Context, userID, name string, meta []byte, sink Sink, req uint32) (*PendingJoin, error) {
 	j := &joinReq{ctx: ctx, userID: userID, name: name, meta: append([]byte(nil), meta...), reply: make(chan joinReply, 1)}
-	if !m.in.push(inMsg{kind: mJoin, req: req, sink: sink, join: j}, nil, nil) {
+	if !m.counted(m.in.push(inMsg{kind: mJoin, req: req, sink: sink, join: j}, nil, nil, userID), LimitRequests) {
 		return nil, m.refused()
 	}
 	return &PendingJoin{m: m, j: j}, nil
@@ -169,7 +179,7 @@ func (m *Match) StartJoin(ctx context.Context, userID, name string, meta []byte,
 // The only error JoinFunc returns itself is ErrBusy (then done is not called).
 func (m *Match) JoinFunc(ctx context.Context, userID, name string, meta []byte, sink Sink, req uint32, done func(pid uint32, err error)) error {
 	j := &joinReq{ctx: ctx, userID: userID, name: name, meta: append([]byte(nil), meta...), done: done}
-	if !m.in.push(inMsg{kind: mJoin, req: req, sink: sink, join: j}, nil, nil) {
+	if !m.counted(m.in.push(inMsg{kind: mJoin, req: req, sink: sink, join: j}, nil, nil, userID), LimitRequests) {
 		return ErrBusy
 	}
 	return nil
@@ -196,7 +206,7 @@ func (p *PendingJoin) Wait(ctx context.Context) (uint32, error) {
 // counts against MaxPlayers until the user joins or the reservation expires.
 func (m *Match) Reserve(ctx context.Context, userID string, ttl time.Duration) error {
 	reply := make(chan error, 1)
-	if !m.in.push(inMsg{kind: mReserve, a: uint32(ttl / time.Millisecond), replyErr: reply}, []byte(userID), nil) {
+	if !m.counted(m.in.push(inMsg{kind: mReserve, a: uint32(ttl / time.Millisecond), replyErr: reply}, []byte(userID), nil, userID), LimitRequests) {
 		return m.refused()
 	}
 	select {
@@ -213,22 +223,64 @@ func (m *Match) Reserve(ctx context.Context, userID string, ttl time.Duration) e
 // (LeaveDropped: the seat is kept for the reconnect grace). A leave from a sink that is no
 // longer the member's (it was replaced) is ignored. Never refused.
 func (m *Match) Leave(pid uint32, sink Sink, reason protocol.LeaveReason) {
-	m.in.push(inMsg{kind: mLeave, pid: pid, sink: sink, reason: reason}, nil, nil)
+	m.in.push(inMsg{kind: mLeave, pid: pid, sink: sink, reason: reason}, nil, nil, "")
 }
 
-// Input queues pid's input; false if it was dropped (inbox full or the per-tick cap).
+// Input queues pid's input; false if it was dropped (pid's share of the inbox is used up this
+// tick: Options.MaxInputsTick inputs and messages, and its share of the input bytes).
 func (m *Match) Input(pid, seq, seen uint32, payload []byte) bool {
-	return m.in.push(inMsg{kind: mInput, pid: pid, a: seq, b: seen}, payload, nil)
+	return m.counted(m.in.push(inMsg{kind: mInput, pid: pid, a: seq, b: seen}, payload, nil, ""), LimitInputShare)
 }
 
-// Message queues pid's message to the pids in to (empty: everyone); false if dropped.
+// Message queues pid's message to the pids in to (empty: everyone); false if it was refused:
+// pid's share of the inbox, or the relay budget of this tick (Options.RelayBudget for the
+// match, Options.RelayShare for one sender), is used up. The caller tells the sender.
+// Payloads deeper than the payload depth budget are refused too (see protocol.CheckPayload).
 func (m *Match) Message(pid uint32, to []uint32, echo bool, payload []byte) bool {
-	return m.in.push(inMsg{kind: mMessage, pid: pid, echo: echo}, payload, to)
+	if protocol.CheckPayload(payload) != nil {
+		m.in.refused.Add(1)
+		m.limited(LimitPayloadDepth)
+		return false
+	}
+	return m.counted(m.in.push(inMsg{kind: mMessage, pid: pid, echo: echo}, payload, to, ""), LimitMessageShare)
 }
 
-// Publish queues a server event (EventServer) with a msgpack payload for every member.
+// payloadError wraps a refused payload's codec error with ErrPayloadTooDeep when it nests too
+// deeply (other errors say the payload is not valid msgpack at all).
+func payloadError(err error) error {
+	if errors.Is(err, protocol.ErrTooDeep) {
+		return fmt.Errorf("%w (the budget is %d levels): %w", ErrPayloadTooDeep, protocol.PayloadDepth, err)
+	}
+	return err
+}
+
+// counted reports whether r is pushQueued, counting a refusal (full as reason) or a coalesced SYNC.
+func (m *Match) counted(r pushResult, full string) bool {
+	switch r {
+	case pushFull:
+		m.limited(full)
+	case pushBudget:
+		m.limited(LimitRelayBudget)
+	case pushReplaced:
+		m.limited(LimitSyncCoalesced)
+	}
+	return r == pushQueued
+}
+
+func (m *Match) limited(reason string) {
+	if lm, ok := m.metrics.(LimitMetrics); ok {
+		lm.Limited(reason)
+	}
+}
+
+// Publish queues a server event (EventServer) with a msgpack payload for every member. A
+// payload deeper than the payload depth budget is refused with ErrPayloadTooDeep.
 func (m *Match) Publish(payload []byte) error {
-	if !m.in.push(inMsg{kind: mPublish}, payload, nil) {
+	if err := protocol.CheckPayload(payload); err != nil {
+		m.limited(LimitPayloadDepth)
+		return payloadError(err)
+	}
+	if !m.counted(m.in.push(inMsg{kind: mPublish}, payload, nil, ""), LimitRequests) {
 		return m.refused()
 	}
 	return nil
@@ -249,26 +301,30 @@ func (m *Match) refused() error {
 // Detached with LeaveTimeout; when the match ends first, sink gets END and is Detached with
 // LeaveEnded; a match that already ended refuses it with ErrMatchEnded.
 func (m *Match) Sync(pid uint32, sink Sink, req, epoch, tick uint32) error {
-	if !m.in.push(inMsg{kind: mSync, pid: pid, sink: sink, req: req, a: epoch, b: tick}, nil, nil) {
+	// A SYNC replaces pid's pending one, so each member has at most one queued; refused only
+	// when the match has ended.
+	r := m.in.push(inMsg{kind: mSync, pid: pid, sink: sink, req: req, a: epoch, b: tick}, nil, nil, "")
+	if r == pushClosed {
 		return m.refused()
 	}
+	m.counted(r, LimitRequests)
 	return nil
 }
 
 // Watch adds a spectator: sink gets a JOINED with pid 0 (answering req), then every delta with
 // an empty tail. Unwatch removes it.
 func (m *Match) Watch(sink Sink, req uint32) error {
-	if !m.in.push(inMsg{kind: mWatch, sink: sink, req: req}, nil, nil) {
+	if !m.counted(m.in.push(inMsg{kind: mWatch, sink: sink, req: req}, nil, nil, ""), LimitRequests) {
 		return m.refused()
 	}
 	return nil
 }
 
 // Unwatch removes a spectator.
-func (m *Match) Unwatch(sink Sink) { m.in.push(inMsg{kind: mUnwatch, sink: sink}, nil, nil) }
+func (m *Match) Unwatch(sink Sink) { m.in.push(inMsg{kind: mUnwatch, sink: sink}, nil, nil, "") }
 
 // Kick removes pid from the match (operator action).
-func (m *Match) Kick(pid uint32) { m.in.push(inMsg{kind: mKick, pid: pid}, nil, nil) }
+func (m *Match) Kick(pid uint32) { m.in.push(inMsg{kind: mKick, pid: pid}, nil, nil, "") }
 
 // Stop ends the match with reason (EndStopped for operators and shutdown) as soon as its
 // goroutine is free; members get END. It does not wait: use Done.

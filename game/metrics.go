@@ -22,6 +22,25 @@ type MatchMetrics interface {
 	Ended(reason protocol.EndReason)
 }
 
+// LimitMetrics is an optional extension of MatchMetrics: it counts what a match's limits
+// refused. Unlike MatchMetrics it is called from any goroutine (whoever queued the message), so
+// implementations must be safe for concurrent use.
+type LimitMetrics interface {
+	// Limited counts one message refused or replaced, by reason: LimitInputShare,
+	// LimitMessageShare, LimitRelayBudget, LimitRequests, LimitPayloadDepth, LimitSyncCoalesced.
+	Limited(reason string)
+}
+
+// Reasons passed to LimitMetrics.Limited.
+const (
+	LimitInputShare    = "input_share"    // an input over its sender's share of the inbox (dropped)
+	LimitMessageShare  = "message_share"  // a message over its sender's share of the inbox (refused)
+	LimitRelayBudget   = "relay_budget"   // a message over the tick's relay budget or its sender's share of it (refused)
+	LimitRequests      = "requests"       // a join, reservation, watch or publish over the requests pool (ErrBusy)
+	LimitPayloadDepth  = "payload_depth"  // a message, published or game event, or result deeper than the payload budget
+	LimitSyncCoalesced = "sync_coalesced" // a SYNC that replaced its member's pending one
+)
+
 // NopMetrics discards everything.
 type NopMetrics struct{}
 

@@ -33,6 +33,7 @@ type Registry struct {
 	metrics Metrics
 	stagger bool
 	onEnded func(string)
+	limits  Options
 
 	mu      sync.RWMutex
 	matches map[string]*Match
@@ -54,6 +55,10 @@ type RegistryConfig struct {
 	// OnEnded is called with the id of every match that ends, after the registry forgot it (a
 	// cluster bus withdraws it from the directory). It must not block.
 	OnEnded func(id string)
+	// Limits fills the inbox and relay limits (MaxInbox, MaxInputsTick, MaxInputBytes,
+	// MaxRequests, MaxPerUser, RelayBudget, RelayShare) that a game type's Defaults leave zero:
+	// the server's configuration. Other fields are ignored.
+	Limits Options
 }
 
 // NewRegistry returns a Registry.
@@ -71,7 +76,7 @@ func NewRegistry(c RegistryConfig) *Registry {
 		c.Metrics = NopMetrics{}
 	}
 	return &Registry{catalog: c.Catalog, clock: c.Clock, log: c.Log, metrics: c.Metrics,
-		stagger: !c.NoStagger, onEnded: c.OnEnded, matches: map[string]*Match{}}
+		stagger: !c.NoStagger, onEnded: c.OnEnded, limits: c.Limits, matches: map[string]*Match{}}
 }
 
 // Catalog returns the registry's game catalog.
@@ -141,11 +146,17 @@ func (r *Registry) newMatch(o CreateOptions) (*Match, Options, error) {
 	if !ok {
 		return nil, Options{}, fmt.Errorf("%w: %q", ErrUnknownGame, o.Game)
 	}
+	if len(o.Params) > 0 {
+		// Init may put params anywhere in the state or its events: they get the payload budget.
+		if err := protocol.CheckPayload(o.Params); err != nil {
+			return nil, Options{}, fmt.Errorf("params: %w", payloadError(err))
+		}
+	}
 	opts := t.Defaults
 	if o.MaxPlayers > 0 {
 		opts.MaxPlayers = o.MaxPlayers
 	}
-	opts = opts.withDefaults()
+	opts = opts.withLimits(r.limits).withDefaults()
 	if o.ID == "" {
 		o.ID = newID()
 	}
@@ -162,7 +173,7 @@ func (r *Registry) newMatch(o CreateOptions) (*Match, Options, error) {
 	m := &Match{
 		id: o.ID, game: t.Name, private: o.Private, created: r.clock.Now(), opts: opts, clock: r.clock,
 		log: r.log.With("match", o.ID), metrics: r.metrics.Match(t.Name),
-		in:  newInbox(opts.MaxInbox, opts.MaxInputsTick),
+		in:  newInbox(opts.inboxLimits()),
 		ctl: make(chan func()), done: make(chan struct{}),
 		logic: t.New(), state: newState(), rng: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 		epoch: o.Epoch, label: label, members: map[uint32]*member{}, byUser: map[string]*member{},

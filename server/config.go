@@ -44,13 +44,24 @@ type Config struct {
 	// TrustedProxies are the reverse proxies (IPs or CIDR prefixes) whose X-Forwarded-For is
 	// believed for the client IP. Default none: the client IP is the TCP peer.
 	TrustedProxies []string
-	MaxFrame       int     // inbound frame limit in bytes; default 16 KiB (above: close 1009)
-	OutboundQueue  int     // per-session outbound queue in bytes; default 1 MiB (above: close 4001)
-	InputRate      float64 // inputs+messages per second per connection; default 60
-	InputBurst     int     // default 120
-	FloodClose     int     // dropped messages within 5 s that close the connection (4102); default 300
-	BadFrameClose  int     // malformed/unknown frames that close the connection (4101); default 10
-	Compression    bool    // permessage-deflate; default off
+	MaxFrame       int // inbound frame limit in bytes; default 16 KiB (above: close 1009)
+	OutboundQueue  int // per-session outbound queue in bytes; default 1 MiB (above: close 4001)
+	// InputRate is the per-connection budget: tokens per second, paying for every client op
+	// (1 each) and WebSocket ping (1); HELLO with a token, JOIN with a ticket and RESUME cost
+	// AuthOpCost, JOIN by id 2. Default 60.
+	InputRate  float64
+	InputBurst int // the budget's bucket size in tokens; default 120
+	AuthOpCost int // tokens a HELLO with a token, a JOIN with a ticket or a RESUME costs; default 8
+	FloodClose int // refusals by the rate limit within 5 s that close the connection (4102); default 300
+	// RelayBudget is the bytes of MESSAGE payloads a match relays per tick, all senders
+	// together; default 256 KiB, at most OutboundQueue/2 (one tick's messages reach every
+	// recipient in one frame). RelayShare is one sender's part of it per tick; default
+	// RelayBudget/8. Over either, a MESSAGE is refused with ERROR RATE_LIMITED. A game type's
+	// own Options take precedence.
+	RelayBudget   int
+	RelayShare    int
+	BadFrameClose int  // malformed/unknown frames that close the connection (4101); default 10
+	Compression   bool // permessage-deflate; default off
 
 	PingInterval  time.Duration // server pings; default 10s
 	ReadTimeout   time.Duration // no frame, ping or pong within this closes; default 20s
@@ -110,6 +121,15 @@ func (c Config) withDefaults() Config {
 	}
 	if c.InputBurst <= 0 {
 		c.InputBurst = 120
+	}
+	if c.AuthOpCost <= 0 {
+		c.AuthOpCost = 8
+	}
+	if c.RelayBudget <= 0 {
+		c.RelayBudget = 256 << 10
+	}
+	if c.RelayShare <= 0 {
+		c.RelayShare = c.RelayBudget / 8
 	}
 	if c.FloodClose <= 0 {
 		c.FloodClose = 300

@@ -40,7 +40,7 @@ func codeOf(err error) protocol.ErrorCode {
 		return protocol.ErrCodeBadRequest
 	case errors.Is(err, protocol.ErrUnknownOp):
 		return protocol.ErrCodeUnknownOp
-	case errors.Is(err, protocol.ErrTooLarge):
+	case errors.Is(err, protocol.ErrTooLarge), errors.Is(err, game.ErrPayloadTooDeep):
 		return protocol.ErrCodeTooLarge
 	case errors.Is(err, protocol.ErrTruncated), errors.Is(err, protocol.ErrMalformed), errors.Is(err, protocol.ErrType),
 		errors.Is(err, protocol.ErrTooDeep), errors.Is(err, protocol.ErrTrailing), errors.Is(err, protocol.ErrInvalid):

@@ -194,6 +194,9 @@ func (srv *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := srv.CreateMatch(r.Context(), game.CreateOptions{Game: req.Game, Params: params, Private: req.Private, MaxPlayers: req.MaxPlayers, Label: req.Label})
+	if errors.Is(err, game.ErrPayloadTooDeep) {
+		srv.metrics.payloadsRefused.Inc()
+	}
 	if err != nil {
 		var refusal *game.Refusal
 		if errors.As(err, &refusal) {
@@ -343,6 +346,9 @@ func (srv *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := m.Publish(r.Context(), payload); err != nil {
+		if errors.Is(err, game.ErrPayloadTooDeep) {
+			srv.metrics.payloadsRefused.Inc()
+		}
 		srv.fail(w, err)
 		return
 	}

@@ -21,7 +21,7 @@ type metrics struct {
 	slowCloses    prometheus.Counter
 	authFailures  prometheus.Counter
 	badFrames     prometheus.Counter
-	rateLimited   prometheus.Counter
+	rateLimited   *prometheus.CounterVec
 	inputsDropped prometheus.Counter
 	rejected      *prometheus.CounterVec
 	limited       *prometheus.CounterVec
@@ -31,6 +31,11 @@ type metrics struct {
 	deltaBytes    *prometheus.CounterVec
 	deltaFrames   *prometheus.CounterVec
 	matchesEnded  *prometheus.CounterVec
+	// messagesRefused: MESSAGEs refused by the match (relay budget, or the sender's share);
+	// payloadsRefused: payloads deeper than the payload depth budget (messages, published events, params).
+	messagesRefused prometheus.Counter
+	payloadsRefused prometheus.Counter
+	matchLimited    *prometheus.CounterVec
 }
 
 func newMetrics(matches func() float64) *metrics {
@@ -43,8 +48,11 @@ func newMetrics(matches func() float64) *metrics {
 	m.slowCloses = prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_slow_closes_total", Help: "Sessions closed because the client did not read fast enough."})
 	m.authFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_auth_failures_total", Help: "Refused tokens and tickets."})
 	m.badFrames = prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_bad_frames_total", Help: "Malformed or unknown inbound frames."})
-	m.rateLimited = prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_rate_limited_total", Help: "Inputs and messages dropped by the per-connection rate limit."})
-	m.inputsDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_inputs_dropped_total", Help: "Inputs and messages dropped because a match inbox was full."})
+	m.rateLimited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_rate_limited_total", Help: "Client messages (every op) and WebSocket pings refused by the per-connection rate limit, by op."}, []string{"op"})
+	m.inputsDropped = prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_inputs_dropped_total", Help: "Inputs dropped because the sender's share of the match inbox was used up this tick."})
+	m.messagesRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_messages_refused_total", Help: "MESSAGEs refused (the sender got an ERROR): the match's relay budget or the sender's share of it was used up this tick."})
+	m.payloadsRefused = prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_payloads_too_deep_total", Help: "Payloads refused for nesting deeper than the payload depth budget (messages, published events, match params)."})
+	m.matchLimited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_match_limited_total", Help: "Messages a match's limits refused or replaced, by game and reason (input_share, message_share, relay_budget, requests, payload_depth, sync_coalesced)."}, []string{"game", "reason"})
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_upgrades_rejected_total", Help: "WebSocket upgrades refused, by reason."}, []string{"reason"})
 	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_limit_refusals_total", Help: "Requests refused by a configured limit, by limit."}, []string{"limit"})
 	m.tickSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tickrelay_tick_duration_seconds", Help: "Time to run one match tick.",
@@ -56,7 +64,7 @@ func newMetrics(matches func() float64) *metrics {
 	m.deltaFrames = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_delta_recipients_total", Help: "Delta frames handed to members and spectators."}, []string{"game"})
 	m.matchesEnded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_matches_ended_total", Help: "Matches ended, by reason."}, []string{"game", "reason"})
 	for _, c := range []prometheus.Collector{m.sessions, m.framesOut, m.slowCloses, m.authFailures, m.badFrames, m.rateLimited,
-		m.inputsDropped, m.rejected, m.limited, m.tickSeconds, m.tickOverruns, m.inboxDepth, m.deltaBytes, m.deltaFrames, m.matchesEnded} {
+		m.inputsDropped, m.messagesRefused, m.payloadsRefused, m.matchLimited, m.rejected, m.limited, m.tickSeconds, m.tickOverruns, m.inboxDepth, m.deltaBytes, m.deltaFrames, m.matchesEnded} {
 		f(c)
 	}
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickrelay_matches", Help: "Running matches on this instance."}, matches))
@@ -90,6 +98,9 @@ func (x *matchMetrics) Delta(bytes, recipients int) {
 	x.frames.Add(float64(recipients))
 }
 func (x *matchMetrics) Inbox(depth int) { x.inbox.Observe(float64(depth)) }
+
+// Limited implements game.LimitMetrics (safe from any goroutine, as Prometheus counters are).
+func (x *matchMetrics) Limited(reason string) { x.m.matchLimited.WithLabelValues(x.game, reason).Inc() }
 func (x *matchMetrics) Ended(r protocol.EndReason) {
 	name := "unknown"
 	for _, e := range protocol.Codes().End {

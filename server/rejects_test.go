@@ -240,6 +240,16 @@ func TestSlowReaderClosedFastReaderUnaffected(t *testing.T) {
 	slow.mu.Lock()
 	slow.block = make(chan struct{}) // stops reading: its socket buffers fill
 	slow.mu.Unlock()
+	// The sender reads what it gets (ERRORs for the messages over its share of a tick).
+	go func() {
+		for {
+			select {
+			case <-sender.frames:
+			case <-sender.done:
+				return
+			}
+		}
+	}()
 	// The sender is paced by the fast reader: each round sends 64 KiB and waits for the fast
 	// reader's PONG (frames arrive in order, so the fast reader has drained the round). The slow
 	// reader falls further behind every round until its socket buffers fill.

@@ -87,6 +87,12 @@ func DefaultCatalog() *game.Catalog {
 // New builds a server from cfg (zero values are defaults; see Config).
 func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
+	if cfg.RelayBudget > cfg.OutboundQueue/2 {
+		return nil, fmt.Errorf("server: the relay budget (%d bytes) must be at most half the outbound queue (%d bytes): a tick's messages reach each recipient in one frame", cfg.RelayBudget, cfg.OutboundQueue)
+	}
+	if cfg.RelayShare > cfg.RelayBudget {
+		return nil, fmt.Errorf("server: the relay share (%d bytes) must be at most the relay budget (%d bytes)", cfg.RelayShare, cfg.RelayBudget)
+	}
 	srv := &Server{cfg: cfg, log: cfg.Log, hub: newHub(cfg.ResumeWindow), stop: make(chan struct{}), drain: make(chan struct{}),
 		conns:  newConnCounter(cfg.MaxConns, cfg.MaxConnsPerUser, cfg.MaxConnsPerIP),
 		guests: newKeyLimiter(cfg.GuestRate, cfg.GuestBurst)}
@@ -111,6 +117,7 @@ func New(cfg Config) (*Server, error) {
 	srv.metrics = newMetrics(func() float64 { return float64(reg.Len()) })
 	var bus atomic.Pointer[Bus]
 	reg = game.NewRegistry(game.RegistryConfig{Catalog: catalog, Clock: cfg.Clock, Log: cfg.Log, Metrics: srv.metrics,
+		Limits: game.Options{RelayBudget: cfg.RelayBudget, RelayShare: cfg.RelayShare},
 		OnEnded: func(id string) {
 			if b := bus.Load(); b != nil {
 				(*b).Withdraw(id)

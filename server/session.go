@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -196,11 +197,15 @@ func (s *session) handle(frame []byte) {
 		}
 		return
 	}
+	ref := m.Req
+	if m.Op == protocol.OpInput {
+		ref = m.Seq
+	}
+	if !s.allow(s.opCost(m), m.Op, ref) {
+		return
+	}
 	switch m.Op {
 	case protocol.OpInput:
-		if !s.allow(m.Op, m.Seq) {
-			return
-		}
 		match, pid := s.current()
 		if match == nil {
 			s.sendError(protocol.ErrCodeNotInMatch, "join a match first", m.Op, m.Seq)
@@ -210,16 +215,25 @@ func (s *session) handle(frame []byte) {
 			s.srv.metrics.inputsDropped.Inc()
 		}
 	case protocol.OpMessage:
-		if !s.allow(m.Op, 0) {
-			return
-		}
 		match, pid := s.current()
 		if match == nil {
 			s.sendError(protocol.ErrCodeNotInMatch, "join a match first", m.Op, 0)
 			return
 		}
-		if match.Message(bg, pid, m.To, m.Echo, m.Payload) != nil {
-			s.srv.metrics.inputsDropped.Inc()
+		if err := protocol.CheckPayload(m.Payload); err != nil {
+			// Relayed inside the recipients' DELTA it would sit deeper than their decoders
+			// allow, and they would lose that whole frame.
+			s.srv.metrics.payloadsRefused.Inc()
+			s.fail(fmt.Errorf("%w: %w", game.ErrPayloadTooDeep, err), m.Op, 0)
+			return
+		}
+		if err := match.Message(bg, pid, m.To, m.Echo, m.Payload); err != nil {
+			s.srv.metrics.messagesRefused.Inc()
+			if errors.Is(err, ErrDropped) {
+				s.sendError(protocol.ErrCodeRateLimited, "the match's relay budget for this tick is used up (or your share of it): send again next tick", m.Op, 0)
+			} else {
+				s.fail(err, m.Op, 0)
+			}
 		}
 	case protocol.OpPing:
 		s.send(protocol.AppendServer(nil, &protocol.ServerMsg{Op: protocol.OpPong, T: m.T, ServerTime: time.Now().UnixMilli()}))
@@ -248,30 +262,6 @@ func (s *session) handle(frame []byte) {
 	case protocol.OpHello:
 		s.hello(m)
 	}
-}
-
-// allow applies the per-connection rate limit to inputs and messages: the excess is dropped and
-// counted, one RATE_LIMITED error per burst tells the client, and a sustained flood closes.
-func (s *session) allow(op protocol.Op, ref uint32) bool {
-	if s.limiter.Allow() {
-		s.warned = false
-		return true
-	}
-	s.srv.metrics.rateLimited.Inc()
-	now := time.Now()
-	if now.Sub(s.floodFrom) > 5*time.Second {
-		s.floodFrom, s.floodN = now, 0
-	}
-	s.floodN++
-	if s.floodN >= s.srv.cfg.FloodClose {
-		s.close(protocol.CloseRateLimit, "input flood")
-		return false
-	}
-	if !s.warned {
-		s.warned = true
-		s.sendError(protocol.ErrCodeRateLimited, "too many messages: the excess is dropped", op, ref)
-	}
-	return false
 }
 
 // bg is the context of calls that never wait (inputs, leaves, syncs: a bus queues them).

@@ -233,6 +233,9 @@ func (h *wsHandler) OnClose(c *gws.Conn, err error) {
 func (h *wsHandler) OnPing(c *gws.Conn, payload []byte) {
 	s := sessionOf(c)
 	s.touch()
+	if !s.allow(1, 0, 0) { // pings are paid for like messages: a refused one gets no pong
+		return
+	}
 	s.w.control(gws.OpcodePong, payload) // through the writer: one socket writer at a time
 }
 

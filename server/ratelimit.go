@@ -1,0 +1,91 @@
+package server
+
+import (
+	"time"
+
+	"github.com/tickrelay/tickrelay/protocol"
+)
+
+// Every client op, and every WebSocket ping, is paid for from the connection's budget: a
+// token bucket (golang.org/x/time/rate) refilled at Config.InputRate tokens per second, holding
+// at most Config.InputBurst. Most ops cost one token; the ones that verify a signature or take a
+// server-wide lock cost Config.AuthOpCost (a JWT verification is ~28 µs, a hundred times an
+// input's handling). What the budget cannot pay is refused: requests get an ERROR
+// RATE_LIMITED answering them, inputs, messages and pings are dropped with one RATE_LIMITED per
+// burst; and a connection that keeps going (Config.FloodClose refusals within floodWindow) is
+// closed with CloseRateLimit.
+
+// floodWindow is the window in which Config.FloodClose refusals close a connection.
+const floodWindow = 5 * time.Second
+
+// opCost is what op costs from the connection's budget.
+func (s *session) opCost(m *protocol.ClientMsg) int {
+	switch m.Op {
+	case protocol.OpHello:
+		if m.Token != "" {
+			return s.srv.cfg.AuthOpCost // verifies a JWT
+		}
+	case protocol.OpJoin:
+		if m.Ticket != "" {
+			return s.srv.cfg.AuthOpCost // verifies a JWT and uses a single-use ticket
+		}
+		return 2 // looks the match up
+	case protocol.OpResume:
+		return s.srv.cfg.AuthOpCost // takes the session table's lock, compares a secret
+	}
+	return 1
+}
+
+// isRequest reports whether op is answered (by its req): a refused request gets its own ERROR,
+// so the client's pending request ends at once instead of timing out.
+func isRequest(op protocol.Op) bool {
+	switch op {
+	case protocol.OpHello, protocol.OpJoin, protocol.OpLeave, protocol.OpResume, protocol.OpSync:
+		return true
+	}
+	return false
+}
+
+// allow charges cost to the connection's budget; on the read loop only. op and ref name the
+// message for the ERROR (op 0: a WebSocket ping, which gets no ERROR).
+func (s *session) allow(cost int, op protocol.Op, ref uint32) bool {
+	now := time.Now()
+	if s.limiter.AllowN(now, min(cost, s.srv.cfg.InputBurst)) { // a cost above the bucket could never pass
+		s.warned = false
+		return true
+	}
+	s.srv.metrics.rateLimited.WithLabelValues(opName(op)).Inc()
+	if now.Sub(s.floodFrom) > floodWindow {
+		s.floodFrom, s.floodN = now, 0
+	}
+	s.floodN++
+	if s.floodN >= s.srv.cfg.FloodClose {
+		s.close(protocol.CloseRateLimit, "message flood")
+		return false
+	}
+	switch {
+	case isRequest(op):
+		s.sendError(protocol.ErrCodeRateLimited, "too many messages: this request was refused, send it again later", op, ref)
+	case !s.warned && op != 0:
+		s.warned = true
+		s.sendError(protocol.ErrCodeRateLimited, "too many messages: the excess is dropped", op, ref)
+	}
+	return false
+}
+
+// opNames are the ops' names from the protocol's table, for metric labels.
+var opNames = func() map[protocol.Op]string {
+	names := map[protocol.Op]string{0: "WS_PING"}
+	for _, e := range protocol.Codes().Ops {
+		names[protocol.Op(e.Value)] = e.Name
+	}
+	return names
+}()
+
+// opName is op's name ("WS_PING" for 0, a WebSocket ping).
+func opName(op protocol.Op) string {
+	if n, ok := opNames[op]; ok {
+		return n
+	}
+	return "UNKNOWN"
+}
