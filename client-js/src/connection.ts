@@ -150,6 +150,8 @@ export interface MatchSlot {
   onResumed(req: number): void;
   /** The session is gone (closed for good or not resumable): the seat with it. */
   onSessionLost(err: TickrelayError): void;
+  /** A NOTICE said the seat was taken away (KICKED, or REPLACED by another connection of yours). */
+  onRemoved(closeCode: number, text: string): void;
 }
 
 interface Pending {
@@ -182,6 +184,11 @@ export class Connection extends Emitter<ConnectionEvents> {
   slot: MatchSlot | null = null;
 
   private readonly opts: ConnectionOptions;
+
+  /** How long a request waits for its answer (requestTimeoutMs, default 10 s; 0: forever). */
+  get requestTimeoutMs(): number {
+    return this.opts.requestTimeoutMs ?? 10_000;
+  }
   private readonly decoder: ServerDecoder;
   private readonly backoff: Backoff;
   private ws: WebSocketLike | null = null;
@@ -535,6 +542,9 @@ export class Connection extends Emitter<ConnectionEvents> {
         return;
       case Op.EVENT:
         this.emit("event", m);
+        if (slot && isNotice(m) && (m.data[0] === CloseCode.KICKED || m.data[0] === CloseCode.REPLACED)) {
+          slot.onRemoved(m.data[0], String(m.data[1]));
+        }
         return;
       case Op.JOINED:
         slot?.onJoined(m);
@@ -568,7 +578,8 @@ export class Connection extends Emitter<ConnectionEvents> {
       p.onError(err);
       return;
     }
-    if (this.slot && (m.refOp === Op.INPUT || m.refOp === Op.MESSAGE || m.refOp === Op.SYNC)) {
+    // RESUME too: after RESUMED, the match's answer may be an ERROR (the seat expired).
+    if (this.slot && (m.refOp === Op.INPUT || m.refOp === Op.MESSAGE || m.refOp === Op.SYNC || m.refOp === Op.RESUME)) {
       this.slot.onError(err);
       return;
     }

@@ -6,7 +6,7 @@
 //     await match.join("m-1");
 //     match.sendInput([1, 0]);
 
-import { ErrorCode, EventKind, LeaveReason, Op } from "./codes.js";
+import { CloseCode, ErrorCode, EventKind, LeaveReason, Op } from "./codes.js";
 import type {
   CatchupMsg,
   DeltaMsg,
@@ -33,7 +33,11 @@ export type MatchStatus = (typeof MatchStatus)[keyof typeof MatchStatus];
 
 /** Why a Match stopped being in its match (the `left` event). */
 export interface LeftInfo {
-  /** LeaveReason when the server said (LEFT → 1 "left", kicked → 4, …), 0 when the session was lost. */
+  /**
+   * LeaveReason when the server said (LEFT → 1 "left", TIMEOUT → 3 when a resume found the seat
+   * expired, KICKED → 4, ENDED → 5, REPLACED → 6 when another connection of yours took the seat),
+   * 0 when the session was lost.
+   */
   reason: number;
   /** Set when the session was lost (terminal close, failed resume). */
   error?: TickrelayError;
@@ -109,6 +113,8 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
   seq = 0;
 
   private syncing = false;
+  /** Runs when the answer to a RESUME (CATCHUP, JOINED, ERROR or END) is overdue. */
+  private resumeTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(readonly connection: Connection) {
     super();
@@ -219,6 +225,7 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
     if (m.ack > this.lastAck) this.lastAck = m.ack;
     this.status = MatchStatus.JOINED;
     this.syncing = false;
+    this.clearResumeTimer();
     this.state.reset(m);
     this.emit(first ? "joined" : "snapshot", this);
   }
@@ -245,6 +252,7 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
   onCatchup(_m: CatchupMsg): void {
     // The DELTAs that follow apply on top of the state at _m.tick; check() verifies each.
     this.syncing = false;
+    this.clearResumeTimer();
   }
 
   onEnd(m: EndMsg): void {
@@ -262,13 +270,52 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
   }
 
   onError(err: TickrelayError): void {
-    if (err.details.refOp === Op.SYNC) this.syncing = false;
+    const op = err.details.refOp;
+    if (op === Op.SYNC || op === Op.RESUME) {
+      this.syncing = false;
+      this.clearResumeTimer();
+      // The seat is gone (it expired before the resume, or the match ended): say so and free
+      // the connection for another JOIN.
+      if ((err.code === ErrorCode.NOT_IN_MATCH || err.code === ErrorCode.MATCH_ENDED) && this.status === MatchStatus.JOINED) {
+        this.status = MatchStatus.LEFT;
+        this.release();
+        this.emit("error", err);
+        this.emit("left", { reason: err.code === ErrorCode.NOT_IN_MATCH ? LeaveReason.TIMEOUT : LeaveReason.ENDED, error: err });
+        return;
+      }
+    }
     this.emit("error", err);
   }
 
   onResumed(_req: number): void {
-    // RESUMED is followed by CATCHUP + DELTAs or by a JOINED; until then don't SYNC on gaps.
-    if (this.status === MatchStatus.JOINED) this.syncing = true;
+    // RESUMED is followed by CATCHUP + DELTAs, a JOINED, an ERROR or an END; until then don't
+    // SYNC on gaps. Should none come in time, ask again with a SYNC (a request with its own
+    // timeout), so a lost answer never leaves the match waiting forever.
+    if (this.status !== MatchStatus.JOINED) return;
+    this.syncing = true;
+    this.clearResumeTimer();
+    const ms = this.connection.requestTimeoutMs;
+    if (ms > 0) {
+      this.resumeTimer = setTimeout(() => {
+        this.resumeTimer = undefined;
+        if (this.status !== MatchStatus.JOINED || !this.syncing) return;
+        this.syncing = false;
+        this.requestSync();
+      }, ms);
+    }
+  }
+
+  onRemoved(closeCode: number, text: string): void {
+    if (this.status !== MatchStatus.JOINED) return;
+    this.status = MatchStatus.LEFT;
+    this.release();
+    const reason = closeCode === CloseCode.REPLACED ? LeaveReason.REPLACED : LeaveReason.KICKED;
+    this.emit("left", { reason, error: new TickrelayError(ErrorCode.NOT_IN_MATCH, text, { closeCode }) });
+  }
+
+  private clearResumeTimer(): void {
+    clearTimeout(this.resumeTimer);
+    this.resumeTimer = undefined;
   }
 
   onSessionLost(err: TickrelayError): void {
@@ -345,6 +392,7 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
   /** Frees the connection for another match; the last state stays readable. */
   private release(): void {
     this.syncing = false;
+    this.clearResumeTimer();
     if (this.connection.slot === this) this.connection.slot = null;
   }
 

@@ -395,6 +395,48 @@ describe("reconnect and resume", () => {
     expect(net.last.last(Op.RESUME)!.slice(2)).toEqual(["s-1", "r-2", 1, 14]);
   });
 
+  it("a RESUME whose seat expired ends in left(TIMEOUT), and the connection can join again", async () => {
+    const { ws, match } = await joinedMatch();
+    const left: unknown[] = [];
+    match.on("left", (i) => left.push(i.reason));
+    match.on("error", () => {});
+    ws.drop(CloseCode.SHUTDOWN);
+    await vi.advanceTimersByTimeAsync(1000);
+    const ws2 = net.last;
+    ws2.accept("s-2", "r-x");
+    const req = ws2.last(Op.RESUME)![1] as number;
+    ws2.push([Op.RESUMED, req, "s-1", "r-2"]);
+    // The server's answer to the RESUME after RESUMED: the seat is gone.
+    ws2.push([Op.ERROR, ErrorCode.NOT_IN_MATCH, "your seat is gone", Op.RESUME, req]);
+    expect(match.status).toBe(MatchStatus.LEFT);
+    expect(left).toEqual([LeaveReason.TIMEOUT]);
+    expect(conn.slot).toBeNull();
+  });
+
+  it("asks again with a SYNC when nothing answers a RESUME in time", async () => {
+    const { ws, match } = await joinedMatch();
+    ws.drop(CloseCode.SHUTDOWN);
+    await vi.advanceTimersByTimeAsync(1000);
+    const ws2 = net.last;
+    ws2.accept("s-2", "r-x");
+    const req = ws2.last(Op.RESUME)![1] as number;
+    ws2.push([Op.RESUMED, req, "s-1", "r-2"]);
+    await vi.advanceTimersByTimeAsync(9_999);
+    expect(ws2.last(Op.SYNC)).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(ws2.last(Op.SYNC)!.slice(2)).toEqual([1, 10]);
+    expect(match.status).toBe(MatchStatus.JOINED);
+  });
+
+  it("a NOTICE REPLACED (another connection of yours took the seat) ends in left(REPLACED)", async () => {
+    const { ws, match } = await joinedMatch();
+    const left: unknown[] = [];
+    match.on("left", (i) => left.push(i.reason));
+    ws.push([Op.EVENT, EventKind.NOTICE, 0, [CloseCode.REPLACED, "taken by another connection"]]);
+    expect(left).toEqual([LeaveReason.REPLACED]);
+    expect(conn.slot).toBeNull();
+  });
+
   it("takes a JOINED after RESUMED as the new state", async () => {
     const { ws, match } = await joinedMatch();
     ws.drop(CloseCode.SLOW);
