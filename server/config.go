@@ -67,7 +67,7 @@ type Config struct {
 	ReadTimeout   time.Duration // no frame, ping or pong within this closes; default 20s
 	WriteTimeout  time.Duration // a write blocked this long marks the client slow (close 4001); default 1s
 	IdleTimeout   time.Duration // a session that never joins is closed (4103); default 30s
-	ResumeWindow  time.Duration // how long a dropped session can be resumed; default 15s
+	ResumeWindow  time.Duration // how long a dropped session can be resumed; default 10s, the games' default reconnect grace
 	ShutdownGrace time.Duration // how long matches get to end at shutdown; default 10s
 
 	DemoDir string // static files served at / (the browser demo); "" serves none
@@ -141,7 +141,7 @@ func (c Config) withDefaults() Config {
 	def(&c.ReadTimeout, 20*time.Second)
 	def(&c.WriteTimeout, time.Second)
 	def(&c.IdleTimeout, 30*time.Second)
-	def(&c.ResumeWindow, 15*time.Second)
+	def(&c.ResumeWindow, 10*time.Second)
 	def(&c.ShutdownGrace, 10*time.Second)
 	if c.Log == nil {
 		c.Log = slog.Default()

@@ -80,7 +80,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", 20*time.Second, "close a connection silent for this long")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", time.Second, "a write blocked this long closes the client as slow")
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 30*time.Second, "close a connection that joins no match within this")
-	fs.DurationVar(&cfg.ResumeWindow, "resume-window", 15*time.Second, "how long a dropped session can be resumed")
+	fs.DurationVar(&cfg.ResumeWindow, "resume-window", 10*time.Second, "how long a dropped session can be resumed (match it to the games' reconnect grace, default 10s)")
 	fs.DurationVar(&cfg.ShutdownGrace, "grace", 10*time.Second, "how long matches get to end at shutdown")
 	fs.StringVar(&cfg.DemoDir, "demo", "", "directory of the browser demo, served at / (make run sets client-js/demo)")
 	fs.StringVar(&cfg.SDKDir, "sdk", "", "directory of the SDK's browser bundle, served at /sdk/")
