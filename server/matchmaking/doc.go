@@ -1,0 +1,30 @@
+// Package matchmaking is tickrelay's matchmaker: players (alone or in a party) open a ticket in a
+// queue with properties such as skill and region; the matcher groups compatible tickets into
+// matches, which are placed on an instance with every player's seat reserved at once.
+//
+// # Parts
+//
+//   - Queue (config.go): a game, sizes, teams and the rules that widen with waiting time (skill
+//     window, region preference, smaller matches after a while, expiry, backfill). Queues come
+//     from a JSON or YAML file (Load) or the built-in defaults (DefaultQueues).
+//   - Match (matcher.go): the matcher, a pure function from (queue, open tickets, running
+//     matches with free seats, now) to groups, backfills and expiries, plus the time at which
+//     its answer would next change (the next widening or expiry). It is table-tested and
+//     property-tested and knows nothing of time except the now it is given.
+//   - Store (store.go): where tickets live: in memory for one instance (store_memory.go).
+//   - Placer (placement.go): creates a match for a group on the least loaded instance and
+//     reserves every seat, all or none (placement_local.go: this instance).
+//   - Matchmaker (matchmaker.go): one goroutine per queue runs the matcher when tickets arrive
+//     (no fixed interval: a ticket that fits is matched at once) and on a timer only for the
+//     next widening or expiry; placements run beside it.
+//   - Parties (party.go) and the HTTP API (http.go, fixed in server/API.md).
+//
+// # Goroutines and locks
+//
+// Each queue has one runner goroutine (queue.run) that alone calls the matcher for that queue and
+// claims tickets; placement goroutines (at most Config.MaxPlacements at once per queue) resolve
+// or requeue the tickets they claimed. The memory store's mu guards every ticket and the
+// per-player index; parties.mu guards parties. Locks are never held while calling the placer, the
+// store from the store, or the notifier. HTTP handlers only call the store, the parties and the
+// queues' kick (a non-blocking send).
+package matchmaking
