@@ -50,6 +50,9 @@ func (srv *Server) WSAddress(r *http.Request) string { return srv.wsAddress(r) }
 // Metrics is the registry served at /metrics, for the collectors of packages built on the server.
 func (srv *Server) Metrics() prometheus.Registerer { return srv.metrics.reg }
 
+// Owner names this instance (its node and public URL) for the handles of its local matches.
+func (srv *Server) Owner() Owner { return srv.owner() }
+
 // NodeID is this instance's name.
 func (srv *Server) NodeID() string { return srv.cfg.NodeID }
 

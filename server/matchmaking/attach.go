@@ -1,0 +1,44 @@
+package matchmaking
+
+import (
+	"log/slog"
+
+	"github.com/tickrelay/tickrelay/protocol"
+	"github.com/tickrelay/tickrelay/server"
+)
+
+// Attach builds a matchmaker for srv (one instance: tickets in memory, matches placed here),
+// mounts its HTTP API, pushes ticket changes to the players' sessions as EVENT TICKET, keeps
+// a waiting player's idle connection open, registers its metrics and starts it. Close it before
+// shutting srv down (long-polls end at once).
+func Attach(srv *server.Server, cfg Config, log *slog.Logger) (*Matchmaker, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	metrics := NewMetrics()
+	if err := metrics.Register(srv.Metrics()); err != nil {
+		return nil, err
+	}
+	var mm *Matchmaker
+	mm, err := New(cfg, Options{
+		Placer:  NewLocalPlacer(srv),
+		Log:     log,
+		Metrics: metrics,
+		Notify: func(player string, t *Ticket) {
+			q, _ := mm.Queue(t.Queue)
+			data, err := protocol.Marshal(View(t, q, player, "", mm.now()))
+			if err != nil {
+				log.Error("matchmaking: cannot encode a ticket event", "err", err)
+				return
+			}
+			srv.Notify(player, protocol.EventTicket, data)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	srv.SetIdleHold(mm.Searching)
+	mm.Mount(srv)
+	mm.Start()
+	return mm, nil
+}

@@ -1,0 +1,287 @@
+package matchmaking
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"sync"
+	"time"
+)
+
+// Options are the Matchmaker's collaborators; zero values are the defaults beside them.
+type Options struct {
+	Store  Store        // default a MemoryStore of Config.MaxTickets
+	Placer Placer       // required
+	Log    *slog.Logger // default slog.Default()
+	// Notify is told of every change of a ticket (after the store has it), for each member:
+	// the server pushes it to the player's connected sessions. Default: nobody is told.
+	Notify  func(player string, t *Ticket)
+	Metrics *Metrics // default metrics registered nowhere
+	Now     func() time.Time
+}
+
+// Matchmaker runs the queues: one runner goroutine per queue (see doc.go).
+type Matchmaker struct {
+	cfg     Config
+	store   Store
+	placer  Placer
+	log     *slog.Logger
+	notify  func(player string, t *Ticket)
+	now     func() time.Time
+	metrics *Metrics
+	parties *Parties
+	queues  map[string]*runner
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// New builds a matchmaker; Start runs it.
+func New(cfg Config, o Options) (*Matchmaker, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if o.Placer == nil {
+		return nil, errors.New("matchmaking: Options.Placer is required")
+	}
+	if o.Store == nil {
+		o.Store = NewMemoryStore(cfg.MaxTickets)
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	if o.Notify == nil {
+		o.Notify = func(string, *Ticket) {}
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics()
+	}
+	mm := &Matchmaker{cfg: cfg, store: o.Store, placer: o.Placer, log: o.Log, notify: o.Notify, now: o.Now,
+		metrics: o.Metrics, parties: newParties(cfg.MaxParties, cfg.MaxPartySize), queues: map[string]*runner{}, stop: make(chan struct{})}
+	for i := range cfg.Queues {
+		q := &cfg.Queues[i]
+		mm.queues[q.Name] = &runner{mm: mm, q: q, kick: make(chan struct{}, 1), fresh: map[string]bool{},
+			sem: make(chan struct{}, cfg.MaxPlacements)}
+	}
+	return mm, nil
+}
+
+// Config is the configuration in force (defaults applied).
+func (mm *Matchmaker) Config() Config { return mm.cfg }
+
+// Parties are the matchmaker's parties.
+func (mm *Matchmaker) Parties() *Parties { return mm.parties }
+
+// Queue is the named queue's config.
+func (mm *Matchmaker) Queue(name string) (*Queue, bool) {
+	r, ok := mm.queues[name]
+	if !ok {
+		return nil, false
+	}
+	return r.q, true
+}
+
+// Start runs the queue runners and the sweeper.
+func (mm *Matchmaker) Start() {
+	for _, r := range mm.queues {
+		mm.wg.Add(1)
+		go func() {
+			defer mm.wg.Done()
+			r.run()
+		}()
+	}
+	mm.wg.Add(1)
+	go func() {
+		defer mm.wg.Done()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				mm.store.Sweep(mm.now(), mm.cfg.Retain.D())
+				mm.metrics.live.Set(float64(mm.store.Len()))
+			case <-mm.stop:
+				return
+			}
+		}
+	}()
+}
+
+// Close stops the runners and waits for them and for the placements in progress.
+func (mm *Matchmaker) Close() {
+	mm.stopOnce.Do(func() { close(mm.stop) })
+	mm.wg.Wait()
+}
+
+// Request is a ticket request.
+type Request struct {
+	Queue      string
+	Properties map[string]any // "skill" (number) and "region" (string) are the matcher's
+}
+
+// Submit opens a ticket for player (and their party, if they lead one).
+func (mm *Matchmaker) Submit(ctx context.Context, player Member, req Request) (*Ticket, error) {
+	select {
+	case <-mm.stop:
+		return nil, ErrClosed
+	default:
+	}
+	r, ok := mm.queues[req.Queue]
+	if !ok {
+		mm.metrics.refused.WithLabelValues("queue").Inc()
+		return nil, fmt.Errorf("%w %q", ErrNoQueue, req.Queue)
+	}
+	q := r.q
+	skill, region, err := mm.checkProperties(req.Properties, q)
+	if err != nil {
+		return nil, err
+	}
+	now := mm.now()
+	t := &Ticket{ID: "t-" + rand.Text()[:20], Queue: q.Name, Owner: player.ID, Skill: skill, Region: region,
+		Properties: req.Properties, Created: now, Expires: now.Add(q.TicketTTL.D()), Status: Searching}
+	party, err := mm.parties.lockFor(player.ID, t.ID)
+	if err != nil {
+		mm.metrics.refused.WithLabelValues("party").Inc()
+		return nil, err
+	}
+	if party != nil {
+		t.Party, t.Members = party.ID, party.Members
+	} else {
+		t.Members = []Member{player}
+	}
+	if t.Size() > q.TeamSize() {
+		mm.parties.unlock(t.Party, t.ID)
+		mm.metrics.refused.WithLabelValues("party_size").Inc()
+		return nil, fmt.Errorf("%w: a party of %d does not fit a team of %d in queue %s", ErrInvalid, t.Size(), q.TeamSize(), q.Name)
+	}
+	if err := mm.store.Add(ctx, t); err != nil {
+		mm.parties.unlock(t.Party, t.ID)
+		reason := "live_ticket"
+		if errors.Is(err, ErrCapacity) {
+			reason = "capacity"
+		}
+		mm.metrics.refused.WithLabelValues(reason).Inc()
+		return nil, err
+	}
+	mm.metrics.submitted.WithLabelValues(q.Name).Inc()
+	mm.changed(t)
+	r.arrive(t.ID)
+	return t, nil
+}
+
+// checkProperties enforces the property limits and reads skill and region.
+func (mm *Matchmaker) checkProperties(p map[string]any, q *Queue) (float64, string, error) {
+	refuse := func(reason string, err error) (float64, string, error) {
+		mm.metrics.refused.WithLabelValues(reason).Inc()
+		return 0, "", err
+	}
+	if len(p) > mm.cfg.MaxProperties {
+		return refuse("properties", fmt.Errorf("%w: at most %d properties", ErrTooLarge, mm.cfg.MaxProperties))
+	}
+	skill, region := q.Skill.Default, ""
+	for k, v := range p {
+		if k == "" || len(k) > mm.cfg.MaxPropBytes {
+			return refuse("properties", fmt.Errorf("%w: property names are 1-%d bytes", ErrTooLarge, mm.cfg.MaxPropBytes))
+		}
+		switch v := v.(type) {
+		case string:
+			if len(v) > mm.cfg.MaxPropBytes {
+				return refuse("properties", fmt.Errorf("%w: property %q longer than %d bytes", ErrTooLarge, k, mm.cfg.MaxPropBytes))
+			}
+			if k == "region" {
+				region = v
+			}
+		case float64:
+			if math.IsNaN(v) || math.IsInf(v, 0) || math.Abs(v) > 1e9 {
+				return refuse("properties", fmt.Errorf("%w: property %q out of range", ErrInvalid, k))
+			}
+			if k == "skill" {
+				skill = v
+			}
+		case bool, nil:
+		default:
+			return refuse("properties", fmt.Errorf("%w: property %q must be a string, number, boolean or null", ErrInvalid, k))
+		}
+	}
+	if v, ok := p["skill"]; ok && v != nil {
+		if _, num := v.(float64); !num {
+			return refuse("properties", fmt.Errorf("%w: skill must be a number", ErrInvalid))
+		}
+	}
+	if v, ok := p["region"]; ok && v != nil {
+		if _, str := v.(string); !str {
+			return refuse("properties", fmt.Errorf("%w: region must be a string", ErrInvalid))
+		}
+	}
+	return skill, region, nil
+}
+
+// Get returns ticket id if player is on it.
+func (mm *Matchmaker) Get(ctx context.Context, id, player string) (*Ticket, error) {
+	t, err := mm.store.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !t.Has(player) {
+		return nil, ErrNotYours
+	}
+	return t, nil
+}
+
+// Wait returns ticket id once its status differs from status, or when ctx ends (then the
+// current ticket, without an error).
+func (mm *Matchmaker) Wait(ctx context.Context, id, player string, status Status) (*Ticket, error) {
+	for {
+		t, err := mm.Get(ctx, id, player)
+		if err != nil || t.Status != status {
+			return t, err
+		}
+		ch, err := mm.store.Changed(ctx, id, t.Version)
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return mm.store.Get(context.WithoutCancel(ctx), id)
+		case <-mm.stop:
+			return mm.store.Get(context.WithoutCancel(ctx), id)
+		}
+	}
+}
+
+// Cancel cancels player's ticket (ErrFinished once it has an outcome).
+func (mm *Matchmaker) Cancel(ctx context.Context, id, player string) (*Ticket, error) {
+	t, err := mm.store.Cancel(ctx, id, player)
+	if err != nil {
+		return t, err
+	}
+	mm.metrics.outcomes.WithLabelValues(t.Queue, string(Cancelled)).Inc()
+	mm.changed(t)
+	return t, nil
+}
+
+// changed tells the members, and frees the party once the ticket has its outcome.
+func (mm *Matchmaker) changed(t *Ticket) {
+	if t.Status.Terminal() {
+		mm.parties.unlock(t.Party, t.ID)
+	}
+	for _, m := range t.Members {
+		mm.notify(m.ID, t)
+	}
+}
+
+// Searching reports whether player has a live ticket (the server keeps their idle
+// connection open meanwhile).
+func (mm *Matchmaker) Searching(player string) bool {
+	_, ok, _ := mm.store.Live(context.Background(), player)
+	return ok
+}

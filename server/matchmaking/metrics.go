@@ -1,0 +1,54 @@
+package matchmaking
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the matchmaker's Prometheus metrics.
+type Metrics struct {
+	submitted         *prometheus.CounterVec
+	outcomes          *prometheus.CounterVec
+	refused           *prometheus.CounterVec
+	matches           *prometheus.CounterVec
+	backfills         *prometheus.CounterVec
+	placementFailures *prometheus.CounterVec
+	runs              *prometheus.CounterVec
+	runSeconds        *prometheus.HistogramVec
+	timeToMatch       *prometheus.HistogramVec
+	spread            *prometheus.HistogramVec
+	live              prometheus.Gauge
+	parties           prometheus.Gauge
+}
+
+// NewMetrics builds the metrics (register them with Register).
+func NewMetrics() *Metrics {
+	cv := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_matchmaking_" + name, Help: help}, labels)
+	}
+	hv := func(name, help string, buckets []float64) *prometheus.HistogramVec {
+		return prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tickrelay_matchmaking_" + name, Help: help, Buckets: buckets}, []string{"queue"})
+	}
+	return &Metrics{
+		submitted:         cv("tickets_total", "Tickets opened.", "queue"),
+		outcomes:          cv("outcomes_total", "Tickets ended, by outcome (matched, expired, cancelled).", "queue", "outcome"),
+		refused:           cv("refused_total", "Ticket and party requests refused, by limit or reason.", "reason"),
+		matches:           cv("matches_total", "Matches made, by the instance they were placed on.", "queue", "node"),
+		backfills:         cv("backfills_total", "Backfills into running matches.", "queue"),
+		placementFailures: cv("placement_failures_total", "Placements that failed (the tickets searched on).", "queue"),
+		runs:              cv("runs_total", "Matcher runs, on arrival or full (timer: widening, expiry).", "queue", "kind"),
+		runSeconds:        hv("run_seconds", "Time of one matcher run.", prometheus.ExponentialBuckets(0.00001, 4, 10)),
+		timeToMatch:       hv("time_to_match_seconds", "From a ticket's creation to its match.", prometheus.ExponentialBuckets(0.005, 2, 14)),
+		spread:            hv("skill_spread", "Highest minus lowest skill in a new match.", prometheus.ExponentialBuckets(10, 2, 8)),
+		live:              prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickrelay_matchmaking_live_tickets", Help: "Tickets searching."}),
+		parties:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickrelay_matchmaking_parties", Help: "Parties."}),
+	}
+}
+
+// Register registers every metric with reg.
+func (m *Metrics) Register(reg prometheus.Registerer) error {
+	for _, c := range []prometheus.Collector{m.submitted, m.outcomes, m.refused, m.matches, m.backfills, m.placementFailures,
+		m.runs, m.runSeconds, m.timeToMatch, m.spread, m.live, m.parties} {
+		if err := reg.Register(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,215 @@
+package matchmaking
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// minRerun is the shortest gap between a run and a timer-driven one after it: widenings that
+// fall within it are taken together.
+const minRerun = 20 * time.Millisecond
+
+// runner is one queue's matcher loop. Only its goroutine calls once; arrive and wantFull are
+// called from anywhere (mu guards fresh and full).
+type runner struct {
+	mm   *Matchmaker
+	q    *Queue
+	kick chan struct{} // 1-buffered: a run is wanted (overflow: one pending kick is enough)
+	sem  chan struct{} // placements in flight (blocks the runner when MaxPlacements are)
+
+	mu    sync.Mutex
+	fresh map[string]bool
+	full  bool
+}
+
+// arrive tells the runner that ticket id is new: it runs at once (no interval).
+func (r *runner) arrive(id string) {
+	r.mu.Lock()
+	r.fresh[id] = true
+	r.mu.Unlock()
+	r.poke()
+}
+
+// wantFull asks for a run in which every ticket may start a group.
+func (r *runner) wantFull() {
+	r.mu.Lock()
+	r.full = true
+	r.mu.Unlock()
+	r.poke()
+}
+
+func (r *runner) poke() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (r *runner) run() {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		select {
+		case <-r.mm.stop:
+			return
+		case <-r.kick:
+		case <-timer.C:
+			r.mu.Lock()
+			r.full = true
+			r.mu.Unlock()
+		}
+		next, ran := r.once()
+		if !ran {
+			continue
+		}
+		timer.Stop()
+		if !next.IsZero() {
+			timer.Reset(max(next.Sub(r.mm.now()), minRerun))
+		}
+	}
+}
+
+// once runs the matcher over the queue and starts the placements it asks for. It reports when
+// the next timer-driven run is due, and false when there was nothing to do.
+func (r *runner) once() (time.Time, bool) {
+	r.mu.Lock()
+	fresh, full := r.fresh, r.full
+	if len(fresh) == 0 && !full {
+		r.mu.Unlock()
+		return time.Time{}, false
+	}
+	r.fresh, r.full = map[string]bool{}, false
+	r.mu.Unlock()
+
+	mm, q := r.mm, r.q
+	ctx := context.Background()
+	tickets, err := mm.store.Searching(ctx, q.Name)
+	if err != nil {
+		mm.log.Warn("matchmaking: cannot read the queue", "queue", q.Name, "err", err)
+		return mm.now().Add(time.Second), true
+	}
+	now := mm.now()
+	var open []Open
+	if q.Backfill {
+		open = mm.placer.Open(q, now)
+	}
+	start := time.Now()
+	res := Match(Input{Queue: q, Tickets: tickets, Open: open, Now: now, Fresh: fresh, Full: full})
+	kind := "arrival"
+	if full {
+		kind = "full"
+	}
+	mm.metrics.runs.WithLabelValues(q.Name, kind).Inc()
+	mm.metrics.runSeconds.WithLabelValues(q.Name).Observe(time.Since(start).Seconds())
+	for _, t := range res.Expired {
+		ft, err := mm.store.Finish(ctx, t.ID, Outcome{Status: Expired, Reason: "no match within the ticket's lifetime", At: now})
+		if err == nil {
+			mm.metrics.outcomes.WithLabelValues(q.Name, string(Expired)).Inc()
+			mm.changed(ft)
+		}
+	}
+	for _, g := range res.Groups {
+		r.start(ids(g.Tickets), func(ids []string) { r.place(g, ids) })
+	}
+	for _, b := range res.Backfills {
+		r.start(ids(b.Tickets), func(ids []string) { r.backfill(b, ids) })
+	}
+	return res.Next, true
+}
+
+func ids(ts []*Ticket) []string {
+	out := make([]string, len(ts))
+	for i, t := range ts {
+		out[i] = t.ID
+	}
+	return out
+}
+
+// start claims the tickets and runs f in a placement goroutine.
+func (r *runner) start(ids []string, f func(ids []string)) {
+	if err := r.mm.store.Claim(context.Background(), ids); err != nil {
+		// One was cancelled meanwhile: the others search on, and may anchor groups again.
+		r.mu.Lock()
+		r.full = true
+		r.mu.Unlock()
+		r.poke()
+		return
+	}
+	select {
+	case r.sem <- struct{}{}:
+	case <-r.mm.stop:
+		_ = r.mm.store.Requeue(context.Background(), ids)
+		return
+	}
+	r.mm.wg.Add(1)
+	go func() {
+		defer r.mm.wg.Done()
+		defer func() { <-r.sem }()
+		f(ids)
+	}()
+}
+
+func (r *runner) place(g Group, ids []string) {
+	mm := r.mm
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := mm.placer.Place(ctx, r.q, g)
+	if err != nil {
+		r.failed(ids, err)
+		return
+	}
+	mm.metrics.matches.WithLabelValues(r.q.Name, p.Node).Inc()
+	mm.metrics.spread.WithLabelValues(r.q.Name).Observe(g.Spread)
+	r.matched(g.Tickets, p, g.Window)
+}
+
+func (r *runner) backfill(b Backfill, ids []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	p, err := r.mm.placer.Backfill(ctx, r.q, b.Match, b.Tickets)
+	if err != nil {
+		r.failed(ids, err)
+		return
+	}
+	r.mm.metrics.backfills.WithLabelValues(r.q.Name).Inc()
+	var w float64
+	for _, t := range b.Tickets {
+		w = max(w, r.q.Window(r.mm.now().Sub(t.Created)))
+	}
+	r.matched(b.Tickets, p, w)
+}
+
+func (r *runner) matched(ts []*Ticket, p Placement, window float64) {
+	mm := r.mm
+	now := mm.now()
+	for _, t := range ts {
+		seats := make([]Seat, 0, t.Size())
+		for _, m := range t.Members {
+			s := p.Seats[m.ID]
+			s.Player = m.ID
+			seats = append(seats, s)
+		}
+		ft, err := mm.store.Finish(context.Background(), t.ID, Outcome{Status: Matched, Seats: seats, Window: window, At: now})
+		if err != nil {
+			mm.log.Error("matchmaking: a placed ticket could not be finished", "ticket", t.ID, "err", err)
+			continue
+		}
+		mm.metrics.outcomes.WithLabelValues(r.q.Name, string(Matched)).Inc()
+		mm.metrics.timeToMatch.WithLabelValues(r.q.Name).Observe(now.Sub(t.Created).Seconds())
+		mm.changed(ft)
+	}
+}
+
+// failed puts the tickets back after a pause (so a failing placer is not retried in a loop).
+func (r *runner) failed(ids []string, err error) {
+	r.mm.metrics.placementFailures.WithLabelValues(r.q.Name).Inc()
+	r.mm.log.Warn("matchmaking: placement failed, the tickets search on", "queue", r.q.Name, "tickets", len(ids), "err", err)
+	select {
+	case <-time.After(500 * time.Millisecond):
+	case <-r.mm.stop:
+	}
+	_ = r.mm.store.Requeue(context.Background(), ids)
+	r.wantFull()
+}

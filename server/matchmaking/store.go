@@ -1,0 +1,47 @@
+package matchmaking
+
+import (
+	"context"
+	"time"
+)
+
+// Store keeps tickets. Tickets it hands out are snapshots: never modify them (the store copies
+// on write). Implementations: MemoryStore (one instance); a Redis store shares queues across
+// a cluster.
+type Store interface {
+	// Add stores a new searching ticket. ErrLiveTicket if one of its members has a live
+	// ticket; ErrCapacity when the store holds its maximum of live tickets.
+	Add(ctx context.Context, t *Ticket) error
+	// Get returns ticket id (ErrNoTicket when unknown or forgotten).
+	Get(ctx context.Context, id string) (*Ticket, error)
+	// Live is the id of player's live ticket, if any.
+	Live(ctx context.Context, player string) (string, bool, error)
+	// Searching returns queue's searching tickets that no placement holds.
+	Searching(ctx context.Context, queue string) ([]*Ticket, error)
+	// Claim marks tickets as held by a placement, all or none: errClaimed if one of them is
+	// no longer searching or already held.
+	Claim(ctx context.Context, ids []string) error
+	// Requeue gives held tickets back to the search (a placement failed).
+	Requeue(ctx context.Context, ids []string) error
+	// Finish gives a ticket its outcome: Matched (a held ticket, with its seats) or Expired
+	// (a searching one). It returns the finished ticket; errNotSearching if it had one already.
+	Finish(ctx context.Context, id string, o Outcome) (*Ticket, error)
+	// Cancel cancels player's searching ticket: ErrPlacing while held, ErrFinished once it
+	// has an outcome, ErrNotYours for a player not on it.
+	Cancel(ctx context.Context, id, player string) (*Ticket, error)
+	// Changed is closed at the ticket's next change after version.
+	Changed(ctx context.Context, id string, version uint64) (<-chan struct{}, error)
+	// Sweep forgets tickets whose outcome is older than retain.
+	Sweep(now time.Time, retain time.Duration)
+	// Len is the number of live tickets.
+	Len() int
+}
+
+// Outcome is how a ticket ends (see Store.Finish).
+type Outcome struct {
+	Status Status
+	Reason string
+	Seats  []Seat
+	Window float64
+	At     time.Time
+}
