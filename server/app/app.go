@@ -14,6 +14,7 @@ import (
 
 	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/server"
+	"github.com/tickrelay/tickrelay/server/matchmaking"
 )
 
 // Main runs a tickrelay server configured by args (without the program name) and TICKRELAY_*
@@ -56,11 +57,20 @@ func Run(ctx context.Context, args []string, opt Options) error {
 	if err != nil {
 		return err
 	}
+	mcfg, err := o.matchmaking()
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
 	}
+	mm, err := matchmaking.Attach(srv, mcfg, cfg.Log)
+	if err != nil {
+		return err
+	}
 	if err := srv.Start(); err != nil {
+		mm.Close()
 		return err
 	}
 	cfg.Log.Info("tickrelay started", "version", Version(), "games", strings.Join(cfg.Catalog.Names(), ","))
@@ -77,9 +87,29 @@ func Run(ctx context.Context, args []string, opt Options) error {
 		opt.OnSignal()
 	}
 	cfg.Log.Info("signal received, shutting down (a second signal exits at once)")
+	mm.Close() // long-polls answer at once; placements in progress finish
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace+10*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// matchmaking is the matchmaker's config: the --matchmaking file (or the built-in queues) with
+// --ticket-ttl and --max-tickets where the file sets none.
+func (o *options) matchmaking() (matchmaking.Config, error) {
+	var c matchmaking.Config
+	if o.mmFile != "" {
+		var err error
+		if c, err = matchmaking.Load(o.mmFile); err != nil {
+			return c, fmt.Errorf("--matchmaking %s: %w", o.mmFile, err)
+		}
+	}
+	if o.given["ticket-ttl"] || c.TicketTTL == 0 {
+		c.TicketTTL = matchmaking.Duration(o.mmTTL)
+	}
+	if o.given["max-tickets"] || c.MaxTickets == 0 {
+		c.MaxTickets = o.mmMax
+	}
+	return c, nil
 }
 
 // config turns parsed options into a server.Config: logger, secret, origins, catalog.

@@ -36,6 +36,9 @@ type options struct {
 	logLevel   string
 	noGuest    bool
 	version    bool
+	mmFile     string          // --matchmaking
+	mmTTL      time.Duration   // --ticket-ttl
+	mmMax      int             // --max-tickets
 	given      map[string]bool // flags given on the command line
 	adminGiven bool            // --admin or TICKRELAY_ADMIN was set
 }
@@ -87,6 +90,9 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&o.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.BoolVar(&o.version, "version", false, "print the version and exit")
+	fs.StringVar(&o.mmFile, "matchmaking", "", "matchmaking queues file, JSON or YAML (.yaml/.yml) (default: the built-in queues duel, arena and relay; see server/API.md)")
+	fs.DurationVar(&o.mmTTL, "ticket-ttl", 60*time.Second, "lifetime of a matchmaking ticket, for queues whose file sets none")
+	fs.IntVar(&o.mmMax, "max-tickets", 100000, "live matchmaking tickets in all (above: 503 UNAVAILABLE)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: tickrelay [flags]\n\nRuns a tickrelay game relay server. Each flag may also come from %s<FLAG>\n(e.g. TICKRELAY_LISTEN, TICKRELAY_SECRET); the command line wins.\n\nFlags:\n", envPrefix)
 		fs.PrintDefaults()

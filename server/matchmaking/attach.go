@@ -1,7 +1,9 @@
 package matchmaking
 
 import (
+	"fmt"
 	"log/slog"
+	"strings"
 
 	"github.com/tickrelay/tickrelay/protocol"
 	"github.com/tickrelay/tickrelay/server"
@@ -36,6 +38,11 @@ func Attach(srv *server.Server, cfg Config, log *slog.Logger) (*Matchmaker, erro
 	})
 	if err != nil {
 		return nil, err
+	}
+	for _, q := range mm.cfg.Queues {
+		if _, ok := srv.Registry().Catalog().Lookup(q.Game); !ok {
+			return nil, fmt.Errorf("%w: queue %q: no game %q (games: %s)", ErrConfig, q.Name, q.Game, strings.Join(srv.Registry().Catalog().Names(), ", "))
+		}
 	}
 	srv.SetIdleHold(mm.Searching)
 	mm.Mount(srv)

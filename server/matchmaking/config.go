@@ -237,7 +237,8 @@ func Load(path string) (Config, error) {
 	return Parse(b, filepath.Ext(path))
 }
 
-// Parse parses a config (ext ".yaml" or ".yml" for YAML, else JSON) and applies the defaults.
+// Parse parses and validates a config (ext ".yaml" or ".yml" for YAML, else JSON); zero values
+// stay zero (New applies the defaults).
 func Parse(b []byte, ext string) (Config, error) {
 	if ext == ".yaml" || ext == ".yml" {
 		j, err := yaml.YAMLToJSON(b)
@@ -252,5 +253,8 @@ func Parse(b []byte, ext string) (Config, error) {
 	if err := dec.Decode(&c); err != nil {
 		return Config{}, fmt.Errorf("%w: %v", ErrConfig, err)
 	}
-	return c.withDefaults()
+	if _, err := c.withDefaults(); err != nil { // validate now; New applies the defaults
+		return Config{}, err
+	}
+	return c, nil
 }
