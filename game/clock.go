@@ -9,7 +9,8 @@ import (
 // ManualClock and step matches tick by tick with no sleeps.
 type Clock interface {
 	Now() time.Time
-	// NewTicker returns a ticker whose first tick comes after phase+d, then every d.
+	// NewTicker returns a ticker whose first tick comes after phase+d, then every d: a match
+	// created at t0 with stagger phase p ticks at t0+p+d, t0+p+2d, … (with either clock).
 	NewTicker(d, phase time.Duration) Ticker
 }
 
@@ -29,9 +30,9 @@ func (RealClock) NewTicker(d, phase time.Duration) Ticker {
 	if phase <= 0 {
 		return &realTicker{t: time.NewTicker(d)}
 	}
-	// The first tick comes after phase, then the period becomes d (see Ticked). The match
+	// The first tick comes after phase+d, then the period becomes d (see Ticked). The match
 	// receives straight from the time.Ticker's channel: no relay goroutine, one wake-up a tick.
-	return &realTicker{t: time.NewTicker(phase), d: d}
+	return &realTicker{t: time.NewTicker(phase + d), d: d}
 }
 
 // realTicker is a time.Ticker whose first period may differ (the match's stagger phase).

@@ -111,6 +111,42 @@ func TestDuelPrivateHandsTurnsAndResult(t *testing.T) {
 	<-m.Done()
 }
 
+// A player who leaves while the table waits is unseated: the next two are dealt against each
+// other, not against a ghost whose turn it is forever.
+func TestDuelLeaverBeforeTheDealIsUnseated(t *testing.T) {
+	e := newEnv(t)
+	m := e.create(game.CreateOptions{Game: "duel"})
+	a := &sink{}
+	pa := e.join(m, "ann", a)
+	m.Leave(pa, a, protocol.LeaveLeft)
+	e.step(m)
+	b, c := &sink{}, &sink{}
+	pb := e.join(m, "bob", b)
+	pc := e.join(m, "cy", c)
+	var mi game.Mirror
+	feed(t, &mi, c.take(t))
+	e.step(m)
+	feed(t, &mi, c.take(t))
+	table := mi.Public[uint32(duel.Table)]
+	var turn uint32
+	var phase string
+	if err := protocol.Unmarshal([]byte(table[uint32(duel.KeyTurn)]), &turn); err != nil {
+		t.Fatal(err)
+	}
+	if err := protocol.Unmarshal([]byte(table[uint32(duel.KeyPhase)]), &phase); err != nil {
+		t.Fatal(err)
+	}
+	if phase != "playing" || (turn != pb && turn != pc) {
+		t.Fatalf("after ann left: phase %q, turn pid %d (bob %d, cy %d)", phase, turn, pb, pc)
+	}
+	if _, ghost := mi.Public[pa]; ghost {
+		t.Fatal("the leaver's entity is still on the table")
+	}
+	if h := hand(t, &mi, pc); len(h) != 5 {
+		t.Fatalf("cy's hand %v", h)
+	}
+}
+
 func TestArenaClampsAndNormalises(t *testing.T) {
 	for _, c := range []struct {
 		in     []byte

@@ -5,7 +5,8 @@
 // players take turns: the leader plays a card face up, the other answers; the higher card wins
 // the trick and leads the next. After 5 tricks the player with more tricks wins. An input is
 // [card]; a card not in your hand, or played out of turn, is refused with a "refused" game event
-// to you alone. Leaving (not a dropped connection) forfeits.
+// to you alone. Leaving (not a dropped connection) forfeits; leaving before the deal (or a
+// dropped seat timing out then) frees the seat for the next player.
 package duel
 
 import (
@@ -166,8 +167,13 @@ func (d *Duel) Leave(ctx *game.Ctx, p *game.Player, reason protocol.LeaveReason)
 	if reason == protocol.LeaveDropped || reason == protocol.LeaveEnded {
 		return
 	}
-	if ctx.State().Get(Table).Field(KeyPhase).String() == "playing" {
+	switch ctx.State().Get(Table).Field(KeyPhase).String() {
+	case "playing":
 		d.forfeit(ctx, p.PID)
+	case "waiting":
+		// Not dealt yet: the seat is free again, so the next player is not dealt against a ghost.
+		d.seats = slices.DeleteFunc(d.seats, func(x uint32) bool { return x == p.PID })
+		ctx.State().Remove(game.EntityID(p.PID))
 	}
 }
 
