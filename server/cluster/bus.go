@@ -1,0 +1,442 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/tickrelay/tickrelay/game"
+	"github.com/tickrelay/tickrelay/protocol"
+	"github.com/tickrelay/tickrelay/server"
+)
+
+// BusConfig configures the cluster bus. Broker and Directory are required; every other zero
+// value is the default beside it.
+type BusConfig struct {
+	Broker    Broker
+	Directory Directory
+	Names     Names    // must match the directory's
+	Metrics   *Metrics // the substrate's metrics (registered by the bus when non-nil)
+	Version   string   // reported in the node registry
+
+	Heartbeat   time.Duration // node heartbeat and lease refresh period; default 1s (TTLs are 3 s)
+	Liveness    time.Duration // how often relayed matches check that their owner lives; default 1s
+	RPCTimeout  time.Duration // deadline of an answered request (info, reserve, publish); default 2s
+	JoinTimeout time.Duration // a relayed JOIN unanswered this long fails with TIMEOUT; default 5s
+	Shards      int           // publisher and receiver goroutines (order is kept per match); default 4
+	QueueLen    int           // messages queued per shard (overflow: dropped, counted, repaired); default 4096
+	// Capacity is the sessions this instance is sized for: Load = sessions/Capacity, which
+	// placement compares. Default 20000 (the server's default connection cap).
+	Capacity int
+}
+
+func (c BusConfig) withDefaults() BusConfig {
+	if c.Heartbeat <= 0 {
+		c.Heartbeat = time.Second
+	}
+	if c.Liveness <= 0 {
+		c.Liveness = time.Second
+	}
+	if c.RPCTimeout <= 0 || c.RPCTimeout > DefaultTimeout {
+		c.RPCTimeout = DefaultTimeout
+	}
+	if c.JoinTimeout <= 0 {
+		c.JoinTimeout = 5 * time.Second
+	}
+	if c.Shards <= 0 {
+		c.Shards = 4
+	}
+	if c.QueueLen <= 0 {
+		c.QueueLen = 4096
+	}
+	if c.Capacity <= 0 {
+		c.Capacity = 20000
+	}
+	return c
+}
+
+// NewBus returns the factory that server.Config.Bus takes: the bus is built when the server
+// starts (it needs the server's registry, node name and public URL).
+func NewBus(cfg BusConfig) server.BusFactory {
+	return func(env server.BusEnv) (server.Bus, error) { return newBus(cfg, env) }
+}
+
+// Bus implements server.Bus over a Broker and a Directory: matches owned here are claimed in
+// the directory and relayed to the instances that have members of them; matches owned
+// elsewhere are reached through a relay (relay_remote.go). See the package doc.
+type Bus struct {
+	cfg   BusConfig
+	env   server.BusEnv
+	node  string
+	log   *slog.Logger
+	m     *relayMetrics
+	names Names
+
+	pub  []chan pubJob // publisher shards (rpc.go)
+	recv []chan recvJob
+	stop chan struct{}
+	wg   sync.WaitGroup
+
+	nextID atomic.Uint64 // sink ids and request ids
+
+	mu      sync.Mutex
+	owned   map[string]*ownerRelay  // local matches with a remote audience (relay_owner.go)
+	remotes map[string]*remoteMatch // matches owned elsewhere with local members (relay_remote.go)
+	calls   map[uint64]chan wmsg    // answered requests in flight
+	epochs  map[string]uint32       // local matches announced, by id
+	closed  bool
+
+	nodes   atomic.Pointer[[]NodeInfo] // the live nodes as of the last heartbeat
+	started time.Time
+}
+
+var _ server.Bus = (*Bus)(nil)
+
+func newBus(cfg BusConfig, env server.BusEnv) (*Bus, error) {
+	cfg = cfg.withDefaults()
+	if cfg.Broker == nil || cfg.Directory == nil {
+		return nil, errors.New("cluster: BusConfig needs a Broker and a Directory")
+	}
+	if err := validName(env.Node); err != nil {
+		return nil, fmt.Errorf("cluster: node name: %w", err)
+	}
+	b := &Bus{cfg: cfg, env: env, node: env.Node, log: env.Log, names: cfg.Names, stop: make(chan struct{}),
+		owned: map[string]*ownerRelay{}, remotes: map[string]*remoteMatch{}, calls: map[uint64]chan wmsg{},
+		epochs: map[string]uint32{}, started: time.Now()}
+	if b.log == nil {
+		b.log = slog.Default()
+	}
+	b.log = b.log.With("node", b.node)
+	b.m = newRelayMetrics(b)
+	if env.Metrics != nil {
+		for _, c := range b.m.collectors() {
+			if err := env.Metrics.Register(c); err != nil {
+				return nil, err
+			}
+		}
+		if cfg.Metrics != nil {
+			for _, c := range cfg.Metrics.Collectors() {
+				_ = env.Metrics.Register(c) // already registered when the caller shares them
+			}
+		}
+	}
+	for i := 0; i < cfg.Shards; i++ {
+		p := make(chan pubJob, cfg.QueueLen)
+		r := make(chan recvJob, cfg.QueueLen)
+		b.pub = append(b.pub, p)
+		b.recv = append(b.recv, r)
+		b.wg.Add(2)
+		go b.publisher(p)
+		go b.receiver(r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.RPCTimeout)
+	defer cancel()
+	if err := cfg.Broker.Subscribe(ctx, b.names.Node(b.node), b.onNodeMessage); err != nil {
+		b.log.Warn("cluster: node channel subscription pending", "err", err)
+	}
+	cfg.Broker.OnReconnect(b.repairAll)
+	b.heartbeat()
+	b.wg.Add(1)
+	go b.loop()
+	return b, nil
+}
+
+// shard picks the goroutine that carries match id's traffic (its order is kept there).
+func (b *Bus) shard(id string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(id))
+	return int(h.Sum32() % uint32(len(b.pub)))
+}
+
+func (b *Bus) owner() server.Owner { return server.Owner{Node: b.node, Address: b.env.PublicURL} }
+
+// Locate finds a local match in the registry, or a remote one in the directory.
+func (b *Bus) Locate(ctx context.Context, id string) (server.MatchHandle, error) {
+	if m, ok := b.env.Registry.Get(id); ok {
+		return server.LocalHandle(m, b.owner()), nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, b.cfg.RPCTimeout)
+	defer cancel()
+	e, err := b.cfg.Directory.Lookup(lctx, id)
+	switch {
+	case errors.Is(err, ErrNotFound):
+		return nil, fmt.Errorf("%w %q", server.ErrNoMatch, id)
+	case err != nil:
+		return nil, fmt.Errorf("%w: directory: %v", server.ErrUnavailable, err)
+	case e.Node == b.node:
+		return nil, fmt.Errorf("%w %q", server.ErrNoMatch, id) // our old lease: the match ended here
+	}
+	return &remoteHandle{b: b, e: e}, nil
+}
+
+// List walks the directory (every instance's matches) and filters like game.Registry.List.
+func (b *Bus) List(ctx context.Context, f game.Filter) ([]server.MatchInfo, error) {
+	var out []server.MatchInfo
+	cursor := ""
+	for page := 0; page < 100; page++ {
+		lctx, cancel := context.WithTimeout(ctx, b.cfg.RPCTimeout)
+		es, next, err := b.cfg.Directory.List(lctx, cursor, MaxListLimit)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("%w: directory: %v", server.ErrUnavailable, err)
+		}
+		for _, e := range es {
+			i := e.Info
+			if i.Ended || (i.Private && !f.IncludePrivate) || (f.Game != "" && i.Game != f.Game) ||
+				(f.HasFreeSeats && i.Players >= i.MaxPlayers) {
+				continue
+			}
+			ok := true
+			for k, v := range f.Label {
+				ok = ok && i.Label[k] == v
+			}
+			if ok {
+				if m, local := b.env.Registry.Get(e.ID); local {
+					i = m.Info() // fresher than the last refresh
+				}
+				out = append(out, server.MatchInfo{Info: i, Owner: server.Owner{Node: e.Node, Address: e.Address}})
+			}
+		}
+		if next == "" {
+			break
+		}
+		cursor = next
+	}
+	sort.Slice(out, func(a, c int) bool {
+		if !out[a].CreatedAt.Equal(out[c].CreatedAt) {
+			return out[a].CreatedAt.Before(out[c].CreatedAt)
+		}
+		return out[a].ID < out[c].ID
+	})
+	if f.Limit > 0 && len(out) > f.Limit {
+		out = out[:f.Limit]
+	}
+	return out, nil
+}
+
+// Announce claims local match id in the directory (this instance, its address, its epoch).
+func (b *Bus) Announce(ctx context.Context, id string) error {
+	m, ok := b.env.Registry.Get(id)
+	if !ok {
+		return fmt.Errorf("%w %q", server.ErrNoMatch, id)
+	}
+	e := b.entry(m)
+	if err := b.cfg.Directory.Claim(ctx, e); err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.epochs[id] = e.Epoch
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *Bus) entry(m *game.Match) MatchEntry {
+	i := m.Info()
+	return MatchEntry{ID: i.ID, Game: i.Game, Node: b.node, Address: b.env.PublicURL, Epoch: i.Epoch, Info: i}
+}
+
+// Withdraw releases the lease of a local match that ended (in the background: never blocks).
+func (b *Bus) Withdraw(id string) {
+	b.mu.Lock()
+	epoch, ok := b.epochs[id]
+	delete(b.epochs, id)
+	r := b.owned[id]
+	delete(b.owned, id)
+	closed := b.closed
+	b.mu.Unlock()
+	if r != nil {
+		r.close()
+	}
+	if !ok || closed {
+		return
+	}
+	b.goTracked(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), b.cfg.RPCTimeout)
+		defer cancel()
+		if err := b.cfg.Directory.Release(ctx, id, b.node, epoch); err != nil {
+			b.log.Warn("cluster: release failed (the lease expires by itself)", "match", id, "err", err)
+		}
+	})
+}
+
+// goTracked runs f in a goroutine Close waits for, unless Close has begun.
+func (b *Bus) goTracked(f func()) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return false
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// Place picks the least loaded live instance (this one on a tie or when the registry is
+// unknown).
+func (b *Bus) Place(context.Context) (server.NodeLoad, error) {
+	best := server.NodeLoad{Node: b.node, Address: b.env.PublicURL, Load: b.load()}
+	if ns := b.nodes.Load(); ns != nil {
+		for _, n := range *ns {
+			if n.Name != b.node && n.Address != "" && n.Load < best.Load {
+				best = server.NodeLoad{Node: n.Name, Address: n.Address, Load: n.Load}
+			}
+		}
+	}
+	return best, nil
+}
+
+// Tickets is the directory's single-use keys.
+func (b *Bus) Tickets() server.TicketLedger { return ledger{b.cfg.Directory} }
+
+type ledger struct{ d Directory }
+
+func (l ledger) UseOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
+	return l.d.UseOnce(ctx, key, ttl)
+}
+
+// Health is the broker's health.
+func (b *Bus) Health() error { return b.cfg.Broker.Health() }
+
+// Close stops the bus: relayed members get END (LOST), leases are released, goroutines end.
+func (b *Bus) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	remotes := make([]*remoteMatch, 0, len(b.remotes))
+	for _, r := range b.remotes {
+		remotes = append(remotes, r)
+	}
+	b.mu.Unlock()
+	for _, r := range remotes {
+		r.lost("this instance is shutting down")
+	}
+	close(b.stop)
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.RPCTimeout)
+	defer cancel()
+	_ = b.cfg.Broker.Unsubscribe(ctx, b.names.Node(b.node))
+	b.wg.Wait()
+	return nil
+}
+
+func (b *Bus) load() float64 {
+	s := 0
+	if b.env.Sessions != nil {
+		s = b.env.Sessions()
+	}
+	return float64(s) / float64(b.cfg.Capacity)
+}
+
+// loop runs the heartbeat (node registry, lease refresh) and the liveness checks.
+func (b *Bus) loop() {
+	defer b.wg.Done()
+	hb := time.NewTicker(b.cfg.Heartbeat)
+	defer hb.Stop()
+	live := time.NewTicker(b.cfg.Liveness)
+	defer live.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-hb.C:
+			b.heartbeat()
+		case <-live.C:
+			b.checkLiveness()
+		}
+	}
+}
+
+// heartbeat writes this node's registry key with its load, refreshes the leases of the local
+// matches (dropping those the directory says another holds), and caches the live nodes.
+func (b *Bus) heartbeat() {
+	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.RPCTimeout)
+	defer cancel()
+	n := NodeInfo{Name: b.node, Address: b.env.PublicURL, Version: b.cfg.Version, Matches: b.env.Registry.Len(),
+		Load: b.load(), Started: b.started}
+	if b.env.Sessions != nil {
+		n.Sessions = b.env.Sessions()
+	}
+	if err := b.cfg.Directory.Heartbeat(ctx, n); err != nil {
+		b.log.Warn("cluster: heartbeat failed", "err", err)
+	}
+	var es []MatchEntry
+	b.mu.Lock()
+	ids := make([]string, 0, len(b.epochs))
+	for id := range b.epochs {
+		ids = append(ids, id)
+	}
+	b.mu.Unlock()
+	for _, id := range ids {
+		if m, ok := b.env.Registry.Get(id); ok {
+			es = append(es, b.entry(m))
+		}
+	}
+	for len(es) > 0 {
+		batch := es[:min(len(es), MaxRefreshBatch)]
+		es = es[len(batch):]
+		lost, err := b.cfg.Directory.Refresh(ctx, b.node, batch)
+		if err != nil {
+			b.log.Warn("cluster: lease refresh failed", "err", err)
+			break
+		}
+		for _, id := range lost {
+			// Another instance (or a newer epoch) holds it now: this copy must not go on
+			// answering as the owner (failover, issue 12, restores it there).
+			b.log.Warn("cluster: lease lost, stopping the local copy", "match", id)
+			if m, ok := b.env.Registry.Get(id); ok {
+				m.Stop(protocol.EndLost)
+			}
+		}
+	}
+	if ns, err := b.cfg.Directory.Nodes(ctx); err == nil {
+		b.nodes.Store(&ns)
+		b.m.setNodes(ns)
+	}
+}
+
+// alive reports whether node is in the registry as of the last heartbeat.
+func (b *Bus) alive(node string) bool {
+	ns := b.nodes.Load()
+	if ns == nil {
+		return true
+	}
+	for _, n := range *ns {
+		if n.Name == node {
+			return true
+		}
+	}
+	return false
+}
+
+// checkLiveness ends relayed matches whose owner is gone and drops the remote members of
+// local matches whose instance is gone.
+func (b *Bus) checkLiveness() {
+	b.mu.Lock()
+	remotes := make([]*remoteMatch, 0, len(b.remotes))
+	for _, r := range b.remotes {
+		remotes = append(remotes, r)
+	}
+	owned := make([]*ownerRelay, 0, len(b.owned))
+	for _, r := range b.owned {
+		owned = append(owned, r)
+	}
+	b.mu.Unlock()
+	for _, r := range remotes {
+		r.check()
+	}
+	for _, r := range owned {
+		r.dropDeadNodes()
+		r.beat()
+	}
+}
