@@ -21,7 +21,9 @@ type remoteHandle struct {
 
 func (h *remoteHandle) ID() string { return h.e.ID }
 
-func (h *remoteHandle) Owner() server.Owner { return server.Owner{Node: h.e.Node, Address: h.e.Address} }
+func (h *remoteHandle) Owner() server.Owner {
+	return server.Owner{Node: h.e.Node, Address: h.e.Address}
+}
 
 func (h *remoteHandle) Info(ctx context.Context) (game.Info, error) {
 	a, err := h.b.call(ctx, h.e.Node, wmsg{Kind: kInfo, Match: h.e.ID})
