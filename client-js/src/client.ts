@@ -6,6 +6,7 @@ import { ErrorCode } from "./codes.js";
 import { Connection, type ConnectionOptions } from "./connection.js";
 import { TickrelayError } from "./errors.js";
 import { Match, type JoinOptions } from "./match.js";
+import * as mm from "./matchmaking.js";
 
 export interface GuestAuth {
   token: string;
@@ -168,6 +169,35 @@ export class Client {
     return match;
   }
 
+  /**
+   * Matchmaking: opens a ticket in opts.queue (for your party, if you lead one), follows it
+   * through the events the server pushes to the connection, and resolves with the joined Match
+   * (rejects with EXPIRED, CONFLICT when cancelled elsewhere, or opts.signal's reason).
+   */
+  matchmake(opts: mm.MatchmakeOptions): Promise<Match> {
+    return mm.matchmake(this, opts);
+  }
+
+  /** For a party member: follows the leader's ticket and joins the match it lands in. */
+  followParty(party: string, opts: mm.FollowOptions = {}): Promise<Match> {
+    return mm.followParty(this, party, opts);
+  }
+
+  /** POST /v1/parties: a party you lead; others join with its code. */
+  createParty(): Promise<mm.Party> {
+    return mm.createParty(this);
+  }
+
+  /** POST /v1/parties/join. */
+  joinParty(code: string): Promise<mm.Party> {
+    return mm.joinParty(this, code);
+  }
+
+  /** An HTTP API call (JSON in and out; errors as TickrelayError with the API's code). */
+  request<T>(method: string, path: string, body: unknown, auth: boolean): Promise<T> {
+    return this.http<T>(method, path, body, auth);
+  }
+
   private async http<T>(method: string, path: string, body: unknown, auth: boolean): Promise<T> {
     const headers: Record<string, string> = { accept: "application/json" };
     if (body !== undefined) headers["content-type"] = "application/json";
@@ -209,6 +239,7 @@ function statusCode(status: number): number {
     case 403: return ErrorCode.FORBIDDEN;
     case 404: return ErrorCode.NOT_FOUND;
     case 409: return ErrorCode.JOIN_REFUSED;
+    case 410: return ErrorCode.EXPIRED;
     case 413: return ErrorCode.TOO_LARGE;
     case 429: return ErrorCode.RATE_LIMITED;
     case 503: return ErrorCode.UNAVAILABLE;

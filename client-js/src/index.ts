@@ -86,3 +86,26 @@ export type {
   CreateMatchRequest,
   ListMatchesFilter,
 } from "./client.js";
+export {
+  matchmake,
+  followParty,
+  createTicket,
+  getTicket,
+  cancelTicket,
+  listQueues,
+  createParty,
+  joinParty,
+  getParty,
+  leaveParty,
+} from "./matchmaking.js";
+export type {
+  Ticket,
+  TicketStatus,
+  TicketReservation,
+  Party,
+  PartyMember,
+  QueueInfo,
+  MatchmakeOptions,
+  MatchmakeProgress,
+  FollowOptions,
+} from "./matchmaking.js";

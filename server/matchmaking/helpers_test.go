@@ -178,6 +178,12 @@ func (p *player) expect(op protocol.Op, within time.Duration) protocol.ServerMsg
 // event waits for an EVENT TICKET whose status is status.
 func (p *player) event(status string, within time.Duration) map[string]any {
 	p.ts.t.Helper()
+	return p.eventWhere(func(v map[string]any) bool { return v["status"] == status }, within)
+}
+
+// eventWhere waits for an EVENT TICKET that pred accepts.
+func (p *player) eventWhere(pred func(map[string]any) bool, within time.Duration) map[string]any {
+	p.ts.t.Helper()
 	deadline := time.After(within)
 	for {
 		select {
@@ -189,11 +195,11 @@ func (p *player) event(status string, within time.Duration) map[string]any {
 			if err := protocol.Unmarshal(m.Data, &v); err != nil {
 				p.ts.t.Fatal(err)
 			}
-			if v["status"] == status {
+			if pred(v) {
 				return v
 			}
 		case <-deadline:
-			p.ts.t.Fatalf("no ticket event %q within %v", status, within)
+			p.ts.t.Fatalf("no such ticket event within %v", within)
 		}
 	}
 }

@@ -136,6 +136,14 @@ func TestHTTPExpiryAndIdleHold(t *testing.T) {
 	if st != 201 {
 		t.Fatalf("create: %d", st)
 	}
+	// Progress is pushed when the window widens (after 1 s: 100 → 200).
+	wide := a.eventWhere(func(v map[string]any) bool {
+		w, _ := v["window"].(map[string]any)
+		return v["status"] == "searching" && w != nil && w["skill"] == float64(200)
+	}, 5*time.Second)
+	if toInt(wide["waited_ms"]) < 1000 {
+		t.Errorf("widened after %v ms", wide["waited_ms"])
+	}
 	ev := a.event("expired", 5*time.Second) // 4 idle timeouts later: the connection was held
 	if ev["id"] != tk.ID || ev["reason"] == "" {
 		t.Fatalf("expired event %v", ev)

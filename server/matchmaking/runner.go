@@ -21,6 +21,14 @@ type runner struct {
 	mu    sync.Mutex
 	fresh map[string]bool
 	full  bool
+
+	told map[string]progress // runner goroutine only: the window each searching ticket was last told
+}
+
+// progress is what a searching ticket's players were last told of its window.
+type progress struct {
+	window float64
+	level  int
 }
 
 // arrive tells the runner that ticket id is new: it runs at once (no interval).
@@ -116,7 +124,54 @@ func (r *runner) once() (time.Time, bool) {
 	for _, b := range res.Backfills {
 		r.start(ids(b.Tickets), func(ids []string) { r.backfill(b, ids) })
 	}
+	if full {
+		r.tellProgress(tickets, res, now)
+	}
 	return res.Next, true
+}
+
+// tellProgress pushes the ticket (its waited time and current window) to the players of every
+// ticket still searching whose window widened since they were last told: the SDK reports
+// progress without polling. Only full runs can follow a widening, so only they look.
+func (r *runner) tellProgress(tickets []*Ticket, res Result, now time.Time) {
+	done := map[string]bool{}
+	for _, t := range res.Expired {
+		done[t.ID] = true
+	}
+	for _, g := range res.Groups {
+		for _, t := range g.Tickets {
+			done[t.ID] = true
+		}
+	}
+	for _, b := range res.Backfills {
+		for _, t := range b.Tickets {
+			done[t.ID] = true
+		}
+	}
+	if r.told == nil {
+		r.told = map[string]progress{}
+	}
+	seen := make(map[string]bool, len(tickets))
+	for _, t := range tickets {
+		if done[t.ID] {
+			continue
+		}
+		seen[t.ID] = true
+		w := now.Sub(t.Created)
+		p := progress{r.q.Window(w), r.q.RegionLevel(w)}
+		if old, ok := r.told[t.ID]; ok && old == p || !ok && w < r.q.Skill.Every.D() && p.level == RegionOwn {
+			continue // unchanged since the last push (or since the "searching" push at creation)
+		}
+		r.told[t.ID] = p
+		for _, m := range t.Members {
+			r.mm.notify(m.ID, t)
+		}
+	}
+	for id := range r.told {
+		if !seen[id] {
+			delete(r.told, id)
+		}
+	}
 }
 
 func ids(ts []*Ticket) []string {
