@@ -254,7 +254,7 @@ func (m *Match) finish() {
 	m.ring.reset()
 	m.publishInfo()
 	m.metrics.Ended(m.endReason)
-	m.log.Info("match ended", "game", m.game, "reason", m.endReason, "tick", m.tick)
+	m.log.Info("match ended", "game", m.game, "reason", m.endReason.String(), "tick", m.tick)
 }
 
 func (m *Match) publishInfo() {

@@ -459,6 +459,7 @@ func (m *Match) handle(msg *inMsg, bytes []byte, pids []uint32, now time.Time) {
 			m.addEvent(nil, protocol.EventLeave, mem.PID, []byte{byte(protocol.LeaveDropped)})
 			m.logic.Leave(&m.ctx, &mem.Player, protocol.LeaveDropped)
 			m.infoDirty = true
+			m.log.Info("player dropped", "pid", mem.PID, "user", mem.UserID, "reason", protocol.LeaveDropped.String(), "grace", m.opts.ReconnectGrace)
 			return
 		}
 		mem.sink = nil // it asked: no Detached
@@ -540,6 +541,7 @@ func (m *Match) handleJoin(j *joinReq, sink Sink, req uint32, now time.Time) {
 	if mem := m.byUser[j.userID]; mem != nil {
 		m.attach(mem, sink)
 		mem.joining, mem.joinReq, mem.syncing = true, req, false
+		m.log.Info("player rejoined", "pid", mem.PID, "user", j.userID)
 		answer(mem.PID, nil)
 		return
 	}
@@ -574,6 +576,7 @@ func (m *Match) handleJoin(j *joinReq, sink Sink, req uint32, now time.Time) {
 	data = protocol.AppendString(data, j.name)
 	m.addEvent(nil, protocol.EventJoin, mem.PID, data)
 	m.infoDirty = true
+	m.log.Info("player joined", "pid", mem.PID, "user", j.userID, "name", j.name, "players", len(m.order))
 	answer(mem.PID, nil)
 }
 
@@ -614,6 +617,7 @@ func (m *Match) removeMember(mem *member, reason protocol.LeaveReason) {
 		}
 	}
 	mem.Connected = false
+	m.log.Info("player left", "pid", mem.PID, "user", mem.UserID, "reason", reason.String(), "players", len(m.order))
 	m.logic.Leave(&m.ctx, &mem.Player, reason)
 	m.addEvent(nil, protocol.EventLeave, mem.PID, []byte{byte(reason)})
 	if mem.sink != nil {

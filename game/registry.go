@@ -20,6 +20,10 @@ import (
 // ErrClosed is returned by Create after Shutdown began.
 var ErrClosed = errors.New("game: registry is shutting down")
 
+// ErrInit wraps the error a game's Init returned: the creation was refused (bad params). Its
+// text is the game's own and is meant for the client.
+var ErrInit = errors.New("game: init refused")
+
 // ErrExists is returned by Create for an id already running.
 var ErrExists = errors.New("game: match id already exists")
 
@@ -34,6 +38,7 @@ type Registry struct {
 	stagger bool
 	onEnded func(string)
 	limits  Options
+	ended   *endedLog
 
 	mu      sync.RWMutex
 	matches map[string]*Match
@@ -59,6 +64,11 @@ type RegistryConfig struct {
 	// MaxRequests, MaxPerUser, RelayBudget, RelayShare) that a game type's Defaults leave zero:
 	// the server's configuration. Other fields are ignored.
 	Limits Options
+	// EndedRetention is how long an ended match's final info and result stay readable
+	// through Ended; default 5 minutes, negative: not kept.
+	EndedRetention time.Duration
+	// EndedMax caps how many ended matches are kept (the oldest goes first); default 1000.
+	EndedMax int
 }
 
 // NewRegistry returns a Registry.
@@ -75,8 +85,14 @@ func NewRegistry(c RegistryConfig) *Registry {
 	if c.Metrics == nil {
 		c.Metrics = NopMetrics{}
 	}
+	if c.EndedRetention == 0 {
+		c.EndedRetention = 5 * time.Minute
+	}
+	if c.EndedMax <= 0 {
+		c.EndedMax = 1000
+	}
 	return &Registry{catalog: c.Catalog, clock: c.Clock, log: c.Log, metrics: c.Metrics,
-		stagger: !c.NoStagger, onEnded: c.OnEnded, limits: c.Limits, matches: map[string]*Match{}}
+		stagger: !c.NoStagger, onEnded: c.OnEnded, limits: c.Limits, matches: map[string]*Match{}, ended: newEndedLog(c.EndedRetention, c.EndedMax)}
 }
 
 // Catalog returns the registry's game catalog.
@@ -126,6 +142,10 @@ func (r *Registry) Create(o CreateOptions) (*Match, error) {
 	go func() {
 		defer r.wg.Done()
 		m.run(ticker, func() {
+			// On the match goroutine, so the end fields are ours to read.
+			info := m.Info()
+			info.Ended = true
+			r.ended.add(EndedMatch{Info: info, Reason: m.endReason, Result: m.endResult, EndedAt: r.clock.Now()})
 			r.mu.Lock()
 			if r.matches[m.id] == m {
 				delete(r.matches, m.id)
@@ -186,7 +206,11 @@ func (r *Registry) newMatch(o CreateOptions) (*Match, Options, error) {
 		return nil, Options{}, fmt.Errorf("game: init %s: %w", o.Game, err)
 	}
 	if initErr != nil {
-		return nil, Options{}, initErr
+		var refusal *Refusal
+		if errors.As(initErr, &refusal) {
+			return nil, Options{}, fmt.Errorf("%w: %s: %s", ErrInit, o.Game, refusal.Reason)
+		}
+		return nil, Options{}, fmt.Errorf("%w: %s: %w", ErrInit, o.Game, initErr)
 	}
 	// Changes made by Init are the initial state: nobody has seen a delta yet.
 	m.state.clearChanges()

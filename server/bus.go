@@ -59,7 +59,8 @@ type Owner struct {
 // MatchInfo is a match's description with its owner, as listings show it.
 type MatchInfo struct {
 	game.Info
-	Owner Owner `json:"owner"`
+	Owner Owner    `json:"owner"`
+	End   *endJSON `json:"end,omitempty"` // set once the match ended (server/ended.go)
 }
 
 // NodeLoad is one instance of the cluster as placement sees it.

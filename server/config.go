@@ -69,6 +69,13 @@ type Config struct {
 	IdleTimeout   time.Duration // a session that never joins is closed (4103); default 30s
 	ResumeWindow  time.Duration // how long a dropped session can be resumed; default 10s, the games' default reconnect grace
 	ShutdownGrace time.Duration // how long matches get to end at shutdown; default 10s
+	// DrainDelay is how long a shutdown keeps serving with /readyz answering 503 before the
+	// listener closes, so a load balancer stops sending new players first; default 0 (the
+	// binary's --drain-delay defaults to 1s).
+	DrainDelay time.Duration
+	// EndedRetention is how long an ended match's info and result stay readable (and a JOIN is
+	// told MATCH_ENDED); default 5m, negative: not kept. At most 1000 ended matches are kept.
+	EndedRetention time.Duration
 
 	DemoDir string // static files served at / (the browser demo); "" serves none
 	SDKDir  string // the SDK's browser bundle, served at /sdk/; "" serves none

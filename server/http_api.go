@@ -40,10 +40,10 @@ func (srv *Server) routes() http.Handler {
 		mux.Handle("GET /metrics", promHandler(srv.metrics))
 	}
 	if srv.cfg.SDKDir != "" {
-		mux.Handle("GET /sdk/", http.StripPrefix("/sdk/", http.FileServer(http.Dir(srv.cfg.SDKDir))))
+		mux.Handle("GET /sdk/", http.StripPrefix("/sdk/", jsonNotFound(http.FileServer(http.Dir(srv.cfg.SDKDir)))))
 	}
 	if srv.cfg.DemoDir != "" {
-		mux.Handle("GET /", http.FileServer(http.Dir(srv.cfg.DemoDir)))
+		mux.Handle("GET /", jsonNotFound(http.FileServer(http.Dir(srv.cfg.DemoDir))))
 	} else {
 		mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -51,7 +51,7 @@ func (srv *Server) routes() http.Handler {
 			fmt.Fprintln(w, "API: POST /v1/auth/guest, GET /v1/matches, WebSocket /ws (see server/API.md).")
 		})
 	}
-	return limitBodies(mux)
+	return limitBodies(srv.cors(jsonFallback(mux)))
 }
 
 // limitBodies caps every request body at maxBody.
@@ -104,8 +104,14 @@ func readJSON(r *http.Request, v any) error {
 	if len(strings.TrimSpace(string(b))) == 0 {
 		return nil
 	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%w: invalid JSON: %v", errBadRequest, err)
+	// Strict: a misspelt field ("gmae") is reported as unknown, not silently ignored.
+	d := json.NewDecoder(strings.NewReader(string(b)))
+	d.DisallowUnknownFields()
+	if err := d.Decode(v); err != nil {
+		return fmt.Errorf("%w: %s", errBadRequest, strings.TrimPrefix(err.Error(), "json: "))
+	}
+	if d.More() {
+		return fmt.Errorf("%w: more than one JSON value in the body", errBadRequest)
 	}
 	return nil
 }
@@ -170,8 +176,13 @@ func (srv *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		srv.fail(w, err)
 		return
 	}
+	games := strings.Join(srv.reg.Catalog().Names(), ", ")
 	if req.Game == "" {
-		srv.fail(w, fmt.Errorf("%w: game is required (one of %s)", errBadRequest, strings.Join(srv.reg.Catalog().Names(), ", ")))
+		srv.fail(w, fmt.Errorf("%w: game is required (one of %s)", errBadRequest, games))
+		return
+	}
+	if _, ok := srv.reg.Catalog().Lookup(req.Game); !ok {
+		srv.fail(w, fmt.Errorf("%w: no game %q on this server (it has: %s)", game.ErrUnknownGame, req.Game, games))
 		return
 	}
 	if req.MaxPlayers < 0 || req.MaxPlayers > 10000 || len(req.Label) > 16 {
@@ -180,13 +191,8 @@ func (srv *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	var params []byte
 	if len(req.Params) > 0 && string(req.Params) != "null" {
-		var v any
-		if err := json.Unmarshal(req.Params, &v); err != nil {
-			srv.fail(w, fmt.Errorf("%w: params: %v", errBadRequest, err))
-			return
-		}
-		if params, err = protocol.Marshal(v); err != nil {
-			srv.fail(w, fmt.Errorf("%w: params: %v", errBadRequest, err))
+		if params, err = jsonToMsgpack(req.Params); err != nil {
+			srv.fail(w, fmt.Errorf("params: %w", err))
 			return
 		}
 	}
@@ -198,9 +204,8 @@ func (srv *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		srv.metrics.payloadsRefused.Inc()
 	}
 	if err != nil {
-		var refusal *game.Refusal
-		if errors.As(err, &refusal) {
-			err = fmt.Errorf("%w: %v", errBadRequest, refusal.Reason)
+		if errors.Is(err, game.ErrInit) { // the game's own words, for the developer
+			err = fmt.Errorf("%w: %s", errBadRequest, strings.TrimPrefix(err.Error(), game.ErrInit.Error()+": "))
 		}
 		srv.fail(w, err)
 		return
@@ -269,8 +274,17 @@ func (srv *Server) handleList(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	f.Limit = 100
-	if l, err := strconv.Atoi(q.Get("limit")); err == nil && l > 0 && l < 1000 {
+	if ls := q.Get("limit"); ls != "" {
+		l, err := strconv.Atoi(ls)
+		if err != nil || l < 1 || l > 1000 {
+			srv.fail(w, fmt.Errorf("%w: limit must be an integer from 1 to 1000, not %q", errBadRequest, ls))
+			return
+		}
 		f.Limit = l
+	}
+	if fs := q.Get("free"); fs != "" && fs != "true" && fs != "false" && fs != "1" && fs != "0" {
+		srv.fail(w, fmt.Errorf("%w: free must be true or false, not %q", errBadRequest, fs))
+		return
 	}
 	infos, err := srv.bus.List(r.Context(), f)
 	if err != nil {
@@ -281,7 +295,13 @@ func (srv *Server) handleList(w http.ResponseWriter, r *http.Request) {
 }
 
 func (srv *Server) handleGet(w http.ResponseWriter, r *http.Request) {
-	m, err := srv.bus.Locate(r.Context(), r.PathValue("id"))
+	m, err := srv.locate(r.Context(), r.PathValue("id"))
+	var ended *endedError
+	if errors.As(err, &ended) {
+		end := endedJSON(ended.rec)
+		writeJSON(w, http.StatusOK, MatchInfo{Info: ended.rec.Info, Owner: srv.owner(), End: &end})
+		return
+	}
 	if err != nil {
 		srv.fail(w, err)
 		return
@@ -303,7 +323,7 @@ func (srv *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
 	res, err := srv.res.Reserve(ctx, r.PathValue("id"), p.PlayerID)
-	if err != nil {
+	if err = srv.endedOr(r.PathValue("id"), err); err != nil {
 		srv.fail(w, err)
 		return
 	}
@@ -328,19 +348,16 @@ func (srv *Server) handlePublish(w http.ResponseWriter, r *http.Request) {
 		srv.fail(w, err)
 		return
 	}
-	var v any
-	if len(req.Data) > 0 {
-		if err := json.Unmarshal(req.Data, &v); err != nil {
-			srv.fail(w, fmt.Errorf("%w: data: %v", errBadRequest, err))
-			return
-		}
-	}
-	payload, err := protocol.Marshal(v)
-	if err != nil {
-		srv.fail(w, fmt.Errorf("%w: data: %v", errBadRequest, err))
+	if len(req.Data) == 0 {
+		srv.fail(w, fmt.Errorf("%w: the body needs a data field: {\"data\": <any JSON>}", errBadRequest))
 		return
 	}
-	m, err := srv.bus.Locate(r.Context(), r.PathValue("id"))
+	payload, err := jsonToMsgpack(req.Data)
+	if err != nil {
+		srv.fail(w, fmt.Errorf("data: %w", err))
+		return
+	}
+	m, err := srv.locate(r.Context(), r.PathValue("id"))
 	if err != nil {
 		srv.fail(w, err)
 		return

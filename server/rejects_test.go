@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"runtime"
 	"strings"
@@ -105,10 +106,30 @@ func TestTokenForgeriesRefusedBeforeUpgrade(t *testing.T) {
 		"exp as string":        signHS(t, jwt.SigningMethodHS256, testSecret, with("exp", "tomorrow")),
 		"oversized":            signHS(t, jwt.SigningMethodHS256, testSecret, with("pad", strings.Repeat("x", 5000))),
 	}
+	// A WebSocket upgrade with a refused token is accepted and closed at once with 4100 AUTH
+	// (a browser sees nothing of a 401 to an upgrade), before any frame; no session exists.
 	for name, tok := range forgeries {
-		_, st, err := ts.dial(tok, nil)
-		if st != http.StatusUnauthorized {
-			t.Errorf("%s: status %d (%v), want 401", name, st, err)
+		c, st, err := ts.dial(tok, nil)
+		if err != nil || st != 101 {
+			t.Errorf("%s: status %d (%v), want 101 then close 4100", name, st, err)
+			continue
+		}
+		<-c.done
+		if code := c.code(); code != uint16(protocol.CloseAuth) || len(c.frames) != 0 {
+			t.Errorf("%s: closed with %d after %d frames, want 4100 and none", name, code, len(c.frames))
+		}
+	}
+	// Anything but a WebSocket upgrade still gets the JSON 401.
+	for _, tok := range []string{"", "not-a-jwt"} {
+		resp, err := http.Get(ts.base + "/ws?token=" + tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct{ Error apiError }
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || body.Error.Name != "UNAUTHORIZED" {
+			t.Errorf("plain GET /ws?token=%q: %d %+v, want 401 UNAUTHORIZED", tok, resp.StatusCode, body)
 		}
 	}
 	if len(forgeries) < 15 {

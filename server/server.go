@@ -117,7 +117,8 @@ func New(cfg Config) (*Server, error) {
 	srv.metrics = newMetrics(func() float64 { return float64(reg.Len()) })
 	var bus atomic.Pointer[Bus]
 	reg = game.NewRegistry(game.RegistryConfig{Catalog: catalog, Clock: cfg.Clock, Log: cfg.Log, Metrics: srv.metrics,
-		Limits: game.Options{RelayBudget: cfg.RelayBudget, RelayShare: cfg.RelayShare},
+		Limits:         game.Options{RelayBudget: cfg.RelayBudget, RelayShare: cfg.RelayShare},
+		EndedRetention: cfg.EndedRetention,
 		OnEnded: func(id string) {
 			if b := bus.Load(); b != nil {
 				(*b).Withdraw(id)
@@ -265,6 +266,16 @@ func (srv *Server) shutdown(ctx context.Context) error {
 	notice := noticeFrame(protocol.CloseShutdown, "server shutting down")
 	for _, s := range srv.hub.all() {
 		s.send(notice)
+	}
+	// Phase 0: /readyz has answered 503 since draining was set; keep serving for DrainDelay
+	// so that load balancers see it before the listener goes away.
+	if srv.cfg.DrainDelay > 0 {
+		t := time.NewTimer(srv.cfg.DrainDelay)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+		}
 	}
 	// Phase 1: stop accepting HTTP (hijacked WebSockets are not affected by http.Server.Shutdown).
 	if srv.http != nil {

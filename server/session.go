@@ -325,7 +325,7 @@ func (s *session) joinAsync(matchID, ticket string, meta []byte, req uint32) {
 		fail(errors.Join(errBadRequest, errors.New("JOIN needs a match id or a ticket")))
 		return
 	}
-	match, err := s.srv.bus.Locate(ctx, matchID)
+	match, err := s.srv.locate(ctx, matchID)
 	if err != nil {
 		fail(err)
 		return
@@ -376,6 +376,7 @@ func (s *session) resume(m *protocol.ClientMsg) {
 	}
 	old := s.srv.hub.take(m.Session, m.ResumeToken, s.user)
 	if old == nil {
+		s.log.Info("resume refused", "session", m.Session, "reason", protocol.ErrCodeResumeFailed.String())
 		s.fail(errResume, m.Op, m.Req)
 		return
 	}
@@ -397,6 +398,11 @@ func (s *session) resume(m *protocol.ClientMsg) {
 	s.mu.Unlock()
 	s.srv.hub.rename(oldID, s)
 	s.send(protocol.AppendServer(nil, &protocol.ServerMsg{Op: protocol.OpResumed, Req: m.Req, Session: m.Session, ResumeToken: token}))
+	matchID := ""
+	if match != nil {
+		matchID = match.ID()
+	}
+	s.log.Info("session resumed", "session", m.Session, "match", matchID, "pid", pid, "took_over_live", old.conn != nil && old != s)
 	if match != nil {
 		if s.idle != nil {
 			s.idle.Stop()
@@ -445,7 +451,7 @@ func (s *session) closed() {
 	match, pid, code := s.match, s.pid, s.closeCode
 	s.gone = true
 	s.mu.Unlock()
-	s.log.Debug("session closed", "session", s.sessionID(), "code", code, "in_match", match != nil)
+	s.log.Debug("session closed", "session", s.sessionID(), "code", code, "close", protocol.CloseCode(code).String(), "in_match", match != nil)
 	s.srv.conns.release(s.user, s.ip)
 	s.srv.metrics.sessions.Dec()
 	if match == nil {

@@ -17,7 +17,7 @@ import (
 // its frames into JSON: "state" (the snapshot, first), "delta" per delta, "end", plus a comment
 // heartbeat every 15 s. It ends when the match ends or the client goes away.
 func (srv *Server) handleStream(w http.ResponseWriter, r *http.Request) {
-	m, err := srv.bus.Locate(r.Context(), r.PathValue("id"))
+	m, err := srv.locate(r.Context(), r.PathValue("id"))
 	if err != nil {
 		srv.fail(w, err)
 		return

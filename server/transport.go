@@ -49,13 +49,13 @@ func (srv *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	}
 	if tok == "" {
 		srv.metrics.authFailures.Inc()
-		srv.reject(w, "auth", errUnauthorized, "a session token is required")
+		srv.refuseToken(w, r, errUnauthorized, "a session token is required")
 		return
 	}
 	claims, err := srv.auth.VerifySession(tok)
 	if err != nil {
 		srv.metrics.authFailures.Inc()
-		srv.reject(w, "auth", err, "invalid session token")
+		srv.refuseToken(w, r, err, "session token refused ("+strings.TrimPrefix(err.Error(), "auth: ")+"): get a new one")
 		return
 	}
 	if !offersSubprotocol(r) {
@@ -97,6 +97,32 @@ var connCapMessage = map[string]string{
 	"cap":      "too many connections on this server",
 	"cap_user": "too many connections for this user",
 	"cap_ip":   "too many connections from this address",
+}
+
+// refuseToken refuses a WebSocket whose session token is missing or invalid. A browser sees
+// nothing of an HTTP answer to a failed upgrade (only close code 1006, which reads as "network
+// trouble, reconnect"), so a proper WebSocket request offering our subprotocol is upgraded and
+// closed at once with the terminal code 4100 AUTH and the reason: the client knows to get a new
+// token instead of reconnecting forever (e.g. after a restart with another secret). Anything
+// else gets the JSON 401.
+func (srv *Server) refuseToken(w http.ResponseWriter, r *http.Request, err error, msg string) {
+	srv.metrics.rejected.WithLabelValues("auth").Inc()
+	if !offersSubprotocol(r) || !strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		code := codeOf(err)
+		if errors.Is(err, errUnauthorized) {
+			code = protocol.ErrCodeUnauthorized
+		}
+		writeError(w, code, msg)
+		return
+	}
+	conn, uerr := srv.upgrader.Upgrade(w, r)
+	if uerr != nil {
+		return // gws answered the bad upgrade itself
+	}
+	if len(msg) > 123 { // a close frame's reason is at most 123 bytes
+		msg = msg[:123]
+	}
+	_ = conn.WriteClose(uint16(protocol.CloseAuth), []byte(msg)) // also closes the connection
 }
 
 func (srv *Server) reject(w http.ResponseWriter, reason string, err error, msg string) {

@@ -85,6 +85,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 30*time.Second, "close a connection that joins no match within this")
 	fs.DurationVar(&cfg.ResumeWindow, "resume-window", 10*time.Second, "how long a dropped session can be resumed (match it to the games' reconnect grace, default 10s)")
 	fs.DurationVar(&cfg.ShutdownGrace, "grace", 10*time.Second, "how long matches get to end at shutdown")
+	fs.DurationVar(&cfg.DrainDelay, "drain-delay", time.Second, "at shutdown, how long /readyz answers 503 before the listener closes (set above your load balancer's probe interval)")
+	fs.DurationVar(&cfg.EndedRetention, "ended-retention", 5*time.Minute, "how long an ended match's info and result stay readable (a JOIN gets MATCH_ENDED); negative: not kept")
 	fs.StringVar(&cfg.DemoDir, "demo", "", "directory of the browser demo, served at / (make run sets client-js/demo)")
 	fs.StringVar(&cfg.SDKDir, "sdk", "", "directory of the SDK's browser bundle, served at /sdk/")
 	fs.StringVar(&o.logFormat, "log-format", "text", "text or json")
