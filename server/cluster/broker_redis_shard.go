@@ -231,11 +231,31 @@ func (s *shard) connect() (*redis.PubSub, error) {
 	return ps, nil
 }
 
-// receive reads until the connection fails; confirmed says whether it came up.
+// receive reads until the connection fails; confirmed says whether it came up. Like
+// centrifuge's liveness probe, it PINGs over the subscriber connection itself every
+// HealthInterval: a connection that delivers nothing, not even the PONG, for silentLimit is
+// presumed dead (half-open, or cut without a reset) and replaced.
 func (s *shard) receive(ps *redis.PubSub) (confirmed bool, err error) {
 	b := s.b
+	silentLimit := 2*b.cfg.HealthInterval + b.cfg.pingTimeout()
+	lastSeen, lastPing := time.Now(), time.Now()
 	for {
-		msg, err := ps.ReceiveTimeout(s.ctx, time.Second)
+		if time.Since(lastPing) >= b.cfg.HealthInterval {
+			lastPing = time.Now()
+			ctx, cancel := context.WithTimeout(s.ctx, b.cfg.pingTimeout())
+			err := ps.Ping(ctx, "live")
+			cancel()
+			if err != nil && s.ctx.Err() == nil {
+				return confirmed, fmt.Errorf("liveness ping: %w", err)
+			}
+		}
+		if d := time.Since(lastSeen); d > silentLimit {
+			return confirmed, fmt.Errorf("subscriber connection silent for %v", d.Round(time.Millisecond))
+		}
+		msg, err := ps.ReceiveTimeout(s.ctx, b.cfg.HealthInterval)
+		if err == nil {
+			lastSeen = time.Now()
+		}
 		if err != nil {
 			if s.ctx.Err() != nil {
 				return confirmed, nil

@@ -81,6 +81,9 @@ func TestRedisBrokerClusterShards(t *testing.T) {
 			t.Fatal(err)
 		}
 		owners[o.Addr]++
+		if want, err := c3.Nodes[0].Do("CLUSTER", "KEYSLOT", ch); err != nil || want != fmt.Sprint(Slot(ch)) {
+			t.Fatalf("Slot(%q) = %d, Redis says %s (%v)", ch, Slot(ch), want, err)
+		}
 		if err := b.Subscribe(ctx, ch, col.handle); err != nil && !errors.Is(err, ErrUnavailable) {
 			t.Fatal(err)
 		}
