@@ -318,7 +318,9 @@ func (c *client) feedUntil(mi *game.Mirror, pred func(*protocol.ServerMsg) bool)
 }
 
 // converge feeds frames until the mirror equals want (the owner's view of a static state).
-func (c *client) converge(mi *game.Mirror, want func() uint64) {
+// idle, when set, runs whenever no frame came for 100 ms (a test on a manual clock ticks the
+// match there: catch-ups are answered at the next tick).
+func (c *client) converge(mi *game.Mirror, want func() uint64, idle ...func()) {
 	c.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for mi.Checksum() != want() {
@@ -329,6 +331,9 @@ func (c *client) converge(mi *game.Mirror, want func() uint64) {
 		case f := <-c.frames:
 			c.apply(mi, f)
 		case <-time.After(100 * time.Millisecond): // no frame in flight: compare again
+			for _, f := range idle {
+				f()
+			}
 		}
 	}
 }
