@@ -114,7 +114,6 @@ func (c *chaos) Step(ctx *game.Ctx) {
 	}
 }
 
-
 // TestClusterPropertyWithDrops runs the chaos game on instance a with one local player and
 // two players relayed through b while the network loses 15% of the match channel's messages
 // and 5% of the requests: after every tick, each player's mirror (built only from the frames
