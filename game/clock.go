@@ -14,6 +14,13 @@ type Clock interface {
 	NewTicker(d, phase time.Duration) Ticker
 }
 
+// pausable is implemented by tickers a sleeping match may stop (RealClock's). A ManualClock
+// ticker is not: under it a match never sleeps, so tests step it exactly as before.
+type pausable interface {
+	Pause()
+	Resume()
+}
+
 // Ticker delivers ticks on C. Like time.Ticker, a slow receiver misses ticks rather than
 // queueing them (RealClock); ManualClock blocks until the tick is received.
 type Ticker interface {
@@ -28,21 +35,35 @@ func (RealClock) Now() time.Time { return time.Now() }
 
 func (RealClock) NewTicker(d, phase time.Duration) Ticker {
 	if phase <= 0 {
-		return &realTicker{t: time.NewTicker(d)}
+		return &realTicker{t: time.NewTicker(d), period: d}
 	}
 	// The first tick comes after phase+d, then the period becomes d (see Ticked). The match
 	// receives straight from the time.Ticker's channel: no relay goroutine, one wake-up a tick.
-	return &realTicker{t: time.NewTicker(phase + d), d: d}
+	return &realTicker{t: time.NewTicker(phase + d), d: d, period: d}
 }
 
 // realTicker is a time.Ticker whose first period may differ (the match's stagger phase).
 type realTicker struct {
-	t *time.Ticker
-	d time.Duration // non-zero until the first tick: the period to switch to
+	t      *time.Ticker
+	d      time.Duration // non-zero until the first tick: the period to switch to
+	period time.Duration
 }
 
 func (t *realTicker) C() <-chan time.Time { return t.t.C }
 func (t *realTicker) Stop()               { t.t.Stop() }
+
+// Pause stops the ticks (a sleeping match); Resume restarts them at the full period.
+func (t *realTicker) Pause() { t.t.Stop() }
+
+// Resume restarts a paused ticker: the next tick comes one period from now.
+func (t *realTicker) Resume() {
+	period := t.d
+	if period == 0 {
+		period = t.period
+	}
+	t.t.Reset(period)
+	t.d = 0
+}
 
 // Ticked is called by the match after each tick it receives.
 func (t *realTicker) Ticked() {

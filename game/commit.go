@@ -259,9 +259,15 @@ func (m *Match) finish() {
 
 func (m *Match) publishInfo() {
 	m.infoDirty = false
-	i := &Info{ID: m.id, Game: m.game, Label: m.label, Private: m.private, Players: len(m.order),
+	reserved := 0
+	for u := range m.reserved {
+		if m.byUser[u] == nil {
+			reserved++
+		}
+	}
+	i := &Info{ID: m.id, Game: m.game, Label: m.label, Private: m.private, Players: len(m.order), Reserved: reserved,
 		MaxPlayers: m.opts.MaxPlayers, TickRate: m.opts.TickRate, Epoch: m.epoch, CreatedAt: m.created,
-		Ended: m.ended, Members: make([]MemberInfo, 0, len(m.order))}
+		Creator: m.creator, Ended: m.ended, Members: make([]MemberInfo, 0, len(m.order))}
 	for _, mem := range m.order {
 		i.Members = append(i.Members, MemberInfo{PID: mem.PID, UserID: mem.UserID, Name: mem.Name, Connected: mem.Connected})
 	}

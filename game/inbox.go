@@ -100,10 +100,14 @@ type inbox struct {
 	refused   atomic.Uint64 // messages refused over the relay budget or a share, ever
 	coalesced atomic.Uint64 // SYNCs that replaced a pending one, ever
 	closed    bool          // the match finished: every push is refused (see shut)
+
+	// wake is signalled (without blocking) by a push while the match sleeps (sleep.go).
+	wake     chan struct{}
+	sleeping atomic.Bool
 }
 
 func newInbox(lim inboxLimits) *inbox {
-	return &inbox{perPID: map[uint32]share{}, perSource: map[string]uint16{}, lim: lim}
+	return &inbox{wake: make(chan struct{}, 1), perPID: map[uint32]share{}, perSource: map[string]uint16{}, lim: lim}
 }
 
 // push queues m; payload and to are copied. src names a request's source (the user of a join
@@ -177,6 +181,12 @@ func (q *inbox) push(m inMsg, payload []byte, to []uint32, src string) pushResul
 	m.toOff, m.toN = int32(len(q.pids)), int32(len(to))
 	q.pids = append(q.pids, to...)
 	q.msgs = append(q.msgs, m)
+	if q.sleeping.Load() {
+		select {
+		case q.wake <- struct{}{}:
+		default:
+		}
+	}
 	return pushQueued
 }
 

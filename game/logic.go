@@ -79,9 +79,17 @@ type Options struct {
 	MaxPlayers     int           // seats; default 16
 	ReconnectGrace time.Duration // how long a dropped player's seat is kept; default 10s, <0 none
 	EmptyTimeout   time.Duration // end the match after this long with no players; default 60s, <0 never
-	RingDuration   time.Duration // how much recent delta history is kept for resumes; default 5s
-	MaxInbox       int           // members' inputs and messages queued per tick, all together; default 64 + 16×MaxPlayers
-	MaxInputsTick  int           // inputs and messages per player per tick (its share); default 4
+	// UnusedTimeout ends a match that no player ever joined after this long with no player and
+	// no live reservation (its creator's reservation expired unused); default 10s, <0: only
+	// EmptyTimeout applies.
+	UnusedTimeout time.Duration
+	// TickWhenEmpty keeps calling Step while nobody is in the match. By default a match with no
+	// members (connected or dropped), no spectators and nothing queued sleeps: no ticks, no
+	// wake-ups, until a request arrives or a reservation or the empty timeout falls due.
+	TickWhenEmpty bool
+	RingDuration  time.Duration // how much recent delta history is kept for resumes; default 5s
+	MaxInbox      int           // members' inputs and messages queued per tick, all together; default 64 + 16×MaxPlayers
+	MaxInputsTick int           // inputs and messages per player per tick (its share); default 4
 	// MaxInputBytes is the input payload bytes queued per tick, all players together; default
 	// 256×MaxInbox. Each player's share is MaxInputBytes/MaxPlayers (at least 1 KiB), except
 	// that a player's first input of a tick only needs room in the total.
@@ -127,6 +135,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.EmptyTimeout == 0 {
 		o.EmptyTimeout = 60 * time.Second
+	}
+	if o.UnusedTimeout == 0 {
+		o.UnusedTimeout = 10 * time.Second
 	}
 	if o.RingDuration <= 0 {
 		o.RingDuration = 5 * time.Second

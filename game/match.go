@@ -35,6 +35,7 @@ type Match struct {
 	id      string
 	game    string
 	private bool
+	creator string
 	created time.Time
 	opts    Options
 	clock   Clock
@@ -47,6 +48,7 @@ type Match struct {
 	done     chan struct{}
 	info     atomic.Pointer[Info]
 	tickNow  atomic.Uint32
+	sleeps   atomic.Uint64 // times the match went to sleep (sleep.go)
 
 	// owned by the match goroutine
 	logic       Logic
@@ -79,6 +81,7 @@ type Match struct {
 	endResult   []byte
 	ended       bool
 	emptySince  time.Time
+	everJoined  bool // a player has taken a seat at least once (else UnusedTimeout applies)
 	infoDirty   bool
 }
 
@@ -100,13 +103,17 @@ type Info struct {
 	Label      map[string]string `json:"label"`
 	Private    bool              `json:"private"`
 	Players    int               `json:"players"`
+	Reserved   int               `json:"reserved"` // seats held by live reservations (taken for listings)
 	MaxPlayers int               `json:"max_players"`
 	Tick       uint32            `json:"tick"`
 	TickRate   int               `json:"tick_rate"`
 	Epoch      uint32            `json:"epoch"`
 	CreatedAt  time.Time         `json:"created_at"`
 	Members    []MemberInfo      `json:"members"`
-	Ended      bool              `json:"ended"`
+	// Creator is the user who created the match ("" for the backend or the matchmaker). Like
+	// member user ids, the server shows it only to members and the backend.
+	Creator string `json:"creator,omitempty"`
+	Ended   bool   `json:"ended"`
 }
 
 // MemberInfo describes a seat in Info.
@@ -132,6 +139,9 @@ func (m *Match) Info() Info {
 	i.Tick = m.tickNow.Load()
 	return i
 }
+
+// Sleeps is how many times the match slept for lack of anything to do (see Options.TickWhenEmpty).
+func (m *Match) Sleeps() uint64 { return m.sleeps.Load() }
 
 // Dropped is how many inputs were dropped over their sender's share of the inbox.
 func (m *Match) Dropped() uint64 { return m.in.dropped.Load() }
@@ -368,28 +378,43 @@ func (m *Match) run(t Ticker, onExit func()) {
 	defer t.Stop()
 	interval := time.Second / time.Duration(m.opts.TickRate)
 	ticked, _ := t.(interface{ Ticked() })
+	pause, _ := t.(pausable)
+	tick := func() {
+		start := time.Now()
+		if err := m.safely(m.tickOnce); err != nil {
+			m.fail(err)
+			return
+		}
+		d := time.Since(start)
+		m.metrics.Tick(d, d > interval)
+	}
 	for !m.ended {
+		if pause != nil && m.canSleep() && m.in.depth() == 0 {
+			if m.sleep(pause) && !m.ended {
+				tick() // what woke it (a join, a reservation's expiry) is served at once
+			}
+			continue
+		}
 		select {
 		case <-t.C():
 			if ticked != nil {
 				ticked.Ticked()
 			}
-			start := time.Now()
-			if err := m.safely(m.tickOnce); err != nil {
-				m.fail(err)
-				continue
-			}
-			d := time.Since(start)
-			m.metrics.Tick(d, d > interval)
+			tick()
 		case fn := <-m.ctl:
-			if err := m.safely(fn); err != nil {
-				m.fail(err)
-				continue
-			}
-			if m.ending && !m.ended {
-				m.finish()
-			}
+			m.runCtl(fn)
 		}
+	}
+}
+
+// runCtl runs a ctl function (Inspect, Stop) on the match goroutine.
+func (m *Match) runCtl(fn func()) {
+	if err := m.safely(fn); err != nil {
+		m.fail(err)
+		return
+	}
+	if m.ending && !m.ended {
+		m.finish()
 	}
 }
 
@@ -569,6 +594,7 @@ func (m *Match) handleJoin(j *joinReq, sink Sink, req uint32, now time.Time) {
 	m.members[mem.PID] = mem
 	m.byUser[j.userID] = mem
 	m.order = append(m.order, mem)
+	m.everJoined = true
 	mem.joining, mem.joinReq = true, req
 	m.logic.Join(&m.ctx, &mem.Player)
 	data := protocol.AppendArrayHeader(nil, 2)
@@ -598,6 +624,9 @@ func (m *Match) handleReserve(user string, ttl time.Duration, reply chan error, 
 	if taken >= m.opts.MaxPlayers {
 		reply <- ErrMatchFull
 		return
+	}
+	if _, had := m.reserved[user]; !had {
+		m.infoDirty = true // listings count reserved seats as taken
 	}
 	m.reserved[user] = now.Add(ttl)
 	reply <- nil
@@ -639,6 +668,7 @@ func (m *Match) expire(now time.Time) {
 	for u, exp := range m.reserved {
 		if !exp.After(now) {
 			delete(m.reserved, u)
+			m.infoDirty = true
 		}
 	}
 	if len(m.order) > 0 || len(m.reserved) > 0 {
@@ -647,9 +677,22 @@ func (m *Match) expire(now time.Time) {
 	}
 	if m.emptySince.IsZero() {
 		m.emptySince = now
-	} else if m.opts.EmptyTimeout > 0 && now.Sub(m.emptySince) >= m.opts.EmptyTimeout {
+	}
+	if t := m.emptyTimeout(); t > 0 && now.Sub(m.emptySince) >= t {
 		m.requestEnd(protocol.EndEmpty, nil)
 	}
+}
+
+// emptyTimeout is how long the match may stay empty: UnusedTimeout until a player has taken a
+// seat (a match nobody ever joined ends soon), EmptyTimeout after. 0: never.
+func (m *Match) emptyTimeout() time.Duration {
+	if !m.everJoined && m.opts.UnusedTimeout > 0 {
+		return m.opts.UnusedTimeout
+	}
+	if m.opts.EmptyTimeout > 0 {
+		return m.opts.EmptyTimeout
+	}
+	return 0
 }
 
 // addEvent appends [kind, from, data] to this tick's shared events (to == nil) or to one

@@ -36,6 +36,7 @@ type Registry struct {
 	log     *slog.Logger
 	metrics Metrics
 	stagger bool
+	unused  time.Duration
 	onEnded func(string)
 	limits  Options
 	ended   *endedLog
@@ -69,6 +70,8 @@ type RegistryConfig struct {
 	EndedRetention time.Duration
 	// EndedMax caps how many ended matches are kept (the oldest goes first); default 1000.
 	EndedMax int
+	// UnusedTimeout is Options.UnusedTimeout for games that leave theirs zero; 0: 10s.
+	UnusedTimeout time.Duration
 }
 
 // NewRegistry returns a Registry.
@@ -92,7 +95,7 @@ func NewRegistry(c RegistryConfig) *Registry {
 		c.EndedMax = 1000
 	}
 	return &Registry{catalog: c.Catalog, clock: c.Clock, log: c.Log, metrics: c.Metrics,
-		stagger: !c.NoStagger, onEnded: c.OnEnded, limits: c.Limits, matches: map[string]*Match{}, ended: newEndedLog(c.EndedRetention, c.EndedMax)}
+		stagger: !c.NoStagger, unused: c.UnusedTimeout, onEnded: c.OnEnded, limits: c.Limits, matches: map[string]*Match{}, ended: newEndedLog(c.EndedRetention, c.EndedMax)}
 }
 
 // Catalog returns the registry's game catalog.
@@ -105,6 +108,7 @@ type CreateOptions struct {
 	Params     []byte            // msgpack value for Logic.Init (nil: none)
 	Label      map[string]string // listing labels
 	Private    bool              // not listed; joined by ticket or id only
+	Creator    string            // the creating user ("" for the backend); in Info, not shown publicly
 	MaxPlayers int               // 0: the game's default
 	Epoch      uint32            // 0: 1 (a restored match gets a new epoch)
 }
@@ -173,6 +177,9 @@ func (r *Registry) newMatch(o CreateOptions) (*Match, Options, error) {
 		}
 	}
 	opts := t.Defaults
+	if opts.UnusedTimeout == 0 {
+		opts.UnusedTimeout = r.unused
+	}
 	if o.MaxPlayers > 0 {
 		opts.MaxPlayers = o.MaxPlayers
 	}
@@ -191,7 +198,7 @@ func (r *Registry) newMatch(o CreateOptions) (*Match, Options, error) {
 	h.Write([]byte(o.ID))
 	seed := h.Sum64()
 	m := &Match{
-		id: o.ID, game: t.Name, private: o.Private, created: r.clock.Now(), opts: opts, clock: r.clock,
+		id: o.ID, game: t.Name, private: o.Private, creator: o.Creator, created: r.clock.Now(), opts: opts, clock: r.clock,
 		log: r.log.With("match", o.ID), metrics: r.metrics.Match(t.Name),
 		in:  newInbox(opts.inboxLimits()),
 		ctl: make(chan func()), done: make(chan struct{}),
@@ -255,7 +262,7 @@ func (r *Registry) List(f Filter) []Info {
 	for _, m := range ms {
 		i := m.Info()
 		if i.Ended || (i.Private && !f.IncludePrivate) || (f.Game != "" && i.Game != f.Game) ||
-			(f.HasFreeSeats && i.Players >= i.MaxPlayers) {
+			(f.HasFreeSeats && i.Players+i.Reserved >= i.MaxPlayers) {
 			continue
 		}
 		ok := true

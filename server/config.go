@@ -43,9 +43,16 @@ type Config struct {
 	GuestBurst      int     // guest tokens a client IP may get at once; default 20
 	// TrustedProxies are the reverse proxies (IPs or CIDR prefixes) whose X-Forwarded-For is
 	// believed for the client IP. Default none: the client IP is the TCP peer.
-	TrustedProxies []string
-	MaxFrame       int // inbound frame limit in bytes; default 16 KiB (above: close 1009)
-	OutboundQueue  int // per-session outbound queue in bytes; default 1 MiB (above: close 4001)
+	TrustedProxies    []string
+	MaxMatches        int // live matches on this instance; default 5000, <0 no cap (above: 503 UNAVAILABLE)
+	MaxMatchesPerUser int // live matches one user may have created; default 5, <0 no cap (above: 429 RATE_LIMITED)
+	// UnusedMatchTimeout ends a match that no player ever joined this long after its last
+	// reservation expired; default 10s (game.Options.UnusedTimeout; a game's own value wins).
+	UnusedMatchTimeout     time.Duration
+	ReservationTTL         time.Duration // how long a reserved seat is held, and its ticket valid; default 15s, at most 30s
+	MaxReservationsPerUser int           // live seat reservations one user may hold; default 4, <0 no cap (above: 429)
+	MaxFrame               int           // inbound frame limit in bytes; default 16 KiB (above: close 1009)
+	OutboundQueue          int           // per-session outbound queue in bytes; default 1 MiB (above: close 4001)
 	// InputRate is the per-connection budget: tokens per second, paying for every client op
 	// (1 each) and WebSocket ping (1); HELLO with a token, JOIN with a ticket and RESUME cost
 	// AuthOpCost, JOIN by id 2. Default 60.
@@ -116,6 +123,20 @@ func (c Config) withDefaults() Config {
 	}
 	if c.GuestBurst <= 0 {
 		c.GuestBurst = 20
+	}
+	if c.MaxMatches == 0 {
+		c.MaxMatches = 5000
+	}
+	if c.MaxMatchesPerUser == 0 {
+		c.MaxMatchesPerUser = 5
+	}
+	def(&c.UnusedMatchTimeout, 10*time.Second)
+	def(&c.ReservationTTL, 15*time.Second)
+	if c.ReservationTTL > 30*time.Second {
+		c.ReservationTTL = 30 * time.Second
+	}
+	if c.MaxReservationsPerUser == 0 {
+		c.MaxReservationsPerUser = 4
 	}
 	if c.MaxFrame <= 0 {
 		c.MaxFrame = 16 << 10

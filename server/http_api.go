@@ -199,7 +199,7 @@ func (srv *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	if srv.placeElsewhere(w, r, req) {
 		return
 	}
-	m, err := srv.CreateMatch(r.Context(), game.CreateOptions{Game: req.Game, Params: params, Private: req.Private, MaxPlayers: req.MaxPlayers, Label: req.Label})
+	m, err := srv.CreateMatch(r.Context(), game.CreateOptions{Game: req.Game, Params: params, Private: req.Private, MaxPlayers: req.MaxPlayers, Label: req.Label, Creator: p.PlayerID})
 	if errors.Is(err, game.ErrPayloadTooDeep) {
 		srv.metrics.payloadsRefused.Inc()
 	}
@@ -227,9 +227,25 @@ func (srv *Server) CreateMatch(ctx context.Context, o game.CreateOptions) (*game
 	if srv.draining.Load() {
 		return nil, errDraining
 	}
+	if max := srv.cfg.MaxMatches; max >= 0 && srv.reg.Len() >= max {
+		srv.metrics.limited.WithLabelValues("matches").Inc()
+		return nil, fmt.Errorf("%w: this instance runs its maximum of %d matches", ErrUnavailable, max)
+	}
+	if o.Creator != "" {
+		if !srv.created.take(o.Creator) {
+			srv.metrics.limited.WithLabelValues("matches_user").Inc()
+			return nil, fmt.Errorf("%w: %d live matches created already: end one or let it end", ErrRateLimited, srv.cfg.MaxMatchesPerUser)
+		}
+	}
 	m, err := srv.reg.Create(o)
 	if err != nil {
+		if o.Creator != "" {
+			srv.created.release(o.Creator)
+		}
 		return nil, err
+	}
+	if o.Creator != "" {
+		srv.created.bind(o.Creator, m.ID())
 	}
 	actx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()

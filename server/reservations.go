@@ -15,8 +15,11 @@ import (
 // ticket works on any instance: with a cluster bus it is used once across all of them (the
 // bus's TicketLedger), not just once per process. Safe for concurrent use.
 type Reservations struct {
-	auth *auth.Authority
-	bus  Bus
+	auth    *auth.Authority
+	bus     Bus
+	hold    time.Duration // how long a seat is held (Config.ReservationTTL); 0: the ticket's window
+	quota   *holdQuota    // live reservations per user (nil: no cap)
+	limited func()        // counts a refusal by quota
 }
 
 // Reservation is a held seat and the ticket that takes it.
@@ -47,7 +50,21 @@ func (r *Reservations) Reserve(ctx context.Context, matchID, playerID string) (R
 // ReserveIn is Reserve for a match already located; seat is the number written in the ticket
 // (0: the next one after the players already in the match).
 func (r *Reservations) ReserveIn(ctx context.Context, m MatchHandle, playerID string, seat int) (Reservation, error) {
-	if err := m.Reserve(ctx, playerID, r.auth.JoinWindow()); err != nil {
+	hold := r.hold
+	if hold <= 0 {
+		hold = r.auth.JoinWindow()
+	}
+	if r.quota != nil {
+		now := time.Now()
+		if !r.quota.take(playerID, m.ID(), now, now.Add(hold)) {
+			if r.limited != nil {
+				r.limited()
+			}
+			return Reservation{}, fmt.Errorf("%w: %d live seat reservations already held: join one or let them expire", ErrRateLimited, r.quota.max)
+		}
+	}
+	if err := m.Reserve(ctx, playerID, hold); err != nil {
+		r.joined(playerID, m.ID())
 		return Reservation{}, err
 	}
 	info, err := m.Info(ctx)
@@ -67,6 +84,14 @@ func (r *Reservations) ReserveIn(ctx context.Context, m MatchHandle, playerID st
 		res.Address = WSAddress(owner.Address)
 	}
 	return res, nil
+}
+
+// joined forgets playerID's reservation of match in the per-user count (the seat was taken, or
+// the reservation failed).
+func (r *Reservations) joined(playerID, match string) {
+	if r.quota != nil {
+		r.quota.drop(playerID, match)
+	}
 }
 
 // Redeem verifies ticket for playerID and uses it up (everywhere, with a cluster bus). A

@@ -35,6 +35,7 @@ type Server struct {
 	hub      *hub
 	conns    *connCounter
 	guests   *keyLimiter // guest tokens per client IP
+	created  *matchQuota // live matches per creating user
 	proxies  proxies     // trusted reverse proxies
 	metrics  *metrics
 	upgrader *gws.Upgrader
@@ -95,7 +96,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	srv := &Server{cfg: cfg, log: cfg.Log, hub: newHub(cfg.ResumeWindow), stop: make(chan struct{}), drain: make(chan struct{}),
 		conns:  newConnCounter(cfg.MaxConns, cfg.MaxConnsPerUser, cfg.MaxConnsPerIP),
-		guests: newKeyLimiter(cfg.GuestRate, cfg.GuestBurst)}
+		guests: newKeyLimiter(cfg.GuestRate, cfg.GuestBurst), created: newMatchQuota(cfg.MaxMatchesPerUser)}
 	var err error
 	if srv.proxies, err = parseProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
@@ -104,7 +105,7 @@ func New(cfg Config) (*Server, error) {
 		srv.cfg.Secret = auth.RandomSecret()
 		srv.log.Warn("no secret configured: using a random one, so tokens will not survive a restart (set --secret or TICKRELAY_SECRET)")
 	}
-	a, err := auth.New(auth.Config{Secret: srv.cfg.Secret, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL, MaxSessionLifetime: cfg.MaxTokenLifetime})
+	a, err := auth.New(auth.Config{Secret: srv.cfg.Secret, Issuer: cfg.Issuer, SessionTTL: cfg.SessionTTL, MaxSessionLifetime: cfg.MaxTokenLifetime, JoinTTL: cfg.ReservationTTL})
 	if err != nil {
 		return nil, err
 	}
@@ -119,7 +120,9 @@ func New(cfg Config) (*Server, error) {
 	reg = game.NewRegistry(game.RegistryConfig{Catalog: catalog, Clock: cfg.Clock, Log: cfg.Log, Metrics: srv.metrics,
 		Limits:         game.Options{RelayBudget: cfg.RelayBudget, RelayShare: cfg.RelayShare},
 		EndedRetention: cfg.EndedRetention,
+		UnusedTimeout:  cfg.UnusedMatchTimeout,
 		OnEnded: func(id string) {
+			srv.created.ended(id)
 			if b := bus.Load(); b != nil {
 				(*b).Withdraw(id)
 			}
@@ -136,6 +139,8 @@ func New(cfg Config) (*Server, error) {
 	}
 	bus.Store(&srv.bus)
 	srv.res = NewReservations(srv.auth, srv.bus)
+	srv.res.hold, srv.res.quota = cfg.ReservationTTL, newHoldQuota(cfg.MaxReservationsPerUser)
+	srv.res.limited = func() { srv.metrics.limited.WithLabelValues("reservations_user").Inc() }
 	srv.upgrader = srv.newUpgrader()
 	srv.handler = srv.routes()
 	return srv, nil
@@ -239,6 +244,7 @@ func (srv *Server) Serve(ln net.Listener) {
 				srv.hub.expire(now)
 				if now.Second()%10 == 0 {
 					srv.guests.sweep()
+					srv.res.quota.sweep(now)
 				}
 			case <-srv.stop:
 				return

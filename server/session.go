@@ -361,6 +361,7 @@ func (s *session) joinAsync(matchID, ticket string, meta []byte, req uint32) {
 		if s.idle != nil {
 			s.idle.Stop()
 		}
+		s.srv.res.joined(s.user, match.ID()) // the seat is taken: no longer a live reservation
 	})
 	if err != nil {
 		fail(err)
