@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-// Arena bots: N guests join one arena match and send random inputs at 20 Hz, then print RTT and
-// input-ack latency statistics and stop by themselves.
+// Bots: N guests join one match and send random [dx, dy] inputs at 20 Hz, then print RTT and
+// input-ack latency statistics and stop by themselves. Any game whose input is [dx, dy] works:
+// arena (the default), or the tag example (--game tag, on a server built with it).
 //
 //   npm run build
-//   node examples/bots.mjs --url http://127.0.0.1:8080 --bots 10 --seconds 30 [--match ID] [--hz 20]
+//   node examples/bots.mjs --url http://127.0.0.1:8080 --bots 10 --seconds 30 [--game arena] [--match ID] [--hz 20]
 //
-// Without --match, the bots take a public arena match with enough free seats, or create one.
+// Without --match, the bots take a public match of --game with enough free seats, or create one.
 import { parseArgs } from "node:util";
 import WebSocket from "ws";
 
@@ -24,12 +25,13 @@ const { values: args } = parseArgs({
     bots: { type: "string", default: "10" },
     seconds: { type: "string", default: "30" },
     hz: { type: "string", default: "20" },
+    game: { type: "string", default: "arena" },
     match: { type: "string" },
     help: { type: "boolean", short: "h" },
   },
 });
 if (args.help) {
-  console.log("usage: node examples/bots.mjs [--url http://127.0.0.1:8080] [--bots 10] [--seconds 30] [--hz 20] [--match ID]");
+  console.log("usage: node examples/bots.mjs [--url http://127.0.0.1:8080] [--bots 10] [--seconds 30] [--hz 20] [--game arena] [--match ID]");
   process.exit(0);
 }
 const nBots = positive("bots");
@@ -51,13 +53,13 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** The match: --match, a public one with room for everyone, or a new one. */
 async function pickMatch(client) {
   if (args.match) return { id: args.match };
-  const free = await client.listMatches({ game: "arena", free: true });
+  const free = await client.listMatches({ game: args.game, free: true });
   const fit = free.find((m) => m.max_players - m.players >= nBots);
   if (fit) return { id: fit.id };
   // The creator's seat reservation is bound to the lead's identity and left to expire; the bots
   // (each its own guest) join the public match by id.
   const { match } = await client.createMatch({
-    game: "arena",
+    game: args.game,
     max_players: Math.max(16, nBots + 4),
     label: { by: "bots" },
   });
@@ -135,7 +137,7 @@ async function main() {
   const lead = new Client({ url: args.url });
   await lead.authGuest("bots-lead");
   const first = await pickMatch(lead);
-  console.log(`match ${first.id}: starting ${nBots} bot(s) for ${seconds}s at ${hz} Hz`);
+  console.log(`${args.game} match ${first.id}: starting ${nBots} bot(s) for ${seconds}s at ${hz} Hz`);
   const bots = [];
   for (let i = 0; i < nBots; i++) {
     bots.push(

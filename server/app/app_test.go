@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tickrelay/tickrelay/game"
+	"github.com/tickrelay/tickrelay/game/examples/tag"
 	"github.com/tickrelay/tickrelay/game/relay"
 	"github.com/tickrelay/tickrelay/server"
 )
@@ -74,10 +75,10 @@ func TestHelpVersionAndBadFlags(t *testing.T) {
 	}
 }
 
-// An extra game type is served beside the built-in ones; a duplicate name is refused.
+// An extra game type (the tag example) is served beside the built-in ones and can be created
+// and streamed over HTTP; a duplicate name is refused.
 func TestRunServesExtraGames(t *testing.T) {
-	extra := relay.Type
-	extra.Name = "myrelay"
+	extra := tag.Type
 	dir := t.TempDir()
 	secretFile := filepath.Join(dir, "secret")
 	if err := os.WriteFile(secretFile, []byte(strings.Repeat("s", 32)+"\n"), 0o600); err != nil {
@@ -96,8 +97,30 @@ func TestRunServesExtraGames(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
 		t.Fatal(err)
 	}
-	if got := strings.Join(body.Games, ","); got != "arena,duel,myrelay,relay" {
+	if got := strings.Join(body.Games, ","); got != "arena,duel,relay,tag" {
 		t.Fatalf("games %s", got)
+	}
+	base := "http://" + srv.Addr().String()
+	resp, err = http.Post(base+"/v1/auth/guest", "application/json", strings.NewReader(`{"name":"ann"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g struct{ Token string }
+	_ = json.NewDecoder(resp.Body).Decode(&g)
+	resp.Body.Close()
+	req, _ := http.NewRequest("POST", base+"/v1/matches", strings.NewReader(`{"game":"tag"}`))
+	req.Header.Set("Authorization", "Bearer "+g.Token)
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cr struct {
+		Match struct{ ID, Game string }
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&cr)
+	resp.Body.Close()
+	if resp.StatusCode != 201 || cr.Match.Game != "tag" {
+		t.Fatalf("create a tag match: %d %+v", resp.StatusCode, cr)
 	}
 	if err := Run(context.Background(), []string{"--listen", "127.0.0.1:0", "--admin", ""}, Options{Games: []game.GameType{relay.Type}, Stderr: &bytes.Buffer{}}); err == nil {
 		t.Fatal("a second game named relay was accepted")
