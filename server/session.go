@@ -187,11 +187,8 @@ func (s *session) handle(frame []byte) {
 	if err := protocol.DecodeClient(frame, m); err != nil {
 		s.srv.metrics.badFrames.Inc()
 		s.badFrames++
-		op := protocol.Op(0)
-		if len(frame) > 1 && frame[1] < 0x80 {
-			op = protocol.Op(frame[1])
-		}
-		s.fail(err, op, 0)
+		op, ref := protocol.PeekRef(frame)
+		s.fail(err, op, ref)
 		if s.badFrames >= s.srv.cfg.BadFrameClose {
 			s.close(protocol.CloseBadFrames, "too many bad frames")
 		}

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/lxzan/gws"
+
 	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/game/arena"
 	"github.com/tickrelay/tickrelay/protocol"
@@ -107,5 +109,30 @@ func TestSecondConnectionTakingTheSeatSendsReplaced(t *testing.T) {
 	ann.send(protocol.ClientMsg{Op: protocol.OpLeave, Req: 5})
 	if e := ann.expect(protocol.OpError); e.Code != protocol.ErrCodeNotInMatch {
 		t.Fatalf("LEAVE on the replaced connection: %+v", e)
+	}
+}
+
+// An ERROR about a frame that does not decode names what the frame says, or 0: a msgpack str
+// "hello" used to come back as refOp 104 (the byte 'h').
+func TestBadFrameErrorNamesItsRequest(t *testing.T) {
+	ts := startServer(t)
+	c, _ := ts.connect("ann")
+	for _, f := range []struct {
+		frame      []byte
+		op         protocol.Op
+		ref        uint32
+		whatItSent string
+	}{
+		{[]byte("\xa5hello"), 0, 0, `"hello"`},
+		{[]byte{0x92, 0x02, 0x07}, protocol.OpJoin, 7, "[2, 7]"},
+		{[]byte{0x93, 0x08, 0x05, 0xa1, 'x'}, protocol.OpSync, 5, `[8, 5, "x"]`},
+	} {
+		if err := c.conn.WriteMessage(gws.OpcodeBinary, f.frame); err != nil {
+			t.Fatal(err)
+		}
+		e := c.expect(protocol.OpError)
+		if e.RefOp != f.op || e.RefID != f.ref {
+			t.Errorf("%s: ERROR refOp %d refID %d, want %d %d (%q)", f.whatItSent, e.RefOp, e.RefID, f.op, f.ref, e.Message)
+		}
 	}
 }
