@@ -75,11 +75,12 @@ const (
 	CloseUnsupported CloseCode = 1003 // text frame
 	CloseTooBig      CloseCode = 1009 // frame above the read limit
 
-	CloseShutdown  CloseCode = 4000 // the server is stopping: reconnect (to it or another)
-	CloseSlow      CloseCode = 4001 // the client did not read fast enough: reconnect and resume
-	CloseTimeout   CloseCode = 4002 // no frame or pong within the read deadline
-	CloseInternal  CloseCode = 4003 // a server fault on this connection
-	CloseRestarted CloseCode = 4004 // the match moved or restarted: reconnect and join again
+	CloseShutdown CloseCode = 4000 // the server is stopping: reconnect (to it or another)
+	CloseSlow     CloseCode = 4001 // the client did not read fast enough: reconnect and resume
+	// CloseTimeout is the SDK's own reason for dropping a connection that went silent (no
+	// WELCOME, nothing received, no RESUMED in time); the server closes a silent connection
+	// without a close frame (1006).
+	CloseTimeout CloseCode = 4002
 
 	CloseAuth       CloseCode = 4100 // the token was refused or expired
 	CloseBadFrames  CloseCode = 4101 // too many malformed or unknown messages
@@ -87,8 +88,6 @@ const (
 	CloseIdle       CloseCode = 4103 // connected but never joined a match within the idle timeout
 	CloseReplaced   CloseCode = 4104 // the session was resumed on another connection
 	CloseKicked     CloseCode = 4105 // removed by the game or an operator
-	CloseVersion    CloseCode = 4106 // the subprotocol was not offered
-	CloseTooMany    CloseCode = 4107 // over the per-user connection cap
 	CloseMatchEnded CloseCode = 4108 // reserved: the match ended and the server ends the session
 )
 
@@ -192,11 +191,9 @@ func Codes() CodeTable {
 			{"PROTOCOL", int(CloseProtocol)}, {"UNSUPPORTED", int(CloseUnsupported)},
 			{"TOO_BIG", int(CloseTooBig)},
 			{"SHUTDOWN", int(CloseShutdown)}, {"SLOW", int(CloseSlow)}, {"TIMEOUT", int(CloseTimeout)},
-			{"INTERNAL", int(CloseInternal)}, {"RESTARTED", int(CloseRestarted)},
 			{"AUTH", int(CloseAuth)}, {"BAD_FRAMES", int(CloseBadFrames)},
 			{"RATE_LIMIT", int(CloseRateLimit)}, {"IDLE", int(CloseIdle)},
 			{"REPLACED", int(CloseReplaced)}, {"KICKED", int(CloseKicked)},
-			{"VERSION", int(CloseVersion)}, {"TOO_MANY", int(CloseTooMany)},
 			{"MATCH_ENDED", int(CloseMatchEnded)},
 		},
 		Events: []CodeEntry{

@@ -262,7 +262,7 @@ export const DEFAULT_LIMITS: Required<DecodeLimits> = {
   maxExtLength: 16,
 };
 
-/** Nesting allowed in a message (the message array is level 1). */
+/** The deepest level a value may sit at: the message array is level 1, its elements level 2. */
 export const MAX_DEPTH = 16;
 
 const utf8 = /* @__PURE__ */ (() =>
@@ -287,7 +287,11 @@ export function validate(b: Uint8Array, limits: Required<DecodeLimits> = DEFAULT
     const slots = what === "map" ? count * 2 : count;
     // Each element takes at least one byte.
     if (slots > n - off) throw new DecodeError(`msgpack: ${what} of ${count} longer than the frame`);
-    if (stack.length + 1 > MAX_DEPTH) throw new DecodeError("msgpack: nested too deep");
+    // This container sits at level stack.length + 1 and its elements one deeper: no value may
+    // sit deeper than MAX_DEPTH (PROTOCOL.md, the same rule as the Go decoder).
+    if (stack.length + 1 > MAX_DEPTH || (slots > 0 && stack.length + 2 > MAX_DEPTH)) {
+      throw new DecodeError("msgpack: nested too deep");
+    }
     stack.push(items);
     items = slots;
   };

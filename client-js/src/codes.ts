@@ -61,16 +61,12 @@ export const CloseCode = {
   SHUTDOWN: 4000,
   SLOW: 4001,
   TIMEOUT: 4002,
-  INTERNAL: 4003,
-  RESTARTED: 4004,
   AUTH: 4100,
   BAD_FRAMES: 4101,
   RATE_LIMIT: 4102,
   IDLE: 4103,
   REPLACED: 4104,
   KICKED: 4105,
-  VERSION: 4106,
-  TOO_MANY: 4107,
   MATCH_ENDED: 4108,
 } as const;
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -49,11 +49,16 @@ describe("decoder limits", () => {
     expect(dec.decode(jsonToMsgpack([35, 6, 0, "y".repeat(40)]))).not.toBeNull();
   });
 
-  it("refuses nesting deeper than 16 (the message is level 1)", () => {
+  it("refuses a value deeper than level 16 (the message is level 1, its elements level 2)", () => {
+    // The same rule as the Go decoder (protocol.MaxDepth): the innermost value counts.
     let v: Json = 1;
-    for (let i = 0; i < 15; i++) v = [v];
-    expect(decodeServer(jsonToMsgpack([35, 6, 0, v]))).not.toBeNull(); // 16 levels
-    refuse(jsonToMsgpack([35, 6, 0, [v]])); // 17
+    for (let i = 0; i < 14; i++) v = [v]; // 14 arrays at levels 2–15, the 1 at level 16
+    expect(decodeServer(jsonToMsgpack([35, 6, 0, v]))).not.toBeNull();
+    refuse(jsonToMsgpack([35, 6, 0, [v]])); // the 1 at level 17
+    let e: Json = [];
+    for (let i = 0; i < 14; i++) e = [e]; // an empty array at level 16 holds nothing deeper
+    expect(decodeServer(jsonToMsgpack([35, 6, 0, e]))).not.toBeNull();
+    refuse(jsonToMsgpack([35, 6, 0, [e]]));
   });
 
   it("refuses NaN, Inf, foreign ext types, invalid UTF-8, reserved bytes and trailing bytes", () => {
