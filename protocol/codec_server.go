@@ -122,7 +122,7 @@ func AppendServer(b []byte, m *ServerMsg) []byte {
 // ErrorFrame returns an encoded ERROR message. msg is made valid UTF-8 and cut to
 // MaxMessageLen bytes on a rune boundary, so that the frame always decodes.
 func ErrorFrame(code ErrorCode, msg string, refOp Op, refID uint32) []byte {
-	msg = strings.ToValidUTF8(msg, "\uFFFD")
+	msg = OneLine(strings.ToValidUTF8(msg, "\uFFFD"))
 	if len(msg) > MaxMessageLen {
 		cut := MaxMessageLen
 		for cut > 0 && !utf8.RuneStart(msg[cut]) {
@@ -131,6 +131,15 @@ func ErrorFrame(code ErrorCode, msg string, refOp Op, refID uint32) []byte {
 		msg = msg[:cut]
 	}
 	return AppendServer(nil, &ServerMsg{Op: OpError, Code: code, Message: msg, RefOp: refOp, RefID: refID})
+}
+
+// OneLine makes an error text one line: each line break (of errors.Join's, say) becomes ": ".
+func OneLine(msg string) string {
+	if !strings.ContainsAny(msg, "\r\n") {
+		return msg
+	}
+	lines := strings.FieldsFunc(msg, func(r rune) bool { return r == '\n' || r == '\r' })
+	return strings.Join(lines, ": ")
 }
 
 // DecodeServer decodes one server → client frame (or a RELAY envelope) into m. Clients must treat

@@ -59,3 +59,13 @@ func FuzzPeekRef(f *testing.F) {
 		}
 	})
 }
+
+func TestErrorTextsAreOneLine(t *testing.T) {
+	var m ServerMsg
+	if err := DecodeServer(ErrorFrame(ErrCodeForbidden, "forbidden\nthe ticket is for another match\r\n", OpJoin, 1), &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Message != "forbidden: the ticket is for another match" {
+		t.Fatalf("message %q", m.Message)
+	}
+}

@@ -78,7 +78,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code protocol.ErrorCode, msg string) {
-	writeJSON(w, httpStatus(code), map[string]apiError{"error": {Code: int(code), Name: codeName(code), Message: msg}})
+	writeJSON(w, httpStatus(code), map[string]apiError{"error": {Code: int(code), Name: codeName(code), Message: protocol.OneLine(msg)}})
 }
 
 func (srv *Server) fail(w http.ResponseWriter, err error) {
