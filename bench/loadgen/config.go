@@ -20,6 +20,7 @@ const (
 	ScenarioFanout  = "fanout"        // one sender, N spectators
 	ScenarioStorm   = "connect-storm" // N connections, opened 200 at a time, idle, closed
 	ScenarioCluster = "arena-cluster" // TODO(phase 2): needs the Redis bus
+	ScenarioMM      = "matchmaking"   // tickets arriving at a rate into the duel and arena queues
 )
 
 // Targets: what serves the run.
@@ -46,6 +47,10 @@ type Config struct {
 	Players    int // P
 	Spectators int // fanout: N
 	Game       string
+
+	Tickets   int     // matchmaking: tickets in all
+	Rate      float64 // matchmaking: tickets per second
+	DuelShare float64 // matchmaking: the share of tickets in the duel queue (the rest: arena)
 
 	Connections int           // connect-storm: N
 	Batch       int           // connect-storm: connections in flight at a time
@@ -81,6 +86,9 @@ func Defaults() Config {
 		Players:          10,
 		Spectators:       1000,
 		Connections:      10000,
+		Tickets:          10000,
+		Rate:             1000,
+		DuelShare:        0.5,
 		Batch:            200,
 		Idle:             10 * time.Second,
 		LobbySize:        1000,
@@ -102,11 +110,11 @@ func Defaults() Config {
 // Normalize checks c and fills what depends on other settings.
 func (c *Config) Normalize() error {
 	switch c.Scenario {
-	case ScenarioArena, ScenarioFloor, ScenarioFanout, ScenarioStorm:
+	case ScenarioArena, ScenarioFloor, ScenarioFanout, ScenarioStorm, ScenarioMM:
 	case ScenarioCluster:
 		return errors.New("arena-cluster is not implemented yet: it needs the Redis bus between instances (a later issue)")
 	default:
-		return fmt.Errorf("unknown scenario %q (arena, floor, fanout, connect-storm)", c.Scenario)
+		return fmt.Errorf("unknown scenario %q (arena, floor, fanout, connect-storm, matchmaking)", c.Scenario)
 	}
 	if c.Addr != "" {
 		if err := loopbackOnly(c.Addr); err != nil {
@@ -135,6 +143,9 @@ func (c *Config) Normalize() error {
 	}
 	if c.Matches < 1 || c.Players < 1 || c.Spectators < 0 || c.Connections < 1 || c.Batch < 1 || c.LobbySize < 1 {
 		return errors.New("matches, players, connections, batch and lobby size must be positive")
+	}
+	if c.Scenario == ScenarioMM && (c.Tickets < 1 || c.Rate <= 0 || c.DuelShare < 0 || c.DuelShare > 1) {
+		return errors.New("matchmaking: tickets and rate must be positive, duel-share within [0, 1]")
 	}
 	if c.Duration <= 0 || c.Interval <= 0 || c.Warmup < 0 || c.Drain < 0 {
 		return errors.New("duration and interval must be positive, warmup and drain not negative")

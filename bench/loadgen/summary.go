@@ -25,6 +25,22 @@ func Summary(r *result.Result) string {
 		c := r.Capacity
 		fmt.Fprintf(&b, "   capacity (P=%d): largest M per repetition %v = clients %v, in %d trials%s\n",
 			c.Players, c.MaxM, c.Clients, c.Trials, map[bool]string{true: " (hit -capacity-max)", false: ""}[c.Ceiling])
+	case r.Matchmaking != nil:
+		m := r.Matchmaking
+		fmt.Fprintf(&b, "   %d tickets at %.0f/s (arrivals over %.1fs), %d failed; %.0f tickets per server CPU second; placement %v\n",
+			m.Tickets, r.Params.Rate, m.ArrivalS, m.Failed, m.TicketsPerCoreS, m.Placement)
+		qs := make([]string, 0, len(m.Queues))
+		for q := range m.Queues {
+			qs = append(qs, q)
+		}
+		sort.Strings(qs)
+		for _, q := range qs {
+			x := m.Queues[q]
+			fmt.Fprintf(&b, "   %-6s %v; %d matches of %.1f; time-to-match p50 %.1f p99 %.1f max %.1f ms (client-observed p50 %.1f p99 %.1f); skill spread p50 %.0f p99 %.0f max %.0f\n",
+				q, m.Outcomes[q], x.Matches, x.PlayersPerMatch, x.TimeToMatch.P50, x.TimeToMatch.P99, x.TimeToMatch.Max,
+				x.Observed.P50, x.Observed.P99, x.SpreadP50, x.SpreadP99, x.SpreadMax)
+		}
+		fmt.Fprintf(&b, "   server CPU %.2fs (%.2f cores) over %.1fs\n", r.Server.CPUSeconds, r.Server.CPUCores, r.WindowS)
 	case r.Storm != nil:
 		s := r.Storm
 		fmt.Fprintf(&b, "   %d/%d connected in %.2fs: %.0f accepted/s; handshake p50 %.2f p99 %.2f ms; auth+join p50 %.2f p99 %.2f ms\n",

@@ -147,40 +147,40 @@ func compatible(q *Queue, a, b *entry) bool {
 	return q.accepts(a.t.Region, a.level, b.t.Region) && q.accepts(b.t.Region, b.level, a.t.Region)
 }
 
-// grow builds the best group anchor a can lead, if any can start now.
+// maxScan bounds the tickets one anchor looks at (the nearest in skill first), so a run costs
+// O(anchors × maxScan) however long the queue is.
+const maxScan = 256
+
+// grow builds the best group anchor a can lead, if any can start now: it takes the tickets
+// nearest to a's skill first (walking outward from a in bySkill), each if the group stays
+// within every member's window and region preference and within the queue's size.
 func grow(q *Queue, a *entry, bySkill []*entry) (Group, bool) {
 	if a.size > q.TeamSize() {
 		return Group{}, false // refused at admission; never matched
 	}
-	lo := sort.Search(len(bySkill), func(i int) bool { return bySkill[i].skill >= a.skill-a.window })
-	type cand struct {
-		e *entry
-		d float64
-	}
-	var cands []cand
-	for i := lo; i < len(bySkill) && bySkill[i].skill <= a.skill+a.window; i++ {
-		c := bySkill[i]
-		d := math.Abs(c.skill - a.skill)
-		if c == a || c.used || a.size+c.size > q.Players || c.size > q.TeamSize() || d > c.window || !compatible(q, a, c) {
-			continue
-		}
-		cands = append(cands, cand{c, d})
-	}
-	sort.SliceStable(cands, func(i, j int) bool {
-		if cands[i].d != cands[j].d {
-			return cands[i].d < cands[j].d
-		}
-		return cands[i].e.t.Created.Before(cands[j].e.t.Created)
-	})
 	group := []*entry{a}
 	n, low, high, win := a.size, a.skill, a.skill, a.window
 	oldest := a.waited
-	for _, cd := range cands {
-		c := cd.e
-		if n == q.Players {
-			break
+	p := sort.Search(len(bySkill), func(i int) bool { return bySkill[i].skill >= a.skill })
+	l, r := p-1, p
+	for scanned := 0; n < q.Players && scanned < maxScan; scanned++ {
+		var c *entry
+		switch {
+		case l >= 0 && r < len(bySkill):
+			if a.skill-bySkill[l].skill <= bySkill[r].skill-a.skill {
+				c, l = bySkill[l], l-1
+			} else {
+				c, r = bySkill[r], r+1
+			}
+		case l >= 0:
+			c, l = bySkill[l], l-1
+		case r < len(bySkill):
+			c, r = bySkill[r], r+1
 		}
-		if n+c.size > q.Players {
+		if c == nil || math.Abs(c.skill-a.skill) > win {
+			break // nearest first: everything further is outside the window too
+		}
+		if c == a || c.used || n+c.size > q.Players || c.size > q.TeamSize() {
 			continue
 		}
 		nl, nh, nw := math.Min(low, c.skill), math.Max(high, c.skill), math.Min(win, c.window)
@@ -188,7 +188,7 @@ func grow(q *Queue, a *entry, bySkill []*entry) (Group, bool) {
 			continue
 		}
 		ok := true
-		for _, m := range group[1:] {
+		for _, m := range group {
 			if !compatible(q, m, c) {
 				ok = false
 				break

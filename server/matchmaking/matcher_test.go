@@ -10,19 +10,26 @@ import (
 
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
+// queue is a test queue with the generic rule defaults (window 100 + 100/s up to 1000;
+// neighbours after 3 s, any region after 10 s).
 func queue(t *testing.T, name string) *Queue {
 	t.Helper()
-	c, err := Config{}.withDefaults()
+	neighbours := DefaultQueues()[0].Region.Neighbours
+	var q Queue
+	switch name {
+	case "duel":
+		q = Queue{Name: "duel", Game: "duel", Players: 2, Teams: 2}
+	case "arena":
+		q = Queue{Name: "arena", Game: "arena", Players: 10, MinPlayers: 2, StartAfter: Duration(5 * time.Second), Backfill: true}
+	default:
+		t.Fatalf("no queue %q", name)
+	}
+	q.Region.Neighbours = neighbours
+	q, err := q.withDefaults(time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range c.Queues {
-		if c.Queues[i].Name == name {
-			return &c.Queues[i]
-		}
-	}
-	t.Fatalf("no queue %q", name)
-	return nil
+	return &q
 }
 
 // tk is a ticket created at t0+at with a party of size players.

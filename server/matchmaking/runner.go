@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// minRerun is the shortest gap between a run and a timer-driven one after it: widenings that
-// fall within it are taken together.
-const minRerun = 20 * time.Millisecond
+// minRerun is the shortest gap between a run and a timer-driven (full) one after it: the
+// widenings, expiries and smaller-match starts that fall within it are taken together, so a
+// long queue costs at most a few full runs per second. Arrivals do not wait for it.
+const minRerun = 200 * time.Millisecond
 
 // runner is one queue's matcher loop. Only its goroutine calls once; arrive and wantFull are
 // called from anywhere (mu guards fresh and full).
@@ -58,23 +59,38 @@ func (r *runner) run() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	var due, lastFull time.Time // when the armed timer fires (zero: not armed); the last full run
 	for {
 		select {
 		case <-r.mm.stop:
 			return
 		case <-r.kick:
 		case <-timer.C:
+			due = time.Time{}
 			r.mu.Lock()
 			r.full = true
 			r.mu.Unlock()
 		}
+		r.mu.Lock()
+		full := r.full
+		r.mu.Unlock()
+		now := r.mm.now()
+		if full {
+			lastFull = now
+		}
 		next, ran := r.once()
-		if !ran {
+		if !ran || next.IsZero() {
 			continue
 		}
-		timer.Stop()
-		if !next.IsZero() {
-			timer.Reset(max(next.Sub(r.mm.now()), minRerun))
+		// Arrivals run at once; full runs come at most every minRerun. An armed timer is only
+		// ever moved earlier: runs on arrival (many per second) must not keep pushing it out.
+		at := next
+		if earliest := lastFull.Add(minRerun); at.Before(earliest) {
+			at = earliest
+		}
+		if due.IsZero() || at.Before(due) {
+			timer.Reset(max(at.Sub(now), time.Millisecond))
+			due = at
 		}
 	}
 }

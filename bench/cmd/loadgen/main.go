@@ -32,7 +32,7 @@ import (
 
 func main() {
 	cfg := loadgen.Defaults()
-	flag.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "arena, floor (arena against the transport floor), fanout or connect-storm (arena-cluster: not yet)")
+	flag.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "arena, floor (arena against the transport floor), fanout, connect-storm or matchmaking (arena-cluster: not yet)")
 	flag.StringVar(&cfg.Target, "target", "", "server to build and start: tickrelay or floor (default: floor for -scenario floor, else tickrelay)")
 	flag.StringVar(&cfg.Addr, "addr", "", "target an already running server at this 127.0.0.1 host:port instead of starting one")
 	flag.IntVar(&cfg.ServerPID, "server-pid", 0, "with -addr: the server's pid, for its CPU and memory from /proc")
@@ -52,6 +52,9 @@ func main() {
 	flag.IntVar(&cfg.Players, "players", cfg.Players, "P: players per match")
 	flag.IntVar(&cfg.Spectators, "spectators", cfg.Spectators, "fanout: N spectators")
 	flag.StringVar(&cfg.Game, "game", "", "game for the matches (default arena; relay for connect-storm)")
+	flag.IntVar(&cfg.Tickets, "tickets", cfg.Tickets, "matchmaking: tickets in all")
+	flag.Float64Var(&cfg.Rate, "rate", cfg.Rate, "matchmaking: tickets opened per second")
+	flag.Float64Var(&cfg.DuelShare, "duel-share", cfg.DuelShare, "matchmaking: share of the tickets in the duel queue (the rest: arena)")
 	flag.IntVar(&cfg.Connections, "connections", cfg.Connections, "connect-storm: N connections")
 	flag.IntVar(&cfg.Batch, "batch", cfg.Batch, "connect-storm: connections being opened at a time")
 	flag.DurationVar(&cfg.Idle, "idle", cfg.Idle, "connect-storm: how long the connections are held idle")
@@ -126,6 +129,9 @@ func run(cfg *loadgen.Config) int {
 
 	// every run stops by itself: a budget per run, times the trials of a capacity search
 	perRun := cfg.SetupTimeout + cfg.Warmup + cfg.Duration + cfg.Drain + cfg.Idle + 90*time.Second
+	if cfg.Scenario == loadgen.ScenarioMM {
+		perRun = cfg.SetupTimeout + time.Duration(float64(cfg.Tickets)/cfg.Rate*float64(time.Second)) + 120*time.Second
+	}
 	budget := perRun
 	if cfg.Capacity {
 		budget = (perRun + 12*time.Second) * time.Duration(3*12*cfg.CapacityReps) // trials × noisy retries
@@ -185,9 +191,12 @@ func run(cfg *loadgen.Config) int {
 		}
 		defer stopCurrent()
 		var res *result.Result
-		if c.Scenario == loadgen.ScenarioStorm {
+		switch c.Scenario {
+		case loadgen.ScenarioStorm:
 			res, err = loadgen.RunStorm(ctx, c, srv)
-		} else {
+		case loadgen.ScenarioMM:
+			res, err = loadgen.RunMatchmaking(ctx, c, srv)
+		default:
 			res, err = loadgen.RunLoad(ctx, c, srv)
 		}
 		if err == nil && !srv.Alive() {

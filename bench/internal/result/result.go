@@ -52,6 +52,31 @@ type Result struct {
 	Failures Failures  `json:"failures"`
 	Storm    *Storm    `json:"storm,omitempty"`
 	Capacity *Capacity `json:"capacity,omitempty"`
+
+	Matchmaking *Matchmaking `json:"matchmaking,omitempty"`
+}
+
+// Matchmaking is the matchmaking workload's figures.
+type Matchmaking struct {
+	Tickets         int                       `json:"tickets"`
+	ArrivalS        float64                   `json:"arrival_s"` // from the first ticket to the last one opened
+	Failed          int                       `json:"failed"`    // tickets whose HTTP calls failed
+	Outcomes        map[string]map[string]int `json:"outcomes"`  // queue → status → tickets
+	Queues          map[string]*MMQueue       `json:"queues"`
+	Placement       map[string]int            `json:"placement"`          // instance address → matches placed there
+	TicketsPerCoreS float64                   `json:"tickets_per_core_s"` // tickets per second of server CPU
+}
+
+// MMQueue is one queue's figures.
+type MMQueue struct {
+	Matches         int          `json:"matches"`
+	PlayersPerMatch float64      `json:"players_per_match"`
+	TimeToMatch     hist.Summary `json:"time_to_match_ms"` // the server's waited_ms: ticket created → matched
+	Observed        hist.Summary `json:"observed_ms"`      // the client's: POST sent → long-poll answered matched
+	SpreadMean      float64      `json:"skill_spread_mean"`
+	SpreadP50       float64      `json:"skill_spread_p50"`
+	SpreadP99       float64      `json:"skill_spread_p99"`
+	SpreadMax       float64      `json:"skill_spread_max"`
 }
 
 // Params are the run's inputs.
@@ -73,6 +98,8 @@ type Params struct {
 	ServerEnv   []string `json:"server_env,omitempty"`
 	Trial       string   `json:"trial,omitempty"`   // capacity search: "rep/step"
 	Senders     int      `json:"senders,omitempty"` // input-sending goroutines of the load generator
+	Tickets     int      `json:"tickets,omitempty"` // matchmaking
+	Rate        float64  `json:"rate,omitempty"`    // matchmaking: tickets per second
 }
 
 // Env says where the run happened.
