@@ -148,6 +148,9 @@ func (o *options) config(opt Options) (server.Config, error) {
 	if o.proxies != "" {
 		cfg.TrustedProxies = strings.Split(o.proxies, ",")
 	}
+	if err := o.clusterBus(&cfg); err != nil {
+		return cfg, err
+	}
 	cfg.Catalog = server.DefaultCatalog()
 	for _, g := range opt.Games {
 		if g.Name == "" || g.New == nil {

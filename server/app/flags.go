@@ -26,21 +26,23 @@ const defaultAdmin = "127.0.0.1:6060"
 
 // options is everything the command line says, before it becomes a server.Config.
 type options struct {
-	cfg        server.Config
-	secret     string
-	secretFile string
-	apiKeyFile string
-	origins    string
-	proxies    string
-	logFormat  string
-	logLevel   string
-	noGuest    bool
-	version    bool
-	mmFile     string          // --matchmaking
-	mmTTL      time.Duration   // --ticket-ttl
-	mmMax      int             // --max-tickets
-	given      map[string]bool // flags given on the command line
-	adminGiven bool            // --admin or TICKRELAY_ADMIN was set
+	cfg          server.Config
+	secret       string
+	secretFile   string
+	apiKeyFile   string
+	origins      string
+	proxies      string
+	logFormat    string
+	logLevel     string
+	noGuest      bool
+	version      bool
+	mmFile       string          // --matchmaking
+	mmTTL        time.Duration   // --ticket-ttl
+	mmMax        int             // --max-tickets
+	redis        string          // --redis
+	redisCluster string          // --redis-cluster
+	given        map[string]bool // flags given on the command line
+	adminGiven   bool            // --admin or TICKRELAY_ADMIN was set
 }
 
 // parseFlags parses args, then fills every flag not on the command line from TICKRELAY_<NAME>.
@@ -53,8 +55,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address for HTTP, the WebSocket endpoint /ws and the demo")
 	fs.StringVar(&cfg.Admin, "admin", defaultAdmin, "address for pprof, /metrics and a detailed /readyz (empty: off; the default is skipped with a warning when taken)")
 	fs.BoolVar(&cfg.PublicMetrics, "public-metrics", false, "also serve /metrics on --listen (default: the admin listener only)")
-	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL clients use to reach this instance, e.g. wss://eu1.example.com (default: from the request)")
-	fs.StringVar(&cfg.NodeID, "node", "local", "this instance's name")
+	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL clients use to reach this instance, e.g. wss://eu1.example.com (default: from the request; with --redis: http://<--listen>)")
+	fs.StringVar(&cfg.NodeID, "node", "local", "this instance's name, unique in a cluster (with --redis: default <hostname>-<random>)")
 	fs.StringVar(&o.secret, "secret", "", "HS256 secret for session tokens and join tickets, ≥ 32 bytes (default: random at start, with a warning);\nprefer TICKRELAY_SECRET or --secret-file: a command line is visible to every local user")
 	fs.StringVar(&o.secretFile, "secret-file", "", "read the HS256 secret from this file (surrounding whitespace trimmed); make run keeps a development one in .tickrelay-dev-secret")
 	fs.StringVar(&cfg.Issuer, "issuer", "tickrelay", "token issuer (iss)")
@@ -100,6 +102,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.mmFile, "matchmaking", "", "matchmaking queues file, JSON or YAML (.yaml/.yml) (default: the built-in queues duel, arena and relay; see server/API.md)")
 	fs.DurationVar(&o.mmTTL, "ticket-ttl", 60*time.Second, "lifetime of a matchmaking ticket, for queues whose file sets none")
 	fs.IntVar(&o.mmMax, "max-tickets", 100000, "live matchmaking tickets in all (above: 503 UNAVAILABLE)")
+	fs.StringVar(&o.redis, "redis", "", "redis:// URL (or host:port) of a standalone Redis: run as one instance of a cluster (default: one instance, no Redis)")
+	fs.StringVar(&o.redisCluster, "redis-cluster", "", "comma-separated host:port of Redis Cluster nodes: run as one instance of a cluster over sharded Pub/Sub")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: tickrelay [flags]\n\nRuns a tickrelay game relay server. Each flag may also come from %s<FLAG>\n(e.g. TICKRELAY_LISTEN, TICKRELAY_SECRET); the command line wins.\n\nFlags:\n", envPrefix)
 		fs.PrintDefaults()

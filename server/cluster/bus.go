@@ -34,6 +34,8 @@ type BusConfig struct {
 	// Capacity is the sessions this instance is sized for: Load = sessions/Capacity, which
 	// placement compares. Default 20000 (the server's default connection cap).
 	Capacity int
+
+	ownsSubstrate bool // Close closes Broker and Directory too (NewRedisBus)
 }
 
 func (c BusConfig) withDefaults() BusConfig {
@@ -327,6 +329,9 @@ func (b *Bus) Close() error {
 	defer cancel()
 	_ = b.cfg.Broker.Unsubscribe(ctx, b.names.Node(b.node))
 	b.wg.Wait()
+	if b.cfg.ownsSubstrate {
+		return errors.Join(b.cfg.Broker.Close(), b.cfg.Directory.Close())
+	}
 	return nil
 }
 

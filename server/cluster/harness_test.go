@@ -24,12 +24,13 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
 
 // instance is one in-process tickrelay server with a cluster bus, on 127.0.0.1:0.
 type instance struct {
-	t    *testing.T
-	name string
-	srv  *server.Server
-	bus  *Bus
-	base string // http://127.0.0.1:port
-	ws   string
+	t      *testing.T
+	name   string
+	srv    *server.Server
+	bus    *Bus
+	base   string // http://127.0.0.1:port
+	ownDir bool
+	ws     string
 }
 
 // substrate builds each instance's broker and directory (memory or Redis).
@@ -37,6 +38,29 @@ type substrate struct {
 	broker    func(node string) Broker
 	directory func(node string) Directory
 	names     Names
+	ownDir    bool // each instance has its own directory client: close it with the instance
+}
+
+// redisSubstrate gives each instance its own Redis broker and directory (rc: standalone or
+// cluster), under a prefix of the test's own.
+func redisSubstrate(t *testing.T, rc RedisConfig) substrate {
+	names := testNames()
+	return substrate{
+		broker: func(node string) Broker {
+			c := rc
+			c.Name = node
+			b, err := NewRedisBroker(c)
+			must(t, err)
+			return b
+		},
+		directory: func(node string) Directory {
+			d, err := NewRedisDirectory(rc, DirectoryConfig{Names: names})
+			must(t, err)
+			return d
+		},
+		names:  names,
+		ownDir: true,
+	}
 }
 
 func memorySubstrate(net *MemoryNetwork, dir *MemoryDirectory) substrate {
@@ -57,7 +81,7 @@ func startInstance(t *testing.T, name string, sub substrate, mutate ...func(*Bus
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &instance{t: t, name: name, base: "http://" + ln.Addr().String(), ws: "ws://" + ln.Addr().String() + "/ws"}
+	in := &instance{t: t, name: name, ownDir: sub.ownDir, base: "http://" + ln.Addr().String(), ws: "ws://" + ln.Addr().String() + "/ws"}
 	broker := sub.broker(name)
 	bc := BusConfig{Broker: broker, Directory: sub.directory(name), Names: sub.names}
 	cfg := server.Config{Secret: testSecret, NodeID: name, PublicURL: in.base, Log: slog.New(slog.DiscardHandler),
@@ -94,6 +118,9 @@ func (in *instance) stop() {
 		in.t.Errorf("shutdown %s: %v", in.name, err)
 	}
 	_ = in.bus.cfg.Broker.Close()
+	if in.ownDir {
+		_ = in.bus.cfg.Directory.Close()
+	}
 }
 
 // waitNodes waits until every instance sees n live nodes.
@@ -388,3 +415,9 @@ func ctx5(t *testing.T) context.Context {
 }
 
 var _ = fmt.Sprint
+
+func bearerRequest(tok string) *http.Request {
+	r, _ := http.NewRequest("GET", "/", nil)
+	r.Header.Set("Authorization", "Bearer "+tok)
+	return r
+}
