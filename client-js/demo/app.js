@@ -94,6 +94,42 @@ async function joinArena(target) {
   if (arena.match) await arena.match.leave().catch(() => {});
   arena.conn = await connectionFor(arena.conn, reservation && reservation.address, $("arena-state"));
   const match = new Match(arena.conn);
+  watchArena(match);
+  if (reservation) await match.join({ match: reservation.match_id, ticket: reservation.ticket });
+  else await match.join(target);
+  updateLink();
+  refreshMatches();
+}
+
+/** Quick play: matchmaking in the arena queue (a match of up to 10 players of about your skill). */
+async function quickPlay() {
+  const btn = $("quick-play");
+  btn.disabled = true;
+  try {
+    if (arena.match) await arena.match.leave().catch(() => {});
+    arena.conn = await connectionFor(arena.conn, "", $("arena-state"));
+    await client.matchmake({
+      queue: "arena",
+      properties: { skill: 1500, region: "eu" },
+      connection: arena.conn,
+      onProgress: (p) => {
+        btn.textContent = `searching ${Math.round(p.waited / 1000)} s`;
+      },
+      setup: watchArena,
+    });
+    updateLink();
+    refreshMatches();
+  } catch (err) {
+    fail(`quick play: ${err && err.message ? err.message : err}`);
+  } finally {
+    btn.textContent = "Quick play";
+    btn.disabled = false;
+  }
+}
+$("quick-play").addEventListener("click", quickPlay);
+
+/** Wires an arena Match to the canvas, the HUD and the prediction state. */
+function watchArena(match) {
   arena.match = match;
   arena.pending.clear();
   arena.interp.clear();
@@ -130,10 +166,6 @@ async function joinArena(target) {
   match.on("end", () => {
     if (arena.match === match) joinArena().catch(fail);
   });
-  if (reservation) await match.join({ match: reservation.match_id, ticket: reservation.ticket });
-  else await match.join(target);
-  updateLink();
-  refreshMatches();
 }
 
 function interpolated(p, now) {
