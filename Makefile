@@ -3,12 +3,14 @@
 #   make test   install what tests need, then every test: Go (-race), fuzz (short), JS, browser
 #   make fuzz   every fuzz target for FUZZEXECS executions (default 5,000,000: 1.5-3.5 min each)
 #   make bench  quick benchmarks (≤ 2 min); make bench-full for the whole set
+#   make chaos  arena-cluster under every Redis and instance fault of issue 10, bigger and longer
+#               than make test's short version (≈ 6 min); result lines in bench/out/chaos.jsonl
 SHELL := /bin/bash
 GO ?= go
 LISTEN ?= 127.0.0.1:8080
 BIN := bin/tickrelay
 
-.PHONY: run build sdk deps test test-go test-js lint fuzz fuzz-short bench bench-full clean
+.PHONY: chaos run build sdk deps test test-go test-js lint fuzz fuzz-short bench bench-full clean
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 
@@ -66,3 +68,15 @@ bench-full:
 
 clean:
 	rm -rf bin client-js/dist
+
+CHAOS_MATCHES ?= 20
+CHAOS_FAULTS ?= redis-kill9 redis-sigstop redis-debug-sleep redis-client-kill redis-obl instance-kill9
+chaos:
+	@fail=0; for f in none $(CHAOS_FAULTS); do \
+	  fault=$$f; [ "$$f" = none ] && fault=""; \
+	  echo "== chaos: arena-cluster, fault $$f"; \
+	  $(GO) run ./bench/cmd/loadgen -scenario arena-cluster -matches $(CHAOS_MATCHES) -players 10 \
+	    -warmup 3s -duration 30s -fault "$$fault" -fault-at 5s -fault-for 5s \
+	    -out bench/out/chaos.jsonl -label "make chaos" || fail=1; \
+	done; \
+	if [ $$fail = 0 ]; then echo "make chaos: all passed"; else echo "make chaos: FAILED (see above)"; exit 1; fi

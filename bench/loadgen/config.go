@@ -19,7 +19,7 @@ const (
 	ScenarioFloor   = "floor"         // the same workload against the transport floor
 	ScenarioFanout  = "fanout"        // one sender, N spectators
 	ScenarioStorm   = "connect-storm" // N connections, opened 200 at a time, idle, closed
-	ScenarioCluster = "arena-cluster" // TODO(phase 2): needs the Redis bus
+	ScenarioCluster = "arena-cluster" // arena over several instances and a redis-server (cluster.go)
 	ScenarioMM      = "matchmaking"   // tickets arriving at a rate into the duel and arena queues
 )
 
@@ -71,6 +71,12 @@ type Config struct {
 	CapacityMax  int // largest M tried
 	CapacityReps int
 
+	Instances int           // arena-cluster: server instances (≥ 2)
+	Spread    int           // arena-cluster: instances each match's players are spread over (2: half remote)
+	Fault     string        // arena-cluster: a fault injected in the window (cluster_fault.go), "" none
+	FaultAt   time.Duration // arena-cluster: when, into the window
+	FaultFor  time.Duration // arena-cluster: how long Redis stays away
+
 	NoisyCores float64 // "other" CPU above this (in cores) marks the run noisy
 	TickMetric string  // Prometheus histogram of tick durations on /metrics
 	Out        string  // JSONL file the result lines are appended to
@@ -101,6 +107,10 @@ func Defaults() Config {
 		Senders:          2,
 		CapacityMax:      1000,
 		CapacityReps:     2,
+		Instances:        2,
+		Spread:           2,
+		FaultAt:          5 * time.Second,
+		FaultFor:         5 * time.Second,
 		NoisyCores:       0.25,
 		TickMetric:       "tickrelay_tick_duration_seconds",
 		Out:              "bench/out/results.jsonl",
@@ -112,9 +122,17 @@ func (c *Config) Normalize() error {
 	switch c.Scenario {
 	case ScenarioArena, ScenarioFloor, ScenarioFanout, ScenarioStorm, ScenarioMM:
 	case ScenarioCluster:
-		return errors.New("arena-cluster is not implemented yet: it needs the Redis bus between instances (a later issue)")
+		if c.Addr != "" {
+			return errors.New("arena-cluster starts its own instances and Redis: no -addr")
+		}
+		if c.Instances < 2 || c.Spread < 1 || c.Spread > c.Instances {
+			return fmt.Errorf("arena-cluster: -instances %d must be ≥ 2 and -spread %d in 1..instances", c.Instances, c.Spread)
+		}
+		if err := checkFault(c); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("unknown scenario %q (arena, floor, fanout, connect-storm, matchmaking)", c.Scenario)
+		return fmt.Errorf("unknown scenario %q (arena, floor, fanout, connect-storm, matchmaking, arena-cluster)", c.Scenario)
 	}
 	if c.Addr != "" {
 		if err := loopbackOnly(c.Addr); err != nil {

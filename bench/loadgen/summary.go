@@ -50,6 +50,8 @@ func Summary(r *result.Result) string {
 		if s.Goroutines != nil {
 			fmt.Fprintf(&b, "   goroutines before/during/after: %d / %d / %d\n", s.Goroutines[0], s.Goroutines[1], s.Goroutines[2])
 		}
+	case r.Cluster != nil:
+		clusterSummary(&b, r)
 	default:
 		p := r.Params
 		probe := ""

@@ -32,7 +32,7 @@ import (
 
 func main() {
 	cfg := loadgen.Defaults()
-	flag.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "arena, floor (arena against the transport floor), fanout, connect-storm or matchmaking (arena-cluster: not yet)")
+	flag.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "arena, floor (arena against the transport floor), fanout, connect-storm, matchmaking or arena-cluster (instances + redis-server)")
 	flag.StringVar(&cfg.Target, "target", "", "server to build and start: tickrelay or floor (default: floor for -scenario floor, else tickrelay)")
 	flag.StringVar(&cfg.Addr, "addr", "", "target an already running server at this 127.0.0.1 host:port instead of starting one")
 	flag.IntVar(&cfg.ServerPID, "server-pid", 0, "with -addr: the server's pid, for its CPU and memory from /proc")
@@ -74,6 +74,11 @@ func main() {
 	flag.IntVar(&cfg.CapacityMax, "capacity-max", cfg.CapacityMax, "largest M the capacity search tries")
 	flag.IntVar(&cfg.CapacityReps, "capacity-reps", cfg.CapacityReps, "repetitions of the capacity search")
 
+	flag.IntVar(&cfg.Instances, "instances", cfg.Instances, "arena-cluster: tickrelay instances started beside one redis-server")
+	flag.IntVar(&cfg.Spread, "spread", cfg.Spread, "arena-cluster: instances each match's players are spread over (2: half on the owner, half on the next)")
+	flag.StringVar(&cfg.Fault, "fault", "", "arena-cluster: inject redis-kill9, redis-sigstop, redis-debug-sleep, redis-client-kill, redis-obl or instance-kill9 into the window")
+	flag.DurationVar(&cfg.FaultAt, "fault-at", cfg.FaultAt, "arena-cluster: when the fault starts, into the window")
+	flag.DurationVar(&cfg.FaultFor, "fault-for", cfg.FaultFor, "arena-cluster: how long Redis stays away")
 	flag.Float64Var(&cfg.NoisyCores, "noisy-cores", cfg.NoisyCores, "mark a run noisy when other CPU use exceeds this many cores")
 	flag.StringVar(&cfg.TickMetric, "tick-metric", cfg.TickMetric, "Prometheus histogram of tick durations read from /metrics")
 	flag.StringVar(&cfg.Out, "out", cfg.Out, "JSONL file the result lines are appended to")
@@ -185,6 +190,9 @@ func run(cfg *loadgen.Config) int {
 		fmt.Fprint(os.Stderr, loadgen.Summary(res))
 	}
 	once := func(ctx context.Context, c *loadgen.Config) (*result.Result, error) {
+		if c.Scenario == loadgen.ScenarioCluster {
+			return loadgen.RunCluster(ctx, c, bin, perRun)
+		}
 		srv, err := start(ctx)
 		if err != nil {
 			return nil, err

@@ -52,6 +52,7 @@ type Result struct {
 	Failures Failures  `json:"failures"`
 	Storm    *Storm    `json:"storm,omitempty"`
 	Capacity *Capacity `json:"capacity,omitempty"`
+	Cluster  *Cluster  `json:"cluster,omitempty"`
 
 	Matchmaking *Matchmaking `json:"matchmaking,omitempty"`
 }
@@ -288,4 +289,47 @@ func ReadFiles(paths ...string) ([]Result, error) {
 		}
 	}
 	return all, errors.Join(errs...)
+}
+
+// Cluster is arena-cluster's figures: several instances and a Redis.
+type Cluster struct {
+	Instances      []Instance    `json:"instances"`
+	Spread         int           `json:"spread"`          // instances each match's players are spread over (the owner + spread-1 remote)
+	RedisCPU       Proc          `json:"redis"`           // redis-server's CPU over the window
+	RedisRSSMB     float64       `json:"redis_rss_mb"`    // at the end of the window
+	Publishes      float64       `json:"publishes_per_s"` // PUBLISH calls Redis served per second
+	PublishesTick  float64       `json:"publishes_per_match_tick"`
+	StatePerTick   float64       `json:"state_publishes_per_match_tick"` // relay tick publishes (tickrelay_relay_ticks_total) per match tick
+	RelayBytesSec  float64       `json:"relay_bytes_per_s"`              // bytes the instances published
+	Local          *hist.Summary `json:"local_latency_ms,omitempty"`     // players on their match's owner
+	Relayed        *hist.Summary `json:"relayed_latency_ms,omitempty"`   // players on another instance
+	AddedP99Ms     float64       `json:"added_p99_ms"`                   // relayed p99 − local p99
+	ProcessExits   int           `json:"process_exits"`                  // instances that exited (not the one a fault killed)
+	LocalDropped   int           `json:"local_dropped"`                  // owner-side players disconnected
+	RelayedDropped int           `json:"relayed_dropped"`                // remote players disconnected (on a live instance)
+	Fault          *Fault        `json:"fault,omitempty"`
+}
+
+// Instance is one server process of a cluster run.
+type Instance struct {
+	Node              string  `json:"node"`
+	PID               int     `json:"pid"`
+	Clients           int     `json:"clients"`
+	CPUSeconds        float64 `json:"cpu_s"`
+	CPUCores          float64 `json:"cpu_cores"`
+	CPUMsPerClientSec float64 `json:"cpu_ms_per_client_s"`
+	RSSEndMB          float64 `json:"rss_end_mb"`
+	Matches           int     `json:"matches_owned"`
+}
+
+// Fault is what a fault injected into a cluster run did.
+type Fault struct {
+	Kind            string    `json:"kind"`
+	AtS             float64   `json:"at_s"`                         // into the window
+	ForS            float64   `json:"for_s"`                        // how long Redis stayed away
+	DegradedAfterMs []float64 `json:"degraded_after_ms"`            // per live instance: /healthz reported degraded (−1: never)
+	RecoveredMs     float64   `json:"recovered_ms"`                 // after the fault ended: every remote player acked again (−1: not in time)
+	LostEnds        int       `json:"lost_ends,omitempty"`          // instance-kill9: END frames the affected players got
+	LostEndsExpect  int       `json:"lost_ends_expected,omitempty"` // players who should get one
+	LostEndMs       float64   `json:"lost_end_ms,omitempty"`        // after the kill: the last of them (−1: not all in time)
 }
