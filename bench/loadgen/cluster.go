@@ -430,6 +430,9 @@ func (rig *clusterRig) result(cfg *Config, cms []*clusterMatch, rs runs, st *set
 	}
 	for i, s := range rig.inst {
 		cpu := sec(b.inst[i].Total() - a.inst[i].Total())
+		if b.inst[i].Total() == 0 { // killed in the window: its CPU is gone with it
+			cpu = 0
+		}
 		in := result.Instance{Node: rig.nodes[i], PID: s.PID, Clients: clients[i], CPUSeconds: cpu, CPUCores: round(cpu/secs, 3), Matches: owned[i]}
 		if clients[i] > 0 {
 			in.CPUMsPerClientSec = round(cpu*1000/(float64(clients[i])*secs), 4)
@@ -568,9 +571,11 @@ func clusterSummary(b *strings.Builder, r *result.Result) {
 	fmt.Fprintf(b, "   redis-server: CPU %.3f cores, %.0f PUBLISH/s = %.2f per match tick (state publishes %.2f per match tick), %.0f relay bytes/s\n",
 		cl.RedisCPU.CPUCores, cl.Publishes, cl.PublishesTick, cl.StatePerTick, cl.RelayBytesSec)
 	if f := cl.Fault; f != nil {
-		fmt.Fprintf(b, "   fault %s at %.1fs for %.1fs: degraded after %v ms; remote players playing again %.0f ms after it ended", f.Kind, f.AtS, f.ForS, f.DegradedAfterMs, f.RecoveredMs)
+		fmt.Fprintf(b, "   fault %s at %.1fs for %.1fs: /readyz degraded after %v ms", f.Kind, f.AtS, f.ForS, f.DegradedAfterMs)
 		if f.Kind == FaultInstanceKill {
 			fmt.Fprintf(b, "; END lost to %d/%d affected players, the last %.0f ms after the kill", f.LostEnds, f.LostEndsExpect, f.LostEndMs)
+		} else {
+			fmt.Fprintf(b, "; remote players playing again %.0f ms after it ended", f.RecoveredMs)
 		}
 		b.WriteString("\n")
 	}

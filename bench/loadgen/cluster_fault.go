@@ -44,7 +44,7 @@ func checkFault(c *Config) error {
 }
 
 // inject waits until cfg.FaultAt into the window, injects cfg.Fault and measures what issue 10
-// asks: when each instance's /healthz turned degraded, and how long after the fault ended every
+// asks: when each instance's /readyz turned degraded, and how long after the fault ended every
 // remote player was playing again (an input sent after the end acked), or for instance-kill9
 // how long until the players relayed to the dead owner got END.
 func (rig *clusterRig) inject(ctx context.Context, cms []*clusterMatch, rs runs, start time.Time) *result.Fault {
@@ -95,7 +95,7 @@ func (rig *clusterRig) inject(ctx context.Context, cms []*clusterMatch, rs runs,
 	return f
 }
 
-// watchHealth polls every live instance's /healthz every 50 ms; the channel yields, per
+// watchHealth polls every live instance's /readyz every 50 ms; the channel yields, per
 // instance, when it first reported degraded (ms after t0, −1 never) once ctx ends.
 func (rig *clusterRig) watchHealth(ctx context.Context, t0 time.Time) <-chan []float64 {
 	out := make(chan []float64, 1)
@@ -120,9 +120,9 @@ func (rig *clusterRig) watchHealth(ctx context.Context, t0 time.Time) <-chan []f
 	return out
 }
 
-// isDegraded: /healthz answers other than 200, or says "degraded".
+// isDegraded: /readyz (where an instance reports its bus) says "degraded", or does not answer.
 func isDegraded(ctx context.Context, hc *http.Client, addr string) bool {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/healthz", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/readyz", nil)
 	if err != nil {
 		return false
 	}
@@ -132,7 +132,7 @@ func isDegraded(ctx context.Context, hc *http.Client, addr string) bool {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	return resp.StatusCode != http.StatusOK || strings.Contains(string(body), "degraded")
+	return strings.Contains(string(body), "degraded")
 }
 
 // recovery waits until every joined remote player on a live instance has an ack for an input

@@ -362,9 +362,10 @@ func (b *RedisBroker) kickRegroup() {
 
 // healthLoop PINGs Redis (every master of a cluster) every HealthInterval with a deadline, so
 // that a frozen or unreachable Redis turns Health degraded within HealthInterval + 1 s.
+// While degraded it PINGs every degradedInterval, so that recovery is seen quickly too.
 func (b *RedisBroker) healthLoop() {
 	defer b.wg.Done()
-	t := time.NewTicker(b.cfg.HealthInterval)
+	t := time.NewTimer(b.cfg.HealthInterval)
 	defer t.Stop()
 	for {
 		select {
@@ -372,9 +373,16 @@ func (b *RedisBroker) healthLoop() {
 			return
 		case <-t.C:
 			b.ping()
+			next := b.cfg.HealthInterval
+			if b.unreachable() != nil {
+				next = min(next, degradedInterval)
+			}
+			t.Reset(next)
 		}
 	}
 }
+
+const degradedInterval = 100 * time.Millisecond
 
 func (b *RedisBroker) ping() {
 	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.pingTimeout())
