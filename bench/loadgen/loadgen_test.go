@@ -168,7 +168,11 @@ func TestNormalize(t *testing.T) {
 	}{
 		{func(c *Config) { c.Addr = "10.1.2.3:80" }, "loopback"},
 		{func(c *Config) { c.Addr = "example.com:80" }, "loopback"},
-		{func(c *Config) { c.Scenario = ScenarioCluster }, "Redis"},
+		{func(c *Config) { c.Scenario = ScenarioCluster; c.Spread = 3 }, "-spread"},
+		{func(c *Config) { c.Scenario = ScenarioCluster; c.Instances = 1 }, "-instances"},
+		{func(c *Config) { c.Scenario = ScenarioCluster; c.Fault = "meteor" }, "unknown -fault"},
+		{func(c *Config) { c.Scenario = ScenarioCluster; c.Fault = FaultRedisKill; c.FaultFor = time.Minute }, "must fit"},
+		{func(c *Config) { c.Scenario = ScenarioCluster; c.Addr = "127.0.0.1:1" }, "no -addr"},
 		{func(c *Config) { c.Scenario = "nope" }, "unknown scenario"},
 		{func(c *Config) { c.Scenario = ScenarioFloor; c.Target = TargetTickrelay }, "floor"},
 		{func(c *Config) { c.Matches = 0 }, "positive"},
