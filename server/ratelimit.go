@@ -10,9 +10,8 @@ import (
 // token bucket (golang.org/x/time/rate) refilled at Config.InputRate tokens per second, holding
 // at most Config.InputBurst. Most ops cost one token; the ones that verify a signature or take a
 // server-wide lock cost Config.AuthOpCost (a JWT verification is ~28 µs, a hundred times an
-// input's handling). What the budget cannot pay is refused: requests get an ERROR
-// RATE_LIMITED answering them, inputs, messages and pings are dropped with one RATE_LIMITED per
-// burst; and a connection that keeps going (Config.FloodClose refusals within floodWindow) is
+// input's handling). What the budget cannot pay is dropped and counted, with one ERROR
+// RATE_LIMITED per burst (answering the first message refused); and a connection that keeps going (Config.FloodClose refusals within floodWindow) is
 // closed with CloseRateLimit.
 
 // floodWindow is the window in which Config.FloodClose refusals close a connection.
@@ -36,16 +35,6 @@ func (s *session) opCost(m *protocol.ClientMsg) int {
 	return 1
 }
 
-// isRequest reports whether op is answered (by its req): a refused request gets its own ERROR,
-// so the client's pending request ends at once instead of timing out.
-func isRequest(op protocol.Op) bool {
-	switch op {
-	case protocol.OpHello, protocol.OpJoin, protocol.OpLeave, protocol.OpResume, protocol.OpSync:
-		return true
-	}
-	return false
-}
-
 // allow charges cost to the connection's budget; on the read loop only. op and ref name the
 // message for the ERROR (op 0: a WebSocket ping, which gets no ERROR).
 func (s *session) allow(cost int, op protocol.Op, ref uint32) bool {
@@ -63,10 +52,10 @@ func (s *session) allow(cost int, op protocol.Op, ref uint32) bool {
 		s.close(protocol.CloseRateLimit, "message flood")
 		return false
 	}
-	switch {
-	case isRequest(op):
-		s.sendError(protocol.ErrCodeRateLimited, "too many messages: this request was refused, send it again later", op, ref)
-	case !s.warned && op != 0:
+	// One ERROR per burst (until a message is allowed again), whatever the op: answering every
+	// refused message would turn a flood into as many writes. A request refused in a burst that
+	// was already told stays unanswered; clients time requests out.
+	if !s.warned && op != 0 {
 		s.warned = true
 		s.sendError(protocol.ErrCodeRateLimited, "too many messages: the excess is dropped", op, ref)
 	}
