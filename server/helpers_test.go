@@ -27,13 +27,13 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
 
 // testServer is a real server on 127.0.0.1:0.
 type testServer struct {
-	t    *testing.T
+	t    testing.TB
 	srv  *Server
 	base string // http://127.0.0.1:port
 	ws   string // ws://127.0.0.1:port/ws
 }
 
-func startServer(t *testing.T, mutate ...func(*Config)) *testServer {
+func startServer(t testing.TB, mutate ...func(*Config)) *testServer {
 	t.Helper()
 	cfg := Config{Secret: testSecret, Log: slog.New(slog.DiscardHandler), APIKey: "op-key", ShutdownGrace: 2 * time.Second}
 	for _, f := range mutate {
@@ -112,7 +112,7 @@ func (ts *testServer) create(token string, body map[string]any) created {
 
 // client is a real gws WebSocket client that collects frames.
 type client struct {
-	t      *testing.T
+	t      testing.TB
 	conn   *gws.Conn
 	frames chan []byte
 	done   chan struct{}
