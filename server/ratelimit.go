@@ -59,18 +59,19 @@ func (s *session) allow(cost int, op protocol.Op, ref uint32) bool {
 		s.warned = true
 		s.sendError(protocol.ErrCodeRateLimited, "too many messages: the excess is dropped", op, ref)
 	}
-	// Then the connection is not read until the budget could pay again (at most maxPause): a
-	// flooder fills its own socket buffers and its writes block, instead of the server reading,
-	// decoding and dropping thousands of frames a second. Only this connection's read loop
-	// waits; its match and everyone else are unaffected.
+	// Then the connection's read loop waits a moment (maxPause, or until the budget could pay
+	// again if sooner): a flooder is read at most 1/maxPause frames a second, so its flood costs
+	// the server next to nothing and its own writes back up, while FloodClose refusals still
+	// come quickly enough to close it. Only this connection waits; its match and everyone else
+	// are unaffected.
 	if wait := time.Duration((float64(cost) - s.limiter.TokensAt(now)) / float64(s.limiter.Limit()) * float64(time.Second)); wait > 0 {
 		time.Sleep(min(wait, maxPause))
 	}
 	return false
 }
 
-// maxPause is the longest a rate-limited connection's read loop waits for its budget.
-const maxPause = 100 * time.Millisecond
+// maxPause is the longest a rate-limited connection's read loop waits after a refusal.
+const maxPause = 2 * time.Millisecond
 
 // opNames are the ops' names from the protocol's table, for metric labels.
 var opNames = func() map[protocol.Op]string {
