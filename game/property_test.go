@@ -143,7 +143,7 @@ func TestPropertyMirrorsEqualServer(t *testing.T) {
 		})
 	}
 	// The runs must have gone through every path, or they proved less than they claim.
-	if sum.catchups == 0 || sum.snapshots == 0 || sum.gaps == 0 || sum.expired == 0 || sum.replaced == 0 {
+	if sum.catchups == 0 || sum.snapshots == 0 || sum.gaps == 0 || sum.stale == 0 || sum.expired == 0 || sum.replaced == 0 {
 		t.Fatalf("exercised %+v; want each > 0", sum)
 	}
 	t.Logf("%+v", sum)
@@ -156,10 +156,15 @@ type chaosRecorder interface {
 }
 
 func runChaos(t *testing.T, seed uint64, rec chaosRecorder) chaosStats {
+	return runChaosFor(t, seed, 500, rec)
+}
+
+func runChaosFor(t *testing.T, seed uint64, ticks int, rec chaosRecorder) chaosStats {
 	e := newEnv(t, game.GameType{Name: "chaos", New: func() game.Logic { return &chaos{} },
 		Defaults: game.Options{MaxPlayers: 5, ReconnectGrace: 2 * time.Second, EmptyTimeout: -1, RingDuration: time.Second}})
 	m := e.create(game.CreateOptions{Game: "chaos", ID: fmt.Sprint("chaos-", seed)})
 	r := rand.New(rand.NewPCG(seed, 99))
+	dup := rand.New(rand.NewPCG(seed, 7)) // which frames arrive twice (a duplicate is ignored)
 	var clients []*client
 	var st chaosStats
 	users := 0
@@ -169,7 +174,7 @@ func runChaos(t *testing.T, seed uint64, rec chaosRecorder) chaosStats {
 		old  *sink // a takeover: the connection that loses the seat
 	}
 	var pending []pendingJoin
-	for tick := 0; tick < 500; tick++ {
+	for tick := 0; tick < ticks; tick++ {
 		switch op := r.IntN(12); {
 		case op == 0 && len(clients) < 5:
 			users++
@@ -243,6 +248,12 @@ func runChaos(t *testing.T, seed uint64, rec chaosRecorder) chaosStats {
 			raws := c.sink.takeRaw()
 			for _, raw := range raws {
 				follow(t, c, raw, &st, rec, m)
+				if tick := c.mirror.Tick; dup.IntN(12) == 0 && raw[1] == byte(protocol.OpDelta) && !c.repairing && !c.behind {
+					follow(t, c, raw, &st, rec, m) // delivered twice: stale now
+					if c.mirror.Tick != tick {
+						t.Fatalf("a duplicate DELTA moved the mirror from %d to %d", tick, c.mirror.Tick)
+					}
+				}
 			}
 			if c.repairing || c.behind {
 				continue

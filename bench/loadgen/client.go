@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lxzan/gws"
+	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/protocol"
 )
 
@@ -67,10 +68,8 @@ type client struct {
 	final    bool
 
 	// read goroutine only
-	msg       protocol.ServerMsg
-	epoch     uint32
-	baseTick  uint32 // the tick the client's state is at
-	haveState bool
+	msg    protocol.ServerMsg
+	stream follower // where the client's state is in its match's stream
 
 	// sender only
 	seq    uint32
@@ -247,16 +246,39 @@ func peekTick(b []byte) (uint32, bool) {
 	return t, err == nil
 }
 
+// follower is the load generator's view of a match's stream: only where its state is (epoch,
+// tick), following PROTOCOL.md's rules through game.FitDelta, the function the Mirror uses
+// (and the stream vectors check). The load generator keeps no state to repair, so after a gap
+// it counts it and follows the new base instead of sending SYNC.
+type follower struct {
+	epoch, tick uint32
+	ready       bool
+}
+
+// snapshot sets the state to (epoch, tick): a JOINED, or a CATCHUP naming it.
+func (f *follower) snapshot(epoch, tick uint32) { f.epoch, f.tick, f.ready = epoch, tick, true }
+
+// delta follows d and says how it fitted.
+func (f *follower) delta(d *protocol.ServerMsg) game.Fit {
+	fit := game.FitDelta(f.ready, f.epoch, f.tick, d)
+	if fit != game.FitStale {
+		f.epoch, f.tick, f.ready = d.Epoch, d.Tick, true
+	}
+	return fit
+}
+
 func (c *client) onDelta(b []byte, now int64) {
 	if err := protocol.DecodeServer(b, &c.msg); err != nil {
 		c.r.countErr("bad DELTA: " + errString(err))
 		return
 	}
 	d := &c.msg
-	if c.haveState && (d.Epoch != c.epoch || d.Tick-d.Since != c.baseTick) {
+	switch c.stream.delta(d) {
+	case game.FitStale:
+		return // a duplicate: already counted
+	case game.FitGap:
 		c.r.gaps.Add(1)
 	}
-	c.epoch, c.baseTick, c.haveState = d.Epoch, d.Tick, true
 	c.lastTick.Store(d.Tick)
 	if d.HasAck {
 		c.onAck(d.Ack, now)
@@ -340,7 +362,7 @@ func (c *client) onOther(b []byte) {
 				c.members = n
 			}
 		}
-		c.epoch, c.baseTick, c.haveState = d.Epoch, d.Tick, true
+		c.stream.snapshot(d.Epoch, d.Tick)
 		c.lastTick.Store(d.Tick)
 		c.joined.Store(true)
 		c.signal(setupEvent{op: protocol.OpJoined})
@@ -351,6 +373,8 @@ func (c *client) onOther(b []byte) {
 			return
 		}
 		c.r.countErr(fmt.Sprintf("ERROR %d", d.Code))
+	case protocol.OpCatchup:
+		c.stream.snapshot(d.Epoch, d.Tick) // the DELTAs that follow apply on top of tick
 	case protocol.OpEnd:
 		c.r.countErr("END received")
 	case protocol.OpDelta:

@@ -39,3 +39,24 @@ export interface Codes {
 export function loadCodes(): Codes {
   return JSON.parse(readFileSync(new URL("codes.json", dir), "utf8")) as Codes;
 }
+
+/** A stream vector frame (protocol/testdata/streams.json, written by the Go property test). */
+export interface StreamFrame {
+  hex: string;
+  fit: "joined" | "catchup" | "ok" | "stale" | "gap";
+  epoch: number;
+  tick: number;
+  ack: number;
+  state?: Json;
+  private?: Json;
+  events?: Json;
+  direct?: Json;
+}
+
+export interface Streams {
+  streams: { name: string; frames: StreamFrame[] }[];
+}
+
+export function loadStreams(): Streams {
+  return JSON.parse(readFileSync(new URL("streams.json", dir), "utf8")) as Streams;
+}
