@@ -339,4 +339,3 @@ func jsonEqual(t *testing.T, a, b any) bool {
 	}
 	return bytes.Equal(x, y)
 }
-
