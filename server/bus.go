@@ -89,9 +89,19 @@ type Bus interface {
 	// Tickets decides that a join ticket is used once across every instance; nil when this
 	// instance's own memory suffices (one instance).
 	Tickets() TicketLedger
+	// TakeSession finds session id (dropped from another instance) and takes it over: its
+	// seat, for a RESUME on this instance. Errors wrap ErrResume when no instance has it.
+	TakeSession(ctx context.Context, id, token, user string) (SessionSeat, error)
 	// Health is nil when the bus works (a cluster bus reports a lost Redis here).
 	Health() error
 	Close() error
+}
+
+// SessionSeat is the seat of a session handed over between instances (MatchID "" when the
+// session was in no match).
+type SessionSeat struct {
+	MatchID string
+	PID     uint32
 }
 
 // TicketLedger records single-use keys for every instance (Redis SET NX with a TTL).
@@ -108,6 +118,9 @@ type BusEnv struct {
 	Log       *slog.Logger
 	Metrics   prometheus.Registerer // the server's registry: a bus adds its metrics here
 	Sessions  func() int            // open sessions, for the load a cluster bus reports
+	// TakeSession hands over a session of this instance to another one where its client
+	// resumes (false: no such session, or the token or user is wrong).
+	TakeSession func(id, token, user string) (SessionSeat, bool)
 }
 
 // BusFactory builds the bus when the server starts (Config.Bus).

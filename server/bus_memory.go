@@ -40,8 +40,11 @@ func (b *memoryBus) Place(context.Context) (NodeLoad, error) {
 	return NodeLoad{Node: b.owner.Node, Address: b.owner.Address}, nil
 }
 func (b *memoryBus) Tickets() TicketLedger { return nil }
-func (b *memoryBus) Health() error         { return nil }
-func (b *memoryBus) Close() error          { return nil }
+func (b *memoryBus) TakeSession(context.Context, string, string, string) (SessionSeat, error) {
+	return SessionSeat{}, ErrResume
+}
+func (b *memoryBus) Health() error { return nil }
+func (b *memoryBus) Close() error  { return nil }
 
 // LocalHandle is the MatchHandle of a match running in this process (buses use it for their
 // local matches).

@@ -130,7 +130,7 @@ func New(cfg Config) (*Server, error) {
 	srv.reg = reg
 	if cfg.Bus != nil {
 		srv.bus, err = cfg.Bus(BusEnv{Registry: reg, Node: cfg.NodeID, PublicURL: cfg.PublicURL, Log: cfg.Log,
-			Metrics: srv.metrics.reg, Sessions: func() int { return srv.hub.len() }})
+			Metrics: srv.metrics.reg, Sessions: func() int { return srv.hub.len() }, TakeSession: srv.takeSession})
 		if err != nil {
 			return nil, fmt.Errorf("bus: %w", err)
 		}

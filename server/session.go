@@ -374,8 +374,12 @@ func (s *session) resume(m *protocol.ClientMsg) {
 	}
 	old := s.srv.hub.take(m.Session, m.ResumeToken, s.user)
 	if old == nil {
-		s.log.Info("resume refused", "session", m.Session, "reason", protocol.ErrCodeResumeFailed.String())
-		s.fail(errResume, m.Op, m.Req)
+		if _, single := s.srv.bus.(*memoryBus); single { // no other instance could have it
+			s.log.Info("resume refused", "session", m.Session, "reason", protocol.ErrCodeResumeFailed.String())
+			s.fail(errResume, m.Op, m.Req)
+			return
+		}
+		s.resumeElsewhere(m)
 		return
 	}
 	old.mu.Lock()
@@ -407,6 +411,85 @@ func (s *session) resume(m *protocol.ClientMsg) {
 		}
 		s.syncMatch(bg, match, pid, m.Op, m.Req, m.Epoch, m.Tick)
 	}
+}
+
+// resumeElsewhere resumes a session this instance does not know: it may have been dropped
+// from another instance of the cluster, which hands over its seat (the bus asks the others).
+// That waits on other instances, so it runs off the read loop, like a JOIN.
+func (s *session) resumeElsewhere(m *protocol.ClientMsg) {
+	s.mu.Lock()
+	busy := s.match != nil || s.joining
+	if !busy {
+		s.joining = true
+	}
+	s.mu.Unlock()
+	if busy {
+		s.fail(errAlreadyJoined, m.Op, m.Req)
+		return
+	}
+	id, token, op, req, epoch, tick := m.Session, m.ResumeToken, m.Op, m.Req, m.Epoch, m.Tick
+	refuse := func(why error) {
+		s.joinDone()
+		s.log.Info("resume refused", "session", id, "reason", protocol.ErrCodeResumeFailed.String(), "why", why)
+		s.fail(errResume, op, req)
+	}
+	if !s.srv.track(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		seat, err := s.srv.bus.TakeSession(ctx, id, token, s.user)
+		if err != nil {
+			refuse(err)
+			return
+		}
+		var match MatchHandle
+		if seat.MatchID != "" {
+			if match, err = s.srv.bus.Locate(ctx, seat.MatchID); err != nil {
+				refuse(err)
+				return
+			}
+		}
+		newTok := newToken()
+		s.mu.Lock()
+		oldID := s.id
+		s.id, s.resumeToken, s.joining = id, newTok, false
+		s.match, s.pid = match, seat.PID
+		if match != nil {
+			s.joined = true
+		}
+		s.mu.Unlock()
+		s.srv.hub.rename(oldID, s)
+		s.send(protocol.AppendServer(nil, &protocol.ServerMsg{Op: protocol.OpResumed, Req: req, Session: id, ResumeToken: newTok}))
+		s.log.Info("session resumed from another instance", "session", id, "match", seat.MatchID, "pid", seat.PID)
+		if match != nil {
+			if s.idle != nil {
+				s.idle.Stop()
+			}
+			s.syncMatch(bg, match, seat.PID, op, req, epoch, tick)
+		}
+	}) {
+		refuse(errDraining)
+	}
+}
+
+// takeSession hands a parked (or half-dead) session of this instance to another instance
+// where its client resumes: it returns the session's seat and forgets the session here.
+func (srv *Server) takeSession(id, token, user string) (SessionSeat, bool) {
+	old := srv.hub.take(id, token, user)
+	if old == nil {
+		return SessionSeat{}, false
+	}
+	old.mu.Lock()
+	seat := SessionSeat{PID: old.pid}
+	if old.match != nil {
+		seat.MatchID = old.match.ID()
+	}
+	old.match, old.pid = nil, 0
+	old.mu.Unlock()
+	if old.conn != nil {
+		old.close(protocol.CloseReplaced, "resumed on another instance")
+	}
+	srv.hub.remove(old)
+	return seat, true
 }
 
 // hello refreshes the connection's session token (long sessions outlive tokens) and answers

@@ -194,6 +194,10 @@ func (b *Bus) handleRequest(msg []byte) {
 		b.m.bad.Inc()
 		return
 	}
+	if q.Kind == kTake {
+		b.handleTake(&q)
+		return
+	}
 	r, err := b.relayFor(q.Match)
 	if err != nil {
 		b.refuse(&q, err)

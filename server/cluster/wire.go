@@ -42,6 +42,7 @@ const (
 	kInfo    kind = 18 // node channel, answered: the match's Info (JSON in the answer's Bin)
 	kPublish kind = 19 // node channel, answered: publish payload Bin
 	kAnswer  kind = 20 // node channel: the answer to request RPC: Code (0: ok), Str, Bin
+	kTake    kind = 21 // node channel, answered: hand over session Str (token Str2, user in Bin): Str = match, PID
 )
 
 // wmsg is any relay message but kTick (see tickMsg). Unused fields are zero.
