@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"time"
 
@@ -53,8 +54,8 @@ func (a *api) authed(h handler) http.Handler {
 }
 
 // decode reads a JSON body into v (the server caps bodies at 16 KiB).
-func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(r.Body)
+func decode(body io.Reader, v any) error {
+	dec := json.NewDecoder(body)
 	if err := dec.Decode(v); err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -79,7 +80,7 @@ func (a *api) create(w http.ResponseWriter, r *http.Request, who Member) {
 		Queue      string         `json:"queue"`
 		Properties map[string]any `json:"properties"`
 	}
-	if err := decode(r, &req); err != nil {
+	if err := decode(r.Body, &req); err != nil {
 		a.host.Fail(w, err)
 		return
 	}
@@ -162,7 +163,7 @@ func (a *api) joinParty(w http.ResponseWriter, r *http.Request, who Member) {
 	var req struct {
 		Code string `json:"code"`
 	}
-	if err := decode(r, &req); err != nil {
+	if err := decode(r.Body, &req); err != nil {
 		a.host.Fail(w, err)
 		return
 	}
