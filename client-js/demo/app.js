@@ -1,7 +1,9 @@
 // tickrelay demo: the arena game on a canvas (with client-side prediction for your dot and
 // interpolation for the others), a chat room on the `relay` game, and the list of live matches.
 // Plain ES module; the SDK is the single-file browser bundle the server serves at /sdk/.
-import { Client, Match, PendingInputs, EventKind, LeaveReason } from "/sdk/tickrelay.js";
+import { Client, Match, PendingInputs, EventKind, LeaveReason, CloseCode, EndReason } from "/sdk/tickrelay.js";
+
+const EndReasonName = Object.fromEntries(Object.entries(EndReason).map(([k, v]) => [v, k]));
 
 // Arena facts (game/arena): entity id = pid, fields x, y; 1000×1000; an input [dx, dy] moves a
 // player by SPEED × (dx, dy), the vector capped at length 1, clamped to the world.
@@ -16,7 +18,7 @@ const chat = { conn: null, match: null };
 
 // For tests and the console: the SDK objects behind the page. `ready` turns true once both
 // matches are joined; `arena.match.state` is the mirror (entity id = pid → {x, y}).
-const demo = { client, arena, chat, ready: false, predictedSelf: () => predictedSelf() };
+const demo = { client, arena, chat, ready: false, recoveries: 0, predictedSelf: () => predictedSelf(), hudTick: () => hudTick() };
 window.tickrelayDemo = demo;
 
 // ---------- start ----------
@@ -26,8 +28,8 @@ async function main() {
   const params = new URLSearchParams(location.search);
   const name = params.get("name") || sessionStorage.getItem("tickrelay.name") || `guest${Math.floor(Math.random() * 1000)}`;
   sessionStorage.setItem("tickrelay.name", name);
-  const auth = await client.authGuest(name);
-  $("me").textContent = `${auth.name} (${auth.player_id})`;
+  demo.name = name;
+  await authenticate();
   await Promise.all([joinRequested(joinArena, params.get("match")), joinRequested(joinChat, params.get("chat"))]);
   demo.ready = true;
   refreshMatches();
@@ -37,14 +39,57 @@ async function main() {
   requestAnimationFrame(draw);
 }
 
+async function authenticate() {
+  const auth = await client.authGuest(demo.name);
+  $("me").textContent = auth.name;
+  $("me").title = auth.player_id;
+}
+
 /** Joins the match the URL names, or (if it is gone or full) the default one. */
 async function joinRequested(join, id) {
   if (!id) return join();
   try {
     await join(id);
   } catch (err) {
-    addChat(`could not join ${id}: ${err && err.message ? err.message : err}`, true);
+    addChat(`could not join that ${join === joinArena ? "arena" : "room"} again (${err && err.message ? err.message : err}): joining another`, true);
     await join();
+  }
+}
+
+// ---------- coming back after a server restart ----------
+// A server that stops ends its matches (END, reason STOPPED) and closes with the reconnectable
+// 4000; the SDK reconnects once it is back. A restarted server has forgotten our session (the
+// RESUME fails and the match is left with an error) and its matches. If it also has another
+// secret, it refuses our token with the terminal close 4100 AUTH (the SDK stops reconnecting and
+// says why). In every case: get a token again if it was refused, and join the same match again
+// (or another one when it is gone), retrying with a backoff until the server answers.
+let reauth = null; // one re-authentication shared by the arena and the chat
+const recovering = new Set();
+async function recover(part, join, match, why) {
+  if (recovering.has(part)) return;
+  recovering.add(part);
+  demo.recoveries++;
+  demo.lastLoss = why;
+  addChat(`${part} lost (${why}): joining again`, true);
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const conn = part === "arena" ? arena.conn : chat.conn;
+      try {
+        if (conn && conn.closeCode === CloseCode.AUTH) {
+          demo.lastLoss = `${why}; then ${conn.closeReason}`;
+          reauth ??= authenticate().finally(() => (reauth = null));
+          await reauth;
+        }
+        await joinRequested(join, match.id);
+        $("banner").style.display = "none";
+        return;
+      } catch (err) {
+        if (attempt === 3) fail(`${part}: ${err && err.message ? err.message : err} (still trying)`);
+        await new Promise((r) => setTimeout(r, Math.min(5000, 250 * 2 ** attempt)));
+      }
+    }
+  } finally {
+    recovering.delete(part);
   }
 }
 
@@ -138,6 +183,7 @@ function watchArena(match) {
   match.on("joined", () => {
     arena.tickMs = 1000 / (match.tickRate || 20);
     $("arena-id").textContent = match.id;
+    seenTick(match);
   });
   match.on("snapshot", () => {
     for (const [id, f] of match.state.entities) place(id, f);
@@ -148,6 +194,7 @@ function watchArena(match) {
   match.on("entityRemoved", (id) => arena.interp.delete(id));
   match.on("fieldChanged", (id) => moved.add(id));
   match.on("delta", () => {
+    seenTick(match);
     // Others move from where they are drawn now to their new position over one tick.
     const now = performance.now();
     for (const id of moved) {
@@ -161,10 +208,10 @@ function watchArena(match) {
   });
   match.on("ack", (seq) => arena.pending.ack(seq));
   match.on("left", (info) => {
-    if (arena.match === match && info.error) fail(`arena: ${info.error.message}`);
+    if (arena.match === match && info.error) recover("arena", joinArena, match, info.error.message);
   });
-  match.on("end", () => {
-    if (arena.match === match) joinArena().catch(fail);
+  match.on("end", (reason) => {
+    if (arena.match === match) recover("arena", joinArena, match, `the match ended (${EndReasonName[reason] || reason})`);
   });
 }
 
@@ -257,6 +304,20 @@ function predictedSelf() {
   return arena.pending.replay({ x: f.x, y: f.y }, step);
 }
 
+// The server sends a DELTA only when something changed, so the last one's tick stands still
+// while nobody moves. The HUD shows the server's tick as it runs: the last tick seen plus the
+// ticks since, at the match's tick rate (re-anchored at every delta).
+const tickSeen = { tick: 0, at: 0 };
+function seenTick(m) {
+  tickSeen.tick = m.tick;
+  tickSeen.at = performance.now();
+}
+function hudTick() {
+  const m = arena.match;
+  if (!m || m.status !== "joined") return 0;
+  return tickSeen.tick + Math.max(0, Math.floor((performance.now() - tickSeen.at) / arena.tickMs));
+}
+
 async function measure() {
   const m = arena.match;
   if (!m || !arena.conn || !arena.conn.open) return;
@@ -313,7 +374,7 @@ function draw() {
     ctx.arc(pad + me.x * s, pad + me.y * s, 9 * dpr, 0, Math.PI * 2);
     ctx.stroke();
   }
-  $("tick").textContent = String(m.tick);
+  $("tick").textContent = String(hudTick());
   $("players").textContent = String(m.members.size);
   $("pending").textContent = String(arena.pending.pending.length);
 }
@@ -354,10 +415,12 @@ async function joinChat(target) {
   const match = new Match(chat.conn);
   chat.match = match;
   const who = (pid) => (match.members.get(pid) || { name: `#${pid}` }).name;
+  const count = () => ($("chat-id").textContent = `${match.members.size} here`);
   match.on("joined", () => {
-    $("chat-id").textContent = match.id;
+    count();
     $("chat-input").disabled = false;
-    addChat(`joined ${match.id} with ${match.members.size} member(s)`, true);
+    const names = [...match.members.values()].map((m) => m.name);
+    addChat(`you joined the room: ${names.join(", ")}`, true);
   });
   match.on("message", (from, payload) => {
     // (`direct` is not "a whisper": the server also sends a broadcast without echo that way.)
@@ -365,17 +428,23 @@ async function joinChat(target) {
     addChat(`${who(from)}: ${text}`);
   });
   match.on("playerJoined", (pid, m) => {
+    count();
     addChat(`${m.name} joined`, true);
     refreshSoon();
   });
   match.on("playerLeft", (pid, reason, m) => {
+    count();
     addChat(`${m ? m.name : `#${pid}`} ${reason === LeaveReason.DROPPED ? "dropped" : "left"}`, true);
     refreshSoon();
   });
   match.on("playerRejoined", (pid) => addChat(`${who(pid)} is back`, true));
+  match.on("end", (reason) => {
+    if (chat.match === match) recover("chat", joinChat, match, `the room ended (${EndReasonName[reason] || reason})`);
+  });
   match.on("left", (info) => {
-    if (chat.match === match) $("chat-input").disabled = true;
-    if (info.error) addChat(`chat lost: ${info.error.message}`, true);
+    if (chat.match !== match) return;
+    $("chat-input").disabled = true;
+    if (info.error) recover("chat", joinChat, match, info.error.message);
   });
   if (reservation) await match.join({ match: reservation.match_id, ticket: reservation.ticket });
   else await match.join(target);

@@ -3,8 +3,9 @@
 // passed in. JSON field names are the API's own (snake_case).
 
 import { ErrorCode } from "./codes.js";
-import { Connection, type ConnectionOptions } from "./connection.js";
+import { CONNECTION_OPTIONS, Connection, type ConnectionOptions } from "./connection.js";
 import { TickrelayError } from "./errors.js";
+import { checkOptions } from "./options.js";
 import { Match, type JoinOptions } from "./match.js";
 import * as mm from "./matchmaking.js";
 
@@ -73,6 +74,14 @@ export interface ClientOptions {
   connection?: Partial<ConnectionOptions>;
 }
 
+const CLIENT_OPTIONS = ["url", "token", "fetch", "connection"] as const satisfies readonly (keyof ClientOptions)[];
+const allClientOptions: Exclude<keyof ClientOptions, (typeof CLIENT_OPTIONS)[number]> extends never ? true : never = true;
+void allClientOptions;
+const CLIENT_HINTS: Record<string, string> = {
+  WebSocket: "connection options go under `connection`: new Client({ url, connection: { WebSocket } })",
+  baseUrl: "the option is `url`",
+};
+
 type FetchLike = typeof fetch;
 
 export class Client {
@@ -83,6 +92,8 @@ export class Client {
   private readonly connDefaults: Partial<ConnectionOptions>;
 
   constructor(opts: ClientOptions = {}) {
+    checkOptions(opts, CLIENT_OPTIONS, "Client", CLIENT_HINTS);
+    checkOptions(opts.connection, CONNECTION_OPTIONS, "Client connection");
     const origin = (globalThis as { location?: { origin?: string } }).location?.origin;
     const url = opts.url ?? origin;
     if (!url) throw new TickrelayError(ErrorCode.BAD_REQUEST, "Client needs a url outside a browser");
@@ -138,6 +149,7 @@ export class Client {
    * address), authenticated with this client's current token at each (re)connect.
    */
   connection(opts: Partial<ConnectionOptions> = {}): Connection {
+    checkOptions(opts, CONNECTION_OPTIONS, "client.connection");
     return new Connection({
       token: () => this.token,
       ...this.connDefaults,

@@ -25,6 +25,7 @@ import {
 } from "./codec.js";
 import { Emitter } from "./emitter.js";
 import { TickrelayError } from "./errors.js";
+import { checkOptions } from "./options.js";
 
 /** The WebSocket subprotocol of this protocol version. */
 export const SUBPROTOCOL = "tickrelay.v1";
@@ -135,6 +136,24 @@ export interface ConnectionOptions {
   limits?: DecodeLimits;
 }
 
+/** Every ConnectionOptions key (checked at compile time against the interface). */
+export const CONNECTION_OPTIONS = [
+  "url",
+  "token",
+  "WebSocket",
+  "reconnect",
+  "maxReconnectAttempts",
+  "backoff",
+  "requestTimeoutMs",
+  "pingIntervalMs",
+  "idleTimeoutMs",
+  "welcomeTimeoutMs",
+  "limits",
+] as const satisfies readonly (keyof ConnectionOptions)[];
+// A new ConnectionOptions field must be listed above, or this line stops compiling.
+const allConnectionOptions: Exclude<keyof ConnectionOptions, (typeof CONNECTION_OPTIONS)[number]> extends never ? true : never = true;
+void allConnectionOptions;
+
 /** What the connection needs from the match it carries (see Match). */
 export interface MatchSlot {
   /** Epoch and tick of the last applied state, for RESUME. */
@@ -176,6 +195,12 @@ export class Connection extends Emitter<ConnectionEvents> {
   clockOffset = NaN;
   /** The close code of the last close (0 if none). */
   closeCode = 0;
+  /**
+   * Why the connection closed for good, in words ("" while open). After CLOSED with code 4100
+   * (CloseCode.AUTH) it is the server's reason, e.g. "close 4100 AUTH: session token refused
+   * (invalid token: bad signature): get a new one": get a new token and connect again.
+   */
+  closeReason = "";
 
   /** The WebSocket URL (without the token). */
   readonly url: string;
@@ -205,6 +230,7 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   constructor(opts: ConnectionOptions) {
     super();
+    checkOptions(opts, CONNECTION_OPTIONS, "Connection");
     this.opts = opts;
     this.url = opts.url;
     this.decoder = new ServerDecoder(opts.limits);
@@ -215,6 +241,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   connect(): Promise<void> {
     if (this.state === ConnectionState.DISCONNECTED || this.state === ConnectionState.CLOSED) {
       this.session = null;
+      this.closeReason = "";
       this.backoff.reset();
       this.setState(ConnectionState.CONNECTING, 0, "connect");
       void this.openSocket();
@@ -403,6 +430,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   private finish(code: number, reason: string): void {
     clearTimeout(this.reconnectTimer);
     this.closeCode = code;
+    this.closeReason = reason;
     const err = new TickrelayError(ErrorCode.UNAVAILABLE, `connection closed (${reason})`, { closeCode: code });
     this.failInFlight(err);
     this.setState(ConnectionState.CLOSED, code, reason);

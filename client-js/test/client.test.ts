@@ -56,3 +56,16 @@ describe("Client", () => {
     expect(calls).toEqual([]);
   });
 });
+
+describe("options", () => {
+  it("refuses unknown options loudly, with a hint for WebSocket at the top level", () => {
+    const ws = class {} as unknown;
+    expect(() => new Client({ url: "http://h", WebSocket: ws } as never)).toThrow(/unknown option "WebSocket".*connection: \{ WebSocket \}/);
+    expect(() => new Client({ url: "http://h", connection: { WebSockets: ws } } as never)).toThrow(/Client connection: unknown option "WebSockets"/);
+    const c = new Client({ url: "http://h", fetch: (async () => new Response()) as unknown as typeof fetch });
+    expect(() => c.connection({ retry: true } as never)).toThrow(/unknown option "retry"/);
+    expect(() => new Client({ url: "http://h", connection: { WebSocket: ws as never, requestTimeoutMs: 5 } })).not.toThrow();
+    expect(() => new Client({ url: "http://h", tokn: "x" } as never)).toThrow(/known options: url, token, fetch, connection/);
+    expect(() => new Client({ url: "http://h", tokn: "x" } as never)).toThrow(TickrelayError);
+  });
+});

@@ -205,11 +205,14 @@ declare global {
   interface Window {
     tickrelayDemo: {
       ready: boolean;
+      /** How many times the page lost a match and joined again (newcomer.test.ts). */
+      recoveries: number;
+      lastLoss?: string;
       arena: {
-        match: { id: string; pid: number; state: { get(id: number): Pos | undefined } } | null;
+        match: { id: string; pid: number; status: string; state: { get(id: number): Pos | undefined } } | null;
         pending: { pending: unknown[] };
       };
-      chat: { match: { id: string } | null };
+      chat: { match: { id: string; status: string } | null };
       predictedSelf(): Pos | null;
     };
   }
