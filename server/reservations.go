@@ -28,7 +28,7 @@ type Reservation struct {
 	Address   string    `json:"address"` // the owner's WebSocket URL ("" when unknown: use the instance you asked)
 	Owner     Owner     `json:"owner"`
 	Ticket    string    `json:"ticket"`
-	Seat      int       `json:"seat"`
+	Seat      int       `json:"seat,omitempty"` // the caller's slot number (the matchmaker's), 0: none
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
@@ -47,8 +47,10 @@ func (r *Reservations) Reserve(ctx context.Context, matchID, playerID string) (R
 	return r.ReserveIn(ctx, m, playerID, 0)
 }
 
-// ReserveIn is Reserve for a match already located; seat is the number written in the ticket
-// (0: the next one after the players already in the match).
+// ReserveIn is Reserve for a match already located. seat is the caller's own slot number for
+// the player, written in the ticket and the reservation as is (the matchmaker's place in its
+// team order; 0 for the HTTP API): the match does not number seats — pids follow join order —
+// and holds the reservation by player, which is what a JOIN with the ticket redeems.
 func (r *Reservations) ReserveIn(ctx context.Context, m MatchHandle, playerID string, seat int) (Reservation, error) {
 	hold := r.hold
 	if hold <= 0 {
@@ -66,13 +68,6 @@ func (r *Reservations) ReserveIn(ctx context.Context, m MatchHandle, playerID st
 	if err := m.Reserve(ctx, playerID, hold); err != nil {
 		r.joined(playerID, m.ID())
 		return Reservation{}, err
-	}
-	info, err := m.Info(ctx)
-	if err != nil {
-		return Reservation{}, err
-	}
-	if seat <= 0 {
-		seat = info.Players + 1
 	}
 	tok, exp, err := r.auth.IssueJoin(playerID, m.ID(), seat)
 	if err != nil {

@@ -136,3 +136,20 @@ func TestBadFrameErrorNamesItsRequest(t *testing.T) {
 		}
 	}
 }
+
+// A reservation from the HTTP API carries no seat number: the match does not number seats
+// (pids follow join order), so the "seat" it used to show (players + 1 when reserved) was stale
+// and never checked.
+func TestHTTPReservationHasNoStaleSeat(t *testing.T) {
+	ts := startServer(t)
+	_, tok := ts.connect("ann")
+	cr := ts.create(tok, map[string]any{"game": "arena"})
+	bobTok, _ := ts.guest("bob")
+	var res map[string]any
+	if st := ts.do("POST", "/v1/matches/"+cr.Match.ID+"/join", bobTok, nil, &res); st != 200 {
+		t.Fatalf("reserve: %d %v", st, res)
+	}
+	if _, ok := res["seat"]; ok || res["ticket"] == "" {
+		t.Fatalf("reservation %v: want a ticket and no seat", res)
+	}
+}
