@@ -36,6 +36,7 @@ type Match struct {
 	game    string
 	private bool
 	creator string
+	seq     uint64 // creation order in the registry (listings page by it)
 	created time.Time
 	opts    Options
 	clock   Clock
@@ -119,7 +120,7 @@ type Info struct {
 // MemberInfo describes a seat in Info.
 type MemberInfo struct {
 	PID       uint32 `json:"pid"`
-	UserID    string `json:"player_id"`
+	UserID    string `json:"player_id,omitempty"` // shown only to members and the backend
 	Name      string `json:"name"`
 	Connected bool   `json:"connected"`
 }
@@ -389,9 +390,11 @@ func (m *Match) run(t Ticker, onExit func()) {
 		m.metrics.Tick(d, d > interval)
 	}
 	for !m.ended {
-		if pause != nil && m.canSleep() && m.in.depth() == 0 {
-			if m.sleep(pause) && !m.ended {
-				tick() // what woke it (a join, a reservation's expiry) is served at once
+		if pause != nil && m.canSleep() {
+			// An idle match serves a request at once (a join, a reservation, or the deadline
+			// that woke it) rather than at its next tick; then it goes back to sleep.
+			if (m.in.depth() > 0 || m.sleep(pause)) && !m.ended {
+				tick()
 			}
 			continue
 		}

@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"log/slog"
 	mrand "math/rand/v2"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -43,6 +42,7 @@ type Registry struct {
 
 	mu      sync.RWMutex
 	matches map[string]*Match
+	order   orderIndex // the running matches in creation order, for paged listings
 	closed  bool
 	created uint64
 	wg      sync.WaitGroup
@@ -132,6 +132,8 @@ func (r *Registry) Create(o CreateOptions) (*Match, error) {
 	r.matches[m.id] = m
 	n := r.created
 	r.created++
+	m.seq = n
+	r.order.add(m)
 	r.wg.Add(1)
 	r.mu.Unlock()
 
@@ -153,6 +155,7 @@ func (r *Registry) Create(o CreateOptions) (*Match, error) {
 			r.mu.Lock()
 			if r.matches[m.id] == m {
 				delete(r.matches, m.id)
+				r.order.remove(m)
 			}
 			r.mu.Unlock()
 			if r.onEnded != nil {
@@ -239,50 +242,6 @@ func (r *Registry) Len() int {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return len(r.matches)
-}
-
-// Filter selects matches in List.
-type Filter struct {
-	Game           string            // "" any
-	Label          map[string]string // every pair must match
-	HasFreeSeats   bool
-	IncludePrivate bool
-	Limit          int // 0: no limit
-}
-
-// List returns the matches that pass f, oldest first.
-func (r *Registry) List(f Filter) []Info {
-	r.mu.RLock()
-	ms := make([]*Match, 0, len(r.matches))
-	for _, m := range r.matches {
-		ms = append(ms, m)
-	}
-	r.mu.RUnlock()
-	out := make([]Info, 0, len(ms))
-	for _, m := range ms {
-		i := m.Info()
-		if i.Ended || (i.Private && !f.IncludePrivate) || (f.Game != "" && i.Game != f.Game) ||
-			(f.HasFreeSeats && i.Players+i.Reserved >= i.MaxPlayers) {
-			continue
-		}
-		ok := true
-		for k, v := range f.Label {
-			ok = ok && i.Label[k] == v
-		}
-		if ok {
-			out = append(out, i)
-		}
-	}
-	sort.Slice(out, func(a, b int) bool {
-		if !out[a].CreatedAt.Equal(out[b].CreatedAt) {
-			return out[a].CreatedAt.Before(out[b].CreatedAt)
-		}
-		return out[a].ID < out[b].ID
-	})
-	if f.Limit > 0 && len(out) > f.Limit {
-		out = out[:f.Limit]
-	}
-	return out
 }
 
 // Shutdown refuses new matches, stops every running one (EndStopped: members get END), and

@@ -77,8 +77,10 @@ type NodeLoad struct {
 type Bus interface {
 	// Locate finds match id, here or elsewhere. Errors wrap ErrNoMatch when there is none.
 	Locate(ctx context.Context, id string) (MatchHandle, error)
-	// List lists matches (all instances' for a cluster bus).
-	List(ctx context.Context, f game.Filter) ([]MatchInfo, error)
+	// List returns a page of matches (all instances' for a cluster bus) passing f, at most
+	// f.Limit, after the page that ended at cursor ("" the first); next is "" after the last page.
+	// Cursors are opaque to clients (each bus encodes its own).
+	List(ctx context.Context, f game.Filter, cursor string) (page []MatchInfo, next string, err error)
 	// Announce tells the cluster that local match id started (before its creator returns it
 	// to anyone); Withdraw that it ended (called for every match that ends, never blocks).
 	Announce(ctx context.Context, id string) error

@@ -25,13 +25,16 @@ func (b *memoryBus) Locate(_ context.Context, id string) (MatchHandle, error) {
 	return nil, fmt.Errorf("%w %q", ErrNoMatch, id)
 }
 
-func (b *memoryBus) List(_ context.Context, f game.Filter) ([]MatchInfo, error) {
-	infos := b.reg.List(f)
+func (b *memoryBus) List(_ context.Context, f game.Filter, cursor string) ([]MatchInfo, string, error) {
+	infos, next, err := b.reg.Page(f, cursor, f.Limit)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
 	out := make([]MatchInfo, len(infos))
 	for i, info := range infos {
 		out[i] = MatchInfo{Info: info, Owner: b.owner}
 	}
-	return out, nil
+	return out, next, nil
 }
 
 func (b *memoryBus) Announce(context.Context, string) error { return nil }

@@ -51,6 +51,11 @@ type Config struct {
 	UnusedMatchTimeout     time.Duration
 	ReservationTTL         time.Duration // how long a reserved seat is held, and its ticket valid; default 15s, at most 30s
 	MaxReservationsPerUser int           // live seat reservations one user may hold; default 4, <0 no cap (above: 429)
+	MaxLabels              int           // labels per match (and label filters per listing); default 16
+	MaxLabelKey            int           // bytes of a label key; default 32
+	MaxLabelValue          int           // bytes of a label value; default 64
+	ListLimit              int           // matches per listing page (the largest limit accepted); default 100
+	ListMembers            int           // members shown per match in a listing (GET /v1/matches/{id} shows all); default 16
 	MaxFrame               int           // inbound frame limit in bytes; default 16 KiB (above: close 1009)
 	OutboundQueue          int           // per-session outbound queue in bytes; default 1 MiB (above: close 4001)
 	// InputRate is the per-connection budget: tokens per second, paying for every client op
@@ -134,6 +139,14 @@ func (c Config) withDefaults() Config {
 	def(&c.ReservationTTL, 15*time.Second)
 	if c.ReservationTTL > 30*time.Second {
 		c.ReservationTTL = 30 * time.Second
+	}
+	for _, d := range []struct {
+		p *int
+		v int
+	}{{&c.MaxLabels, 16}, {&c.MaxLabelKey, 32}, {&c.MaxLabelValue, 64}, {&c.ListLimit, 100}, {&c.ListMembers, 16}} {
+		if *d.p <= 0 {
+			*d.p = d.v
+		}
 	}
 	if c.MaxReservationsPerUser == 0 {
 		c.MaxReservationsPerUser = 4

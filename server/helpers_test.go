@@ -336,3 +336,27 @@ func (ts *testServer) with(t *testing.T) *testServer {
 	c.t = t
 	return &c
 }
+
+// raw returns the body of a request as text.
+func (ts *testServer) raw(method, path, token string) string {
+	ts.t.Helper()
+	req, _ := http.NewRequest(method, ts.base+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func decodeJSON(t *testing.T, resp *http.Response, out any) {
+	t.Helper()
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		t.Fatal(err)
+	}
+}

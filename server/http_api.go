@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -185,8 +184,13 @@ func (srv *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 		srv.fail(w, fmt.Errorf("%w: no game %q on this server (it has: %s)", game.ErrUnknownGame, req.Game, games))
 		return
 	}
-	if req.MaxPlayers < 0 || req.MaxPlayers > 10000 || len(req.Label) > 16 {
-		srv.fail(w, fmt.Errorf("%w: max_players must be 0–10000 and label at most 16 pairs", errBadRequest))
+	if req.MaxPlayers < 0 || req.MaxPlayers > 10000 {
+		srv.fail(w, fmt.Errorf("%w: max_players must be 0–10000", errBadRequest))
+		return
+	}
+	if err := srv.checkLabels(req.Label); err != nil {
+		srv.metrics.limited.WithLabelValues("labels").Inc()
+		srv.fail(w, err)
 		return
 	}
 	var params []byte
@@ -212,13 +216,13 @@ func (srv *Server) handleCreate(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
 	defer cancel()
-	res, err := srv.res.ReserveIn(ctx, LocalHandle(m, srv.owner()), p.PlayerID, 0)
+	res, err := srv.res.reserveIn(ctx, LocalHandle(m, srv.owner()), p.PlayerID, 0, false)
 	if err != nil {
 		srv.fail(w, err)
 		return
 	}
 	srv.fillAddress(r, &res)
-	writeJSON(w, http.StatusCreated, map[string]any{"match": MatchInfo{Info: m.Info(), Owner: srv.owner()}, "reservation": res})
+	writeJSON(w, http.StatusCreated, map[string]any{"match": MatchInfo{Info: srv.shown(m.Info(), viewer{user: p.PlayerID}, false), Owner: srv.owner()}, "reservation": res})
 }
 
 // CreateMatch starts a match on this instance and announces it to the cluster before
@@ -279,72 +283,6 @@ func (srv *Server) wsAddress(r *http.Request) string {
 		scheme = "wss"
 	}
 	return scheme + "://" + r.Host + "/ws"
-}
-
-func (srv *Server) handleList(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	f := game.Filter{Game: q.Get("game"), HasFreeSeats: q.Get("free") == "true" || q.Get("free") == "1", Label: map[string]string{}}
-	for k, v := range q {
-		if strings.HasPrefix(k, "label.") && len(v) > 0 {
-			f.Label[strings.TrimPrefix(k, "label.")] = v[0]
-		}
-	}
-	f.Limit = 100
-	if ls := q.Get("limit"); ls != "" {
-		l, err := strconv.Atoi(ls)
-		if err != nil || l < 1 || l > 1000 {
-			srv.fail(w, fmt.Errorf("%w: limit must be an integer from 1 to 1000, not %q", errBadRequest, ls))
-			return
-		}
-		f.Limit = l
-	}
-	if fs := q.Get("free"); fs != "" && fs != "true" && fs != "false" && fs != "1" && fs != "0" {
-		srv.fail(w, fmt.Errorf("%w: free must be true or false, not %q", errBadRequest, fs))
-		return
-	}
-	infos, err := srv.bus.List(r.Context(), f)
-	if err != nil {
-		srv.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"matches": infos})
-}
-
-func (srv *Server) handleGet(w http.ResponseWriter, r *http.Request) {
-	m, err := srv.locate(r.Context(), r.PathValue("id"))
-	var ended *endedError
-	if errors.As(err, &ended) {
-		end := endedJSON(ended.rec)
-		writeJSON(w, http.StatusOK, MatchInfo{Info: ended.rec.Info, Owner: srv.owner(), End: &end})
-		return
-	}
-	if err != nil {
-		srv.fail(w, err)
-		return
-	}
-	info, err := m.Info(r.Context())
-	if err != nil {
-		srv.fail(w, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, MatchInfo{Info: info, Owner: m.Owner()})
-}
-
-func (srv *Server) handleJoin(w http.ResponseWriter, r *http.Request) {
-	p, err := srv.player(r)
-	if err != nil {
-		srv.fail(w, err)
-		return
-	}
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-	defer cancel()
-	res, err := srv.res.Reserve(ctx, r.PathValue("id"), p.PlayerID)
-	if err = srv.endedOr(r.PathValue("id"), err); err != nil {
-		srv.fail(w, err)
-		return
-	}
-	srv.fillAddress(r, &res)
-	writeJSON(w, http.StatusOK, res)
 }
 
 func (srv *Server) handlePublish(w http.ResponseWriter, r *http.Request) {

@@ -108,7 +108,7 @@ func TestHTTPErrorsAreJSONWithCodes(t *testing.T) {
 		{"POST", "/v1/matches", `{"game":"counter","params":{"n":"x"}}`, 400, "BAD_REQUEST", "counter"},
 		{"POST", "/v1/matches", `{"game":"arena","params":{"world":-5}}`, 400, "BAD_REQUEST", "bad arena params"},
 		{"GET", "/v1/matches?limit=abc", "", 400, "BAD_REQUEST", `not "abc"`},
-		{"GET", "/v1/matches?limit=0", "", 400, "BAD_REQUEST", "1 to 1000"},
+		{"GET", "/v1/matches?limit=0", "", 400, "BAD_REQUEST", "1 to 100,"},
 		{"GET", "/v1/matches?free=maybe", "", 400, "BAD_REQUEST", "free"},
 	}
 	for _, c := range cases {

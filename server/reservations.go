@@ -52,11 +52,17 @@ func (r *Reservations) Reserve(ctx context.Context, matchID, playerID string) (R
 // team order; 0 for the HTTP API): the match does not number seats — pids follow join order —
 // and holds the reservation by player, which is what a JOIN with the ticket redeems.
 func (r *Reservations) ReserveIn(ctx context.Context, m MatchHandle, playerID string, seat int) (Reservation, error) {
+	return r.reserveIn(ctx, m, playerID, seat, true)
+}
+
+// reserveIn is ReserveIn; counted says whether the reservation counts against the player's
+// live reservations (a creator's seat in its new match does not: MaxMatchesPerUser bounds those).
+func (r *Reservations) reserveIn(ctx context.Context, m MatchHandle, playerID string, seat int, counted bool) (Reservation, error) {
 	hold := r.hold
 	if hold <= 0 {
 		hold = r.auth.JoinWindow()
 	}
-	if r.quota != nil {
+	if r.quota != nil && counted {
 		now := time.Now()
 		if !r.quota.take(playerID, m.ID(), now, now.Add(hold)) {
 			if r.limited != nil {

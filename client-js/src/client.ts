@@ -18,7 +18,8 @@ export interface GuestAuth {
 
 export interface MatchMember {
   pid: number;
-  player_id: string;
+  /** Shown only to the match's members, its creator and the backend (send your token). */
+  player_id?: string;
   name: string;
   connected: boolean;
 }
@@ -29,6 +30,8 @@ export interface MatchInfo {
   label: Record<string, string>;
   private: boolean;
   players: number;
+  /** Seats held by live reservations not yet joined (listings count them as taken). */
+  reserved?: number;
   max_players: number;
   tick: number;
   tick_rate: number;
@@ -61,7 +64,10 @@ export interface ListMatchesFilter {
   free?: boolean;
   /** label.KEY=VALUE filters. */
   label?: Record<string, string>;
+  /** Page size, 1–100 (the server's --list-limit). */
   limit?: number;
+  /** The `next` cursor of the previous page. */
+  cursor?: string;
 }
 
 export interface ClientOptions {
@@ -117,16 +123,22 @@ export class Client {
     return this.http("POST", "/v1/matches", req, true);
   }
 
-  /** GET /v1/matches: public matches. */
+  /** GET /v1/matches: the first page of public matches (see listMatchesPage for the rest). */
   async listMatches(filter: ListMatchesFilter = {}): Promise<MatchInfo[]> {
+    return (await this.listMatchesPage(filter)).matches;
+  }
+
+  /** GET /v1/matches: one page of public matches and the cursor of the next ("" after the last). */
+  async listMatchesPage(filter: ListMatchesFilter = {}): Promise<{ matches: MatchInfo[]; next: string }> {
     const q = new URLSearchParams();
     if (filter.game) q.set("game", filter.game);
     if (filter.free !== undefined) q.set("free", String(filter.free));
     if (filter.limit !== undefined) q.set("limit", String(filter.limit));
+    if (filter.cursor) q.set("cursor", filter.cursor);
     for (const [k, v] of Object.entries(filter.label ?? {})) q.set(`label.${k}`, v);
     const qs = q.toString();
-    const r = await this.http<{ matches: MatchInfo[] | null }>("GET", `/v1/matches${qs ? "?" + qs : ""}`, undefined, false);
-    return r.matches ?? [];
+    const r = await this.http<{ matches: MatchInfo[] | null; next?: string }>("GET", `/v1/matches${qs ? "?" + qs : ""}`, undefined, false);
+    return { matches: r.matches ?? [], next: r.next ?? "" };
   }
 
   /** GET /v1/matches/{id}. */
@@ -134,7 +146,7 @@ export class Client {
     return this.http("GET", `/v1/matches/${encodeURIComponent(id)}`, undefined, false);
   }
 
-  /** POST /v1/matches/{id}/join: reserves a seat; JOIN with the ticket within 30 s. */
+  /** POST /v1/matches/{id}/join: reserves a seat; JOIN with the ticket within 15 s (the server's --reservation-ttl). */
   reserveSeat(id: string): Promise<Reservation> {
     return this.http("POST", `/v1/matches/${encodeURIComponent(id)}/join`, {}, true);
   }

@@ -2,11 +2,14 @@ package cluster
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -177,28 +180,35 @@ func (b *Bus) Locate(ctx context.Context, id string) (server.MatchHandle, error)
 	return &remoteHandle{b: b, e: e}, nil
 }
 
-// List walks the directory (every instance's matches) and filters like game.Registry.List.
-func (b *Bus) List(ctx context.Context, f game.Filter) ([]server.MatchInfo, error) {
+// List walks the directory (every instance's matches) and filters like game.Registry.Page. The
+// cursor (opaque to clients) is the creation time and id of the last match of the page before.
+func (b *Bus) List(ctx context.Context, f game.Filter, cursor string) ([]server.MatchInfo, string, error) {
+	var afterAt int64
+	var afterID string
+	if cursor != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(cursor)
+		at, id, ok := strings.Cut(string(raw), "/")
+		n, perr := strconv.ParseInt(at, 10, 64)
+		if err != nil || !ok || perr != nil {
+			return nil, "", fmt.Errorf("%w: invalid cursor", server.ErrBadRequest)
+		}
+		afterAt, afterID = n, id
+	}
+	dcursor := ""
 	var out []server.MatchInfo
-	cursor := ""
 	for page := 0; page < 100; page++ {
 		lctx, cancel := context.WithTimeout(ctx, b.cfg.RPCTimeout)
-		es, next, err := b.cfg.Directory.List(lctx, cursor, MaxListLimit)
+		es, next, err := b.cfg.Directory.List(lctx, dcursor, MaxListLimit)
 		cancel()
 		if err != nil {
-			return nil, fmt.Errorf("%w: directory: %v", server.ErrUnavailable, err)
+			return nil, "", fmt.Errorf("%w: directory: %v", server.ErrUnavailable, err)
 		}
 		for _, e := range es {
 			i := e.Info
-			if i.Ended || (i.Private && !f.IncludePrivate) || (f.Game != "" && i.Game != f.Game) ||
-				(f.HasFreeSeats && i.Players >= i.MaxPlayers) {
+			if at := i.CreatedAt.UnixNano(); cursor != "" && (at < afterAt || (at == afterAt && i.ID <= afterID)) {
 				continue
 			}
-			ok := true
-			for k, v := range f.Label {
-				ok = ok && i.Label[k] == v
-			}
-			if ok {
+			if f.Matches(i) {
 				if m, local := b.env.Registry.Get(e.ID); local {
 					i = m.Info() // fresher than the last refresh
 				}
@@ -208,7 +218,7 @@ func (b *Bus) List(ctx context.Context, f game.Filter) ([]server.MatchInfo, erro
 		if next == "" {
 			break
 		}
-		cursor = next
+		dcursor = next
 	}
 	sort.Slice(out, func(a, c int) bool {
 		if !out[a].CreatedAt.Equal(out[c].CreatedAt) {
@@ -216,10 +226,13 @@ func (b *Bus) List(ctx context.Context, f game.Filter) ([]server.MatchInfo, erro
 		}
 		return out[a].ID < out[c].ID
 	})
+	next := ""
 	if f.Limit > 0 && len(out) > f.Limit {
 		out = out[:f.Limit]
+		last := out[len(out)-1]
+		next = base64.RawURLEncoding.EncodeToString([]byte(strconv.FormatInt(last.CreatedAt.UnixNano(), 10) + "/" + last.ID))
 	}
-	return out, nil
+	return out, next, nil
 }
 
 // Announce claims local match id in the directory (this instance, its address, its epoch).
