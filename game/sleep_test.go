@@ -94,6 +94,9 @@ func TestEmptyMatchesSleep(t *testing.T) {
 	if d := time.Since(start); d > 500*time.Millisecond {
 		t.Fatalf("a sleeping match took %v to answer a reservation", d)
 	}
+	if err := ms[7].Inspect(ctx, func(*game.Ctx) {}); err != nil { // the tick that answered has published its info
+		t.Fatal(err)
+	}
 	if ms[7].Info().Reserved != 1 {
 		t.Fatalf("reserved %d", ms[7].Info().Reserved)
 	}
