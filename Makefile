@@ -3,6 +3,7 @@
 #   make test   install what tests need, then every test: Go (-race), fuzz (short), JS, browser
 #   make fuzz   every fuzz target for FUZZEXECS executions (default 5,000,000: 1.5-3.5 min each)
 #   make bench  quick benchmarks (≤ 2 min); make bench-full for the whole set
+#   make cluster  a local redis-server and three instances on 127.0.0.1:8081-8083 with the demo
 #   make chaos  arena-cluster under every Redis and instance fault of issue 10, bigger and longer
 #               than make test's short version (≈ 6 min); result lines in bench/out/chaos.jsonl
 SHELL := /bin/bash
@@ -10,7 +11,7 @@ GO ?= go
 LISTEN ?= 127.0.0.1:8080
 BIN := bin/tickrelay
 
-.PHONY: chaos run build sdk deps test test-go test-js lint fuzz fuzz-short bench bench-full clean
+.PHONY: cluster chaos run build sdk deps test test-go test-js lint fuzz fuzz-short bench bench-full clean
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 
@@ -35,6 +36,9 @@ $(DEV_SECRET):
 run: build sdk $(DEV_SECRET)
 	@echo "tickrelay: open http://$(LISTEN)/ for the demo (Ctrl-C stops it)"
 	./$(BIN) --listen $(LISTEN) --demo client-js/demo --sdk client-js/dist/browser --secret-file $(DEV_SECRET)
+
+cluster: build sdk $(DEV_SECRET)
+	@BIN=$(BIN) SECRET=$(DEV_SECRET) bash .ci/cluster.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
