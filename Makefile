@@ -21,6 +21,11 @@ build:
 deps:
 	@bash .ci/deps.sh
 
+# The SDK as an npm tarball (it is not on the registry yet): npm install <path>/bin/tickrelay-client-*.tgz
+sdk-pack: sdk
+	@mkdir -p bin
+	cd client-js && npm pack --silent --pack-destination ../bin
+
 sdk:
 	@[ -d client-js/node_modules ] || (cd client-js && npm ci --no-audit --no-fund --loglevel=error)
 	cd client-js && npm run build --silent
