@@ -215,6 +215,7 @@ func (m *Match) finish() {
 		Op: protocol.OpEnd, Epoch: m.epoch, Tick: m.lastEmit, Reason: m.endReason, Result: m.endResult})
 	told := map[Sink]bool{}
 	for _, mem := range m.order {
+		m.memberEvent(MemberLeft, protocol.LeaveEnded.String())
 		if mem.sink != nil {
 			told[mem.sink] = true
 			mem.sink.Deliver(frame, nil)

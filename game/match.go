@@ -49,6 +49,7 @@ type Match struct {
 	done     chan struct{}
 	info     atomic.Pointer[Info]
 	tickNow  atomic.Uint32
+	ticks    tickStats     // recent tick durations (tickstats.go)
 	sleeps   atomic.Uint64 // times the match went to sleep (sleep.go)
 
 	// owned by the match goroutine
@@ -115,6 +116,10 @@ type Info struct {
 	// member user ids, the server shows it only to members and the backend.
 	Creator string `json:"creator,omitempty"`
 	Ended   bool   `json:"ended"`
+	// TickP99Micros is the 99th percentile of the match's last 256 tick durations in
+	// microseconds, and Overruns the ticks that took longer than the tick interval.
+	TickP99Micros int64  `json:"tick_p99_us"`
+	Overruns      uint64 `json:"overruns"`
 }
 
 // MemberInfo describes a seat in Info.
@@ -138,6 +143,8 @@ func (m *Match) Done() <-chan struct{} { return m.done }
 func (m *Match) Info() Info {
 	i := *m.info.Load()
 	i.Tick = m.tickNow.Load()
+	i.TickP99Micros = m.ticks.p99.Load() / 1e3
+	i.Overruns = m.ticks.overruns.Load()
 	return i
 }
 
@@ -388,6 +395,7 @@ func (m *Match) run(t Ticker, onExit func()) {
 		}
 		d := time.Since(start)
 		m.metrics.Tick(d, d > interval)
+		m.ticks.observe(d, d > interval)
 	}
 	for !m.ended {
 		if pause != nil && m.canSleep() {
@@ -488,6 +496,7 @@ func (m *Match) handle(msg *inMsg, bytes []byte, pids []uint32, now time.Time) {
 			m.logic.Leave(&m.ctx, &mem.Player, protocol.LeaveDropped)
 			m.infoDirty = true
 			m.log.Info("player dropped", "pid", mem.PID, "user", mem.UserID, "reason", protocol.LeaveDropped.String(), "grace", m.opts.ReconnectGrace)
+			m.memberEvent(MemberDropped, protocol.LeaveDropped.String())
 			return
 		}
 		mem.sink = nil // it asked: no Detached
@@ -570,6 +579,7 @@ func (m *Match) handleJoin(j *joinReq, sink Sink, req uint32, now time.Time) {
 		m.attach(mem, sink)
 		mem.joining, mem.joinReq, mem.syncing = true, req, false
 		m.log.Info("player rejoined", "pid", mem.PID, "user", j.userID)
+		m.memberEvent(MemberRejoined, "")
 		answer(mem.PID, nil)
 		return
 	}
@@ -606,6 +616,7 @@ func (m *Match) handleJoin(j *joinReq, sink Sink, req uint32, now time.Time) {
 	m.addEvent(nil, protocol.EventJoin, mem.PID, data)
 	m.infoDirty = true
 	m.log.Info("player joined", "pid", mem.PID, "user", j.userID, "name", j.name, "players", len(m.order))
+	m.memberEvent(MemberJoined, "")
 	answer(mem.PID, nil)
 }
 
@@ -650,6 +661,7 @@ func (m *Match) removeMember(mem *member, reason protocol.LeaveReason) {
 	}
 	mem.Connected = false
 	m.log.Info("player left", "pid", mem.PID, "user", mem.UserID, "reason", reason.String(), "players", len(m.order))
+	m.memberEvent(MemberLeft, reason.String())
 	m.logic.Leave(&m.ctx, &mem.Player, reason)
 	m.addEvent(nil, protocol.EventLeave, mem.PID, []byte{byte(reason)})
 	if mem.sink != nil {

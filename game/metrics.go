@@ -52,3 +52,25 @@ func (nopMatch) Tick(time.Duration, bool) {}
 func (nopMatch) Delta(int, int)           {}
 func (nopMatch) Inbox(int)                {}
 func (nopMatch) Ended(protocol.EndReason) {}
+
+// MemberMetrics is an optional extension of MatchMetrics: it counts seats taken and freed.
+// Called from the match goroutine.
+type MemberMetrics interface {
+	// Member counts one event (MemberJoined, MemberRejoined, MemberLeft, MemberDropped) with
+	// the leave reason's name for MemberLeft and MemberDropped (LEFT, KICKED, TIMEOUT, ENDED, …).
+	Member(event, reason string)
+}
+
+// Events passed to MemberMetrics.Member.
+const (
+	MemberJoined   = "join"   // a new seat was taken
+	MemberRejoined = "rejoin" // a seated user came back (a dropped player, or a second connection)
+	MemberLeft     = "leave"  // a seat was freed for good (reason: why)
+	MemberDropped  = "drop"   // a member's connection was lost; the seat waits for the reconnect grace
+)
+
+func (m *Match) memberEvent(event, reason string) {
+	if mm, ok := m.metrics.(MemberMetrics); ok {
+		mm.Member(event, reason)
+	}
+}

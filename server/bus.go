@@ -123,6 +123,7 @@ type BusEnv struct {
 	// TakeSession hands over a session of this instance to another one where its client
 	// resumes (false: no such session, or the token or user is wrong).
 	TakeSession func(id, token, user string) (SessionSeat, bool)
+	Stats       func() NodeStats // the instance's figures, for a cluster bus's heartbeats (nil: none)
 }
 
 // BusFactory builds the bus when the server starts (Config.Bus).

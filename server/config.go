@@ -20,6 +20,7 @@ type Config struct {
 	AdminOptional bool
 	PublicURL     string // base URL announced in seat reservations (ws://host:port); default from the request's Host
 	NodeID        string // this instance's name in listings and the cluster; default "local"
+	Version       string // reported in tickrelay_build_info and the node registry; default "dev"
 
 	Secret     []byte        // HS256 secret for tokens; default a random one (tokens die with the process)
 	Issuer     string        // token issuer; default "tickrelay"
@@ -109,6 +110,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.NodeID == "" {
 		c.NodeID = "local"
+	}
+	if c.Version == "" {
+		c.Version = "dev"
 	}
 	if c.Issuer == "" {
 		c.Issuer = "tickrelay"

@@ -60,6 +60,13 @@ func (srv *Server) NodeID() string { return srv.cfg.NodeID }
 // same body limit. It may be called before or after Serve.
 func (srv *Server) Handle(pattern string, h http.Handler) { srv.mux.Handle(pattern, h) }
 
+// HandleAdmin mounts h at pattern on the admin listener (beside pprof, /metrics and /readyz):
+// for operator tools such as server/console. It may be called before or after Start.
+func (srv *Server) HandleAdmin(pattern string, h http.Handler) { srv.adminMux.Handle(pattern, h) }
+
+// AdminHandler is the admin listener's handler (tests serve it on a listener of their own).
+func (srv *Server) AdminHandler() http.Handler { return srv.adminHandler }
+
 // Authenticate verifies the request's bearer session token.
 func (srv *Server) Authenticate(r *http.Request) (auth.Session, error) { return srv.player(r) }
 

@@ -50,7 +50,7 @@ func (srv *Server) routes() http.Handler {
 			fmt.Fprintln(w, "API: POST /v1/auth/guest, GET /v1/matches, WebSocket /ws (see server/API.md).")
 		})
 	}
-	return limitBodies(srv.cors(jsonFallback(mux)))
+	return srv.metrics.instrument(limitBodies(srv.cors(jsonFallback(mux))))
 }
 
 // limitBodies caps every request body at maxBody.
@@ -64,9 +64,10 @@ func limitBodies(h http.Handler) http.Handler {
 }
 
 type apiError struct {
-	Code    int    `json:"code"`
-	Name    string `json:"name"`
-	Message string `json:"message"`
+	Code      int    `json:"code"`
+	Name      string `json:"name"`
+	Message   string `json:"message"`
+	RequestID string `json:"request_id,omitempty"` // the response's X-Request-Id
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -77,13 +78,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeError(w http.ResponseWriter, code protocol.ErrorCode, msg string) {
-	writeJSON(w, httpStatus(code), map[string]apiError{"error": {Code: int(code), Name: codeName(code), Message: protocol.OneLine(msg)}})
+	writeJSON(w, httpStatus(code), map[string]apiError{"error": {Code: int(code), Name: codeName(code), Message: protocol.OneLine(msg),
+		RequestID: w.Header().Get(RequestIDHeader)}})
 }
 
 func (srv *Server) fail(w http.ResponseWriter, err error) {
 	code := codeOf(err)
 	if code == protocol.ErrCodeInternal {
-		srv.log.Error("http request failed", "err", err)
+		srv.log.Error("http request failed", "err", err, "request_id", w.Header().Get(RequestIDHeader))
 		writeError(w, code, "internal error")
 		return
 	}

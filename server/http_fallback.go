@@ -50,7 +50,8 @@ func allowedMethods(mux *http.ServeMux, r *http.Request) []string {
 
 // writeErrorStatus is writeError with an HTTP status of its own (405 has no code of its own).
 func writeErrorStatus(w http.ResponseWriter, status int, code protocol.ErrorCode, msg string) {
-	writeJSON(w, status, map[string]apiError{"error": {Code: int(code), Name: codeName(code), Message: protocol.OneLine(msg)}})
+	writeJSON(w, status, map[string]apiError{"error": {Code: int(code), Name: codeName(code), Message: protocol.OneLine(msg),
+		RequestID: w.Header().Get(RequestIDHeader)}})
 }
 
 // jsonNotFound makes a file server's 404 a JSON error like every other.

@@ -36,6 +36,7 @@ type metrics struct {
 	messagesRefused prometheus.Counter
 	payloadsRefused prometheus.Counter
 	matchLimited    *prometheus.CounterVec
+	ops             opsMetrics // metrics_ops.go
 }
 
 func newMetrics(matches func() float64) *metrics {

@@ -26,22 +26,26 @@ import (
 // Server is one tickrelay instance: the HTTP API, the WebSocket endpoint, the match registry
 // and the bus. Build it with New, run it with Serve (or Start), stop it with Shutdown.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	reg      *game.Registry
-	bus      Bus
-	res      *Reservations
-	auth     *auth.Authority
-	hub      *hub
-	conns    *connCounter
-	guests   *keyLimiter // guest tokens per client IP
-	created  *matchQuota // live matches per creating user
-	proxies  proxies     // trusted reverse proxies
-	metrics  *metrics
-	upgrader *gws.Upgrader
-	mux      *http.ServeMux
-	handler  http.Handler
-	idleHold atomic.Pointer[func(user string) bool] // SetIdleHold
+	cfg          Config
+	log          *slog.Logger
+	reg          *game.Registry
+	bus          Bus
+	res          *Reservations
+	auth         *auth.Authority
+	hub          *hub
+	conns        *connCounter
+	guests       *keyLimiter // guest tokens per client IP
+	created      *matchQuota // live matches per creating user
+	proxies      proxies     // trusted reverse proxies
+	metrics      *metrics
+	upgrader     *gws.Upgrader
+	mux          *http.ServeMux
+	adminMux     *http.ServeMux // HandleAdmin
+	adminHandler http.Handler
+	handler      http.Handler
+	idleHold     atomic.Pointer[func(user string) bool] // SetIdleHold
+	started      time.Time
+	cpu          cpuMeter // Stats (nodestats.go)
 
 	http      *http.Server
 	admin     *http.Server
@@ -94,7 +98,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RelayShare > cfg.RelayBudget {
 		return nil, fmt.Errorf("server: the relay share (%d bytes) must be at most the relay budget (%d bytes)", cfg.RelayShare, cfg.RelayBudget)
 	}
-	srv := &Server{cfg: cfg, log: cfg.Log, hub: newHub(cfg.ResumeWindow), stop: make(chan struct{}), drain: make(chan struct{}),
+	srv := &Server{cfg: cfg, log: cfg.Log, started: time.Now(), hub: newHub(cfg.ResumeWindow), stop: make(chan struct{}), drain: make(chan struct{}),
 		conns:  newConnCounter(cfg.MaxConns, cfg.MaxConnsPerUser, cfg.MaxConnsPerIP),
 		guests: newKeyLimiter(cfg.GuestRate, cfg.GuestBurst), created: newMatchQuota(cfg.MaxMatchesPerUser)}
 	var err error
@@ -128,9 +132,16 @@ func New(cfg Config) (*Server, error) {
 			}
 		}})
 	srv.reg = reg
+	srv.metrics.addOps(cfg.Version, func() float64 {
+		n := 0
+		for _, i := range reg.List(game.Filter{IncludePrivate: true}) {
+			n += i.Players
+		}
+		return float64(n)
+	})
 	if cfg.Bus != nil {
 		srv.bus, err = cfg.Bus(BusEnv{Registry: reg, Node: cfg.NodeID, PublicURL: cfg.PublicURL, Log: cfg.Log,
-			Metrics: srv.metrics.reg, Sessions: func() int { return srv.hub.len() }, TakeSession: srv.takeSession})
+			Metrics: srv.metrics.reg, Sessions: func() int { return srv.hub.len() }, TakeSession: srv.takeSession, Stats: srv.Stats})
 		if err != nil {
 			return nil, fmt.Errorf("bus: %w", err)
 		}
@@ -143,6 +154,7 @@ func New(cfg Config) (*Server, error) {
 	srv.res.limited = func() { srv.metrics.limited.WithLabelValues("reservations_user").Inc() }
 	srv.upgrader = srv.newUpgrader()
 	srv.handler = srv.routes()
+	srv.adminHandler = srv.adminRoutes()
 	return srv, nil
 }
 
@@ -181,7 +193,8 @@ func (srv *Server) adminRoutes() http.Handler {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	mux.Handle("/metrics", promHandler(srv.metrics))
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, r *http.Request) { srv.ready(w, true) })
-	return mux
+	srv.adminMux = mux
+	return srv.metrics.instrument(mux)
 }
 
 // Start listens on cfg.Listen (and cfg.Admin) and serves in the background.
@@ -202,7 +215,7 @@ func (srv *Server) Start() error {
 			return fmt.Errorf("admin listener: %w", err)
 		}
 		srv.adminAddr.Store(aln.Addr())
-		srv.admin = &http.Server{Handler: srv.adminRoutes(), ReadHeaderTimeout: 5 * time.Second}
+		srv.admin = &http.Server{Handler: srv.adminHandler, ReadHeaderTimeout: 5 * time.Second}
 		srv.wg.Add(1)
 		go func() {
 			defer srv.wg.Done()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/lxzan/gws"
@@ -42,6 +43,9 @@ type session struct {
 	idle      *time.Timer
 	ping      *time.Timer
 	touched   int64 // unix nanos of the last read-deadline push
+
+	pingAt atomic.Int64 // unix nanos the last server ping was queued (0: answered)
+	rtt    atomic.Int64 // nanoseconds from that ping to its pong (ConnStats)
 
 	mu          sync.Mutex
 	id          string      // guarded by mu: changes when a RESUME adopts an older session
@@ -376,6 +380,7 @@ func (s *session) resume(m *protocol.ClientMsg) {
 	if old == nil {
 		if _, single := s.srv.bus.(*memoryBus); single { // no other instance could have it
 			s.log.Info("resume refused", "session", m.Session, "reason", protocol.ErrCodeResumeFailed.String())
+			s.srv.metrics.ops.resumes.WithLabelValues("refused").Inc()
 			s.fail(errResume, m.Op, m.Req)
 			return
 		}
@@ -405,6 +410,7 @@ func (s *session) resume(m *protocol.ClientMsg) {
 		matchID = match.ID()
 	}
 	s.log.Info("session resumed", "session", m.Session, "match", matchID, "pid", pid, "took_over_live", old.conn != nil && old != s)
+	s.srv.metrics.ops.resumes.WithLabelValues("resumed").Inc()
 	if match != nil {
 		if s.idle != nil {
 			s.idle.Stop()
@@ -431,6 +437,7 @@ func (s *session) resumeElsewhere(m *protocol.ClientMsg) {
 	refuse := func(why error) {
 		s.joinDone()
 		s.log.Info("resume refused", "session", id, "reason", protocol.ErrCodeResumeFailed.String(), "why", why)
+		s.srv.metrics.ops.resumes.WithLabelValues("refused").Inc()
 		s.fail(errResume, op, req)
 	}
 	if !s.srv.track(func() {
@@ -460,6 +467,7 @@ func (s *session) resumeElsewhere(m *protocol.ClientMsg) {
 		s.srv.hub.rename(oldID, s)
 		s.send(protocol.AppendServer(nil, &protocol.ServerMsg{Op: protocol.OpResumed, Req: req, Session: id, ResumeToken: newTok}))
 		s.log.Info("session resumed from another instance", "session", id, "match", seat.MatchID, "pid", seat.PID)
+		s.srv.metrics.ops.resumes.WithLabelValues("resumed").Inc()
 		if match != nil {
 			if s.idle != nil {
 				s.idle.Stop()

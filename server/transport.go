@@ -245,6 +245,7 @@ func (s *session) schedulePing() {
 		if closing {
 			return
 		}
+		s.pingAt.Store(time.Now().UnixNano())
 		s.w.control(gws.OpcodePing, nil)
 		s.ping.Reset(s.srv.cfg.PingInterval)
 	})
@@ -265,7 +266,13 @@ func (h *wsHandler) OnPing(c *gws.Conn, payload []byte) {
 	s.w.control(gws.OpcodePong, payload) // through the writer: one socket writer at a time
 }
 
-func (h *wsHandler) OnPong(c *gws.Conn, payload []byte) { sessionOf(c).touch() }
+func (h *wsHandler) OnPong(c *gws.Conn, payload []byte) {
+	s := sessionOf(c)
+	s.touch()
+	if at := s.pingAt.Swap(0); at != 0 {
+		s.rtt.Store(time.Now().UnixNano() - at)
+	}
+}
 
 func (h *wsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {
 	defer msg.Close()

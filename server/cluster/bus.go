@@ -97,7 +97,8 @@ type Bus struct {
 	epochs  map[string]uint32       // local matches announced, by id
 	closed  bool
 
-	nodes   atomic.Pointer[[]NodeInfo] // the live nodes as of the last heartbeat
+	nodes   atomic.Pointer[[]NodeInfo]   // the live nodes as of the last heartbeat
+	admin   atomic.Pointer[AdminHandler] // HandleAdmin (admin.go)
 	started time.Time
 }
 
@@ -384,6 +385,14 @@ func (b *Bus) heartbeat() {
 		Load: b.load(), Started: b.started}
 	if b.env.Sessions != nil {
 		n.Sessions = b.env.Sessions()
+	}
+	if b.env.Stats != nil {
+		st := b.env.Stats()
+		n.Players, n.CPU, n.Memory, n.TickP99, n.Overruns = st.Players, st.CPU, st.Memory, st.TickP99.Seconds(), st.Overruns
+		n.Sampled = time.Now()
+	}
+	if err := b.cfg.Broker.Health(); err != nil {
+		n.Health = err.Error()
 	}
 	if err := b.cfg.Directory.Heartbeat(ctx, n); err != nil {
 		b.log.Warn("cluster: heartbeat failed", "err", err)

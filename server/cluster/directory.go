@@ -56,6 +56,15 @@ type NodeInfo struct {
 	Matches  int       `json:"matches"`
 	Load     float64   `json:"load"` // 0 idle .. 1 full (the instance's own estimate)
 	Started  time.Time `json:"started"`
+	// The instance's figures for operators (server.NodeStats; the console shows them). Zero
+	// from an instance that does not report them.
+	Players  int       `json:"players,omitempty"`
+	CPU      float64   `json:"cpu,omitempty"`      // cores used
+	Memory   uint64    `json:"memory,omitempty"`   // resident bytes
+	TickP99  float64   `json:"tick_p99,omitempty"` // seconds: the worst local match's tick p99
+	Overruns uint64    `json:"overruns,omitempty"` // ticks over their interval in running matches
+	Health   string    `json:"health,omitempty"`   // "" ok, else why its bus is degraded
+	Sampled  time.Time `json:"sampled,omitempty"`  // when the figures were read
 }
 
 // MatchEntry is one match in the directory.

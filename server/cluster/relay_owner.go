@@ -198,6 +198,10 @@ func (b *Bus) handleRequest(msg []byte) {
 		b.handleTake(&q)
 		return
 	}
+	if q.Kind == kAdmin {
+		b.serveAdmin(&q)
+		return
+	}
 	r, err := b.relayFor(q.Match)
 	if err != nil {
 		b.refuse(&q, err)

@@ -18,8 +18,8 @@ import (
 //     within a channel: a member's JOINED must reach its instance before the delta that
 //     follows it, and its join answer before either.
 //   - a node's channel: requests to the instance that owns a match (joins, inputs, leaves,
-//     syncs, messages, watches, reservations, info, publishes) and the answers to requests
-//     that have one (kAnswer).
+//     syncs, messages, watches, reservations, info, publishes), operator requests (kAdmin),
+//     and the answers to requests that have one (kAnswer).
 //
 // Frames inside are tickrelay protocol frames, relayed byte for byte.
 type kind uint8
@@ -43,6 +43,7 @@ const (
 	kPublish kind = 19 // node channel, answered: publish payload Bin
 	kAnswer  kind = 20 // node channel: the answer to request RPC: Code (0: ok), Str, Bin
 	kTake    kind = 21 // node channel, answered: hand over session Str (token Str2, user in Bin): Str = match, PID
+	kAdmin   kind = 22 // node channel, answered: operator request Str (args Bin) for the node's AdminHandler (admin.go)
 )
 
 // wmsg is any relay message but kTick (see tickMsg). Unused fields are zero.
