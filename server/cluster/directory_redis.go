@@ -41,7 +41,18 @@ func NewRedisDirectory(rc RedisConfig, cfg DirectoryConfig) (*RedisDirectory, er
 	if cfg.Metrics == nil {
 		cfg.Metrics = rc.Metrics
 	}
-	return &RedisDirectory{cfg: cfg, rc: rc, uni: uni}, nil
+	d := &RedisDirectory{cfg: cfg, rc: rc, uni: uni}
+	d.warmUp()
+	return d, nil
+}
+
+// warmUp makes a first keyed call, so that a cluster client has loaded the slot map and the
+// command table (COMMAND) before the first burst of real calls queues behind that; errors are
+// ignored (Redis may be down now: every call reports it).
+func (d *RedisDirectory) warmUp() {
+	ctx, cancel := d.call(context.Background())
+	defer cancel()
+	_ = d.uni.Exists(ctx, d.cfg.Names.NodeIndex()).Err()
 }
 
 // takeLua applies the claim rules (Directory's doc) to entries of one bucket.
