@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -305,3 +306,44 @@ func decodeEvents(t *testing.T, raw []byte) []rawEvent {
 func hexOf(b []byte) string { return hex.EncodeToString(b) }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+// The stream's "end" has one shape: reason from the END table with its name, the result, a message.
+func TestStreamEndShape(t *testing.T) {
+	ts := startServer(t, withCounter)
+	tok, _ := ts.guest("s")
+	cr := ts.create(tok, map[string]any{"game": "counter", "params": map[string]any{"n": 4}})
+	resp, err := http.Get(ts.base + "/v1/matches/" + cr.Match.ID + "/stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	m, _ := ts.srv.Registry().Get(cr.Match.ID)
+	sc := bufio.NewScanner(resp.Body)
+	var event string
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "event: ") {
+			event = strings.TrimPrefix(line, "event: ")
+			if event == "state" {
+				m.Stop(protocol.EndFinished) // the snapshot is out: end it
+			}
+			continue
+		}
+		if event == "end" && strings.HasPrefix(line, "data: ") {
+			var end struct {
+				Reason     int    `json:"reason"`
+				ReasonName string `json:"reason_name"`
+				Result     any    `json:"result"`
+				Message    string `json:"message"`
+			}
+			if err := json.Unmarshal([]byte(strings.TrimPrefix(line, "data: ")), &end); err != nil {
+				t.Fatal(err)
+			}
+			if end.Reason != int(protocol.EndFinished) || end.ReasonName != "FINISHED" || end.Message == "" {
+				t.Fatalf("end %+v", end)
+			}
+			return
+		}
+	}
+	t.Fatalf("no end event: %v", sc.Err())
+}

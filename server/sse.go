@@ -65,10 +65,10 @@ func (srv *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 		case <-r.Context().Done():
 			return
 		case <-srv.drain:
-			write("end", map[string]string{"reason": "server shutting down"})
+			write("end", sseEnd(protocol.EndStopped, nil, "server shutting down"))
 			return
 		case <-sink.gone:
-			write("end", map[string]string{"reason": "slow"})
+			write("end", sseEnd(0, nil, "this stream fell too far behind and was closed; the match goes on"))
 			return
 		case <-heartbeat.C:
 			_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
@@ -109,7 +109,7 @@ func (srv *Server) handleStream(w http.ResponseWriter, r *http.Request) {
 					return
 				}
 			case protocol.OpEnd:
-				write("end", map[string]any{"reason": msg.Reason, "result": plain(msg.Result)})
+				write("end", sseEnd(msg.Reason, msg.Result, "the match ended"))
 				return
 			}
 		}
@@ -237,4 +237,14 @@ func plainEntitiesValue(v any, schema []string) any {
 		ents[id] = named
 	}
 	return ents
+}
+
+// sseEnd is the one shape of an "end" event: reason from the END table (0 when only this stream
+// ended, not the match), its name, the game's result as JSON (null when none), and a message.
+func sseEnd(reason protocol.EndReason, result []byte, message string) map[string]any {
+	name := ""
+	if reason != 0 {
+		name = reason.String()
+	}
+	return map[string]any{"reason": int(reason), "reason_name": name, "result": plain(result), "message": message}
 }
