@@ -252,3 +252,46 @@ func TestSyncFloodLeavesOtherMembersAlone(t *testing.T) {
 		t.Errorf("the flooder: closed=%v with %d, want closed with %d", flooderClosed, fl.code(), protocol.CloseRateLimit)
 	}
 }
+
+// HELLO verifies a JWT (~28 µs): a flood of them is paid for at the budget's auth price, so a
+// connection gets a handful answered and is then closed, instead of every one (before: 20,000
+// HELLOs, 20,000 WELCOMEs).
+func TestHelloFloodPaysForItsSignatures(t *testing.T) {
+	const hellos = 5000
+	ts := startServer(t)
+	c, tok := ts.connect("hello")
+	frame := protocol.AppendClient(nil, &protocol.ClientMsg{Op: protocol.OpHello, Req: 1, Token: tok, Client: "flood"})
+	var batch []byte
+	for k := 0; k < 50; k++ { // raw frames, 50 per write (zero mask key, as RFC 6455 allows)
+		batch = append(batch, 0x82, 0xfe, byte(len(frame)>>8), byte(len(frame)), 0, 0, 0, 0)
+		batch = append(batch, frame...)
+	}
+	start := time.Now()
+	for i := 0; i < hellos/50; i++ {
+		if _, err := c.conn.NetConn().Write(batch); err != nil {
+			break
+		}
+	}
+	welcomes, limited := 0, false
+	for done := false; !done; {
+		select {
+		case f := <-c.frames:
+			var m protocol.ServerMsg
+			if protocol.DecodeServer(f, &m) == nil {
+				welcomes += map[bool]int{true: 1}[m.Op == protocol.OpWelcome]
+				limited = limited || (m.Op == protocol.OpError && m.Code == protocol.ErrCodeRateLimited)
+			}
+		case <-c.done:
+			done = true
+		case <-time.After(10 * time.Second):
+			t.Fatal("the HELLO flood was not closed within 10 s")
+		}
+	}
+	cfg := ts.srv.cfg
+	most := int((float64(cfg.InputBurst)+cfg.InputRate*time.Since(start).Seconds())/float64(cfg.AuthOpCost)) + 1
+	t.Logf("%d HELLOs with a token: %d answered, RATE_LIMITED=%v, closed %d after %v", hellos, welcomes, limited, c.code(), time.Since(start).Round(time.Millisecond))
+	if welcomes > most || !limited || c.code() != uint16(protocol.CloseRateLimit) {
+		t.Fatalf("%d WELCOMEs (at most %d), RATE_LIMITED %v, close %d: want the flood paid for and closed with %d",
+			welcomes, most, limited, c.code(), protocol.CloseRateLimit)
+	}
+}
