@@ -32,7 +32,14 @@ func (srv *Server) routes() http.Handler {
 	mux.HandleFunc("GET /v1/matches/{id}/stream", srv.handleStream)
 	mux.HandleFunc("GET /v1/games", srv.handleGames)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		// The process is alive (200) either way; "bus" says whether the cluster bus works
+		// (degraded while Redis is lost: local matches go on, relaying waits). The reason is
+		// on the admin listener's /readyz.
+		bus := "ok"
+		if srv.bus.Health() != nil {
+			bus = "degraded"
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "bus": bus})
 	})
 	mux.HandleFunc("GET /readyz", srv.handleReady)
 	if srv.cfg.PublicMetrics {

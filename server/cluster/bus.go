@@ -100,6 +100,12 @@ type Bus struct {
 	nodes   atomic.Pointer[[]NodeInfo]   // the live nodes as of the last heartbeat
 	admin   atomic.Pointer[AdminHandler] // HandleAdmin (admin.go)
 	started time.Time
+	live    struct {
+		sync.Mutex
+		known   map[string]bool      // nodes seen in the registry or owning a relayed match
+		missing map[string]time.Time // known nodes absent from the registry, since
+		lastOK  time.Time            // the last successful read of the registry
+	}
 }
 
 var _ server.Bus = (*Bus)(nil)
@@ -115,6 +121,7 @@ func newBus(cfg BusConfig, env server.BusEnv) (*Bus, error) {
 	b := &Bus{cfg: cfg, env: env, node: env.Node, log: env.Log, names: cfg.Names, stop: make(chan struct{}),
 		owned: map[string]*ownerRelay{}, remotes: map[string]*remoteMatch{}, calls: map[uint64]chan wmsg{},
 		epochs: map[string]uint32{}, started: time.Now()}
+	b.live.known, b.live.missing = map[string]bool{}, map[string]time.Time{}
 	if b.log == nil {
 		b.log = slog.Default()
 	}
@@ -428,22 +435,48 @@ func (b *Bus) heartbeat() {
 	}
 	if ns, err := b.cfg.Directory.Nodes(ctx); err == nil {
 		b.nodes.Store(&ns)
+		b.observe(ns)
 		b.m.setNodes(ns)
 	}
 }
 
-// alive reports whether node is in the registry as of the last heartbeat.
-func (b *Bus) alive(node string) bool {
-	ns := b.nodes.Load()
-	if ns == nil {
-		return true
+// observe records a successful read of the node registry. A node counts as dead only once it
+// has been missing from reads that succeeded over a whole NodeTTL: while Redis is unreachable
+// nobody is declared dead, and after Redis comes back (its keys lost) every node has a
+// heartbeat period to write its key again before it is missed.
+func (b *Bus) observe(ns []NodeInfo) {
+	now := time.Now()
+	b.live.Lock()
+	defer b.live.Unlock()
+	b.live.lastOK = now
+	present := make(map[string]bool, len(ns))
+	for _, n := range ns {
+		present[n.Name] = true
+		b.live.known[n.Name] = true
+		delete(b.live.missing, n.Name)
 	}
-	for _, n := range *ns {
-		if n.Name == node {
-			return true
+	for name := range b.live.known {
+		if !present[name] {
+			if _, ok := b.live.missing[name]; !ok {
+				b.live.missing[name] = now
+			}
 		}
 	}
-	return false
+}
+
+// know adds node to the nodes watched for liveness (the owner of a match relayed here).
+func (b *Bus) know(node string) {
+	b.live.Lock()
+	b.live.known[node] = true
+	b.live.Unlock()
+}
+
+// alive reports whether node is alive as far as the registry says (see observe).
+func (b *Bus) alive(node string) bool {
+	b.live.Lock()
+	defer b.live.Unlock()
+	since, missing := b.live.missing[node]
+	return !missing || b.live.lastOK.Sub(since) < DefaultNodeTTL
 }
 
 // checkLiveness ends relayed matches whose owner is gone and drops the remote members of

@@ -88,6 +88,7 @@ func (b *Bus) link(ctx context.Context, e MatchEntry) (*remoteMatch, error) {
 		return nil, fmt.Errorf("%w: subscribe: %v", server.ErrUnavailable, err)
 	}
 	b.m.links.Inc()
+	b.know(e.Node)
 	return rm, nil
 }
 
