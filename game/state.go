@@ -148,16 +148,20 @@ func (e *Entity) slot(k Key) *slot {
 	return &e.fields[k]
 }
 
-// Set sets public field k. Setting the value it already has records nothing.
+// Set sets public field k. Setting the value it already has records nothing. It panics if k is
+// a private field of the entity (a field keeps its kind: see SetPrivate).
 func (e *Entity) Set(k Key, v Value) *Entity {
 	if e.gone {
 		return e
 	}
 	s := e.slot(k)
+	if s.set && s.private {
+		panic(fmt.Sprintf("game: field %d of entity %d is private: set it with SetPrivate (a field keeps its kind)", k, e.id))
+	}
 	if s.set && !s.private && s.v == v {
 		return e
 	}
-	s.v, s.set, s.private, s.dirty = v, true, false, true
+	s.v, s.set, s.dirty = v, true, true
 	if !e.added && !e.dirty {
 		e.dirty = true
 		e.st.dirty = append(e.st.dirty, e)
@@ -165,14 +169,18 @@ func (e *Entity) Set(k Key, v Value) *Entity {
 	return e
 }
 
-// SetPrivate sets field k visible only to the entity's owner. A field is either public or
-// private; changing its kind is allowed but a field made private is not erased from the other
-// players' mirrors.
+// SetPrivate sets field k visible only to the entity's owner. A field is public or private for
+// the life of the entity: the protocol cannot take a public value back from the other players'
+// mirrors (nor a private one from the owner's), so setting a public field private (or, with
+// Set, a private one public) panics, like any game bug. Use another key.
 func (e *Entity) SetPrivate(k Key, v Value) *Entity {
 	if e.gone {
 		return e
 	}
 	s := e.slot(k)
+	if s.set && !s.private {
+		panic(fmt.Sprintf("game: field %d of entity %d is public: a field keeps its kind", k, e.id))
+	}
 	if s.set && s.private && s.v == v {
 		return e
 	}

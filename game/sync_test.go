@@ -190,3 +190,22 @@ func jsonString(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// A field keeps its kind: a public value cannot be taken back from the other players' mirrors,
+// so a game that makes it private (or a private field public) has a bug, and its match ends.
+func TestFieldKindChangeEndsTheMatch(t *testing.T) {
+	for name, change := range map[string]func(*game.Entity){
+		"public to private": func(e *game.Entity) { e.Set(0, game.Int(1)).SetPrivate(0, game.Int(2)) },
+		"private to public": func(e *game.Entity) { e.SetPrivate(4, game.Int(1)).Set(4, game.Int(2)) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, blank)
+			m := e.create(game.CreateOptions{Game: "blank"})
+			err := m.Inspect(context.Background(), func(c *game.Ctx) { change(c.State().Spawn(1).SetOwner(1)) })
+			if !errors.Is(err, game.ErrMatchEnded) {
+				t.Fatalf("Inspect: %v, want the match ended by the panic", err)
+			}
+			<-m.Done()
+		})
+	}
+}
