@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/server"
 	"github.com/tickrelay/tickrelay/server/matchmaking"
@@ -65,7 +67,12 @@ func Run(ctx context.Context, args []string, opt Options) error {
 	if err != nil {
 		return err
 	}
-	mm, err := matchmaking.Attach(srv, mcfg, cfg.Log)
+	store, closeStore, err := o.ticketStore(mcfg, cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer closeStore()
+	mm, err := matchmaking.Attach(srv, mcfg, matchmaking.AttachOptions{Log: cfg.Log, Store: store})
 	if err != nil {
 		return err
 	}
@@ -91,6 +98,41 @@ func Run(ctx context.Context, args []string, opt Options) error {
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace+10*time.Second)
 	defer cancel()
 	return srv.Shutdown(sctx)
+}
+
+// ticketStore is where matchmaking tickets live: in Redis with --redis (the queues are shared by
+// every instance, one matcher per queue under a lease), else in memory. With --redis-cluster
+// each instance keeps its own queues (the Redis store needs a standalone Redis) and says so.
+func (o *options) ticketStore(c matchmaking.Config, log *slog.Logger) (matchmaking.Store, func(), error) {
+	nop := func() {}
+	if o.redisCluster != "" {
+		log.Warn("matchmaking: queues are per instance with --redis-cluster (the shared ticket store needs a standalone --redis)")
+	}
+	if o.redis == "" {
+		return nil, nop, nil
+	}
+	opts := &redis.Options{Addr: o.redis}
+	if strings.Contains(o.redis, "://") {
+		var err error
+		if opts, err = redis.ParseURL(o.redis); err != nil {
+			return nil, nop, fmt.Errorf("--redis: %w", err)
+		}
+	}
+	rdb := redis.NewClient(opts)
+	retain := c.Retain.D()
+	if retain <= 0 {
+		retain = 5 * time.Minute
+	}
+	maxLive := c.MaxTickets
+	if maxLive <= 0 {
+		maxLive = o.mmMax
+	}
+	s, err := matchmaking.NewRedisStore(rdb, "tickrelay:mm:", maxLive, retain, log)
+	if err != nil {
+		_ = rdb.Close()
+		return nil, nop, err
+	}
+	return s, func() { _ = s.Close(); _ = rdb.Close() }, nil
 }
 
 // matchmaking is the matchmaker's config: the --matchmaking file (or the built-in queues) with

@@ -1,6 +1,7 @@
 package matchmaking
 
 import (
+	"crypto/rand"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -9,13 +10,26 @@ import (
 	"github.com/tickrelay/tickrelay/server"
 )
 
-// Attach builds a matchmaker for srv (one instance: tickets in memory, matches placed here),
-// mounts its HTTP API, pushes ticket changes to the players' sessions as EVENT TICKET, keeps
-// a waiting player's idle connection open, registers its metrics and starts it. Close it before
-// shutting srv down (long-polls end at once).
-func Attach(srv *server.Server, cfg Config, log *slog.Logger) (*Matchmaker, error) {
+// AttachOptions are Attach's optional parts.
+type AttachOptions struct {
+	Log *slog.Logger // default slog.Default()
+	// Store is where tickets live: default in memory (one instance); a RedisStore shares the
+	// queues between instances, one matcher per queue under a lease.
+	Store Store
+	Owner string // the lease owner name (default the server's node id plus a random suffix)
+}
+
+// Attach builds a matchmaker for srv (matches are placed on srv), mounts its HTTP API, pushes
+// ticket changes to the players' sessions as EVENT TICKET, keeps a waiting player's idle
+// connection open, registers its metrics and starts it. Close it before shutting srv down
+// (long-polls end at once).
+func Attach(srv *server.Server, cfg Config, o AttachOptions) (*Matchmaker, error) {
+	log := o.Log
 	if log == nil {
 		log = slog.Default()
+	}
+	if o.Owner == "" {
+		o.Owner = srv.NodeID() + "-" + rand.Text()[:8]
 	}
 	metrics := NewMetrics()
 	if err := metrics.Register(srv.Metrics()); err != nil {
@@ -24,6 +38,8 @@ func Attach(srv *server.Server, cfg Config, log *slog.Logger) (*Matchmaker, erro
 	var mm *Matchmaker
 	mm, err := New(cfg, Options{
 		Placer:  NewLocalPlacer(srv),
+		Store:   o.Store,
+		Owner:   o.Owner,
 		Log:     log,
 		Metrics: metrics,
 		Notify: func(player string, t *Ticket) {

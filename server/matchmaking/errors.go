@@ -34,5 +34,6 @@ var (
 	ErrCapacity     = &codedError{protocol.ErrCodeUnavailable, "matchmaking: at capacity"}
 	ErrClosed       = &codedError{protocol.ErrCodeUnavailable, "matchmaking: shutting down"}
 	errClaimed      = errors.New("matchmaking: a ticket of the group is no longer searching")
+	ErrFenced       = errors.New("matchmaking: the queue's lease is held by another instance")
 	errNotSearching = fmt.Errorf("%w: not searching", ErrFinished)
 )

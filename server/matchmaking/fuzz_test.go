@@ -59,4 +59,5 @@ func (nopPlacer) Place(context.Context, *Queue, Group) (Placement, error) {
 func (nopPlacer) Backfill(context.Context, *Queue, string, []*Ticket) (Placement, error) {
 	return Placement{}, errors.New("nopPlacer")
 }
-func (nopPlacer) Open(*Queue, time.Time) []Open { return nil }
+func (nopPlacer) Open(*Queue, time.Time) []Open                    { return nil }
+func (nopPlacer) Abandon(context.Context, *Queue, Placement, bool) {}

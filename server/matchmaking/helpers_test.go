@@ -37,7 +37,7 @@ func startServer(t *testing.T, mc Config, mutate ...func(*server.Config)) *testS
 	if err != nil {
 		t.Fatal(err)
 	}
-	mm, err := Attach(srv, mc, slog.New(slog.DiscardHandler))
+	mm, err := Attach(srv, mc, AttachOptions{Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

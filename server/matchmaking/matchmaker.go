@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -21,6 +22,7 @@ type Options struct {
 	Notify  func(player string, t *Ticket)
 	Metrics *Metrics // default metrics registered nowhere
 	Now     func() time.Time
+	Owner   string // this instance's name for queue leases (a shared store); default a random one
 }
 
 // Matchmaker runs the queues: one runner goroutine per queue (see doc.go).
@@ -34,7 +36,10 @@ type Matchmaker struct {
 	metrics *Metrics
 	parties *Parties
 	queues  map[string]*runner
+	owner   string
+	feed    bool // the store's change feed tells the players (Feed)
 
+	crashed  atomic.Bool // tests: Close as a crash would (leases not released)
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup
@@ -64,12 +69,19 @@ func New(cfg Config, o Options) (*Matchmaker, error) {
 	if o.Metrics == nil {
 		o.Metrics = NewMetrics()
 	}
+	if o.Owner == "" {
+		o.Owner = "mm-" + rand.Text()[:12]
+	}
 	mm := &Matchmaker{cfg: cfg, store: o.Store, placer: o.Placer, log: o.Log, notify: o.Notify, now: o.Now,
-		metrics: o.Metrics, parties: newParties(cfg.MaxParties, cfg.MaxPartySize), queues: map[string]*runner{}, stop: make(chan struct{})}
+		metrics: o.Metrics, parties: newParties(cfg.MaxParties, cfg.MaxPartySize), queues: map[string]*runner{}, stop: make(chan struct{}), owner: o.Owner}
 	for i := range cfg.Queues {
 		q := &cfg.Queues[i]
 		mm.queues[q.Name] = &runner{mm: mm, q: q, kick: make(chan struct{}, 1), fresh: map[string]bool{},
 			sem: make(chan struct{}, cfg.MaxPlacements)}
+	}
+	if f, ok := o.Store.(Feed); ok {
+		mm.feed = true
+		f.OnChange(mm.fromFeed)
 	}
 	return mm, nil
 }
@@ -113,6 +125,18 @@ func (mm *Matchmaker) Start() {
 			}
 		}
 	}()
+}
+
+// Leading reports whether this instance runs queue's matcher (always, with a store of its own).
+func (mm *Matchmaker) Leading(queue string) bool {
+	r := mm.queues[queue]
+	if r == nil {
+		return false
+	}
+	if _, shared := mm.store.(Leaser); !shared {
+		return true
+	}
+	return r.leading.Load()
 }
 
 // Close stops the runners and waits for them and for the placements in progress.
@@ -269,8 +293,31 @@ func (mm *Matchmaker) Cancel(ctx context.Context, id, player string) (*Ticket, e
 	return t, nil
 }
 
-// changed tells the members, and frees the party once the ticket has its outcome.
+// changed tells the members, and frees the party once the ticket has its outcome. With a
+// shared store the feed tells them instead (on every instance, this one included).
 func (mm *Matchmaker) changed(t *Ticket) {
+	if t.Status.Terminal() {
+		mm.parties.unlock(t.Party, t.ID)
+	}
+	if mm.feed {
+		return
+	}
+	for _, m := range t.Members {
+		mm.notify(m.ID, t)
+	}
+}
+
+// fromFeed handles a change seen in a shared store (any instance made it): a new ticket wakes
+// this instance's runner of its queue (which matches only while it holds the lease), a ticket
+// given back wants a full run, and the players connected here are told.
+func (mm *Matchmaker) fromFeed(t *Ticket) {
+	if r := mm.queues[t.Queue]; r != nil && t.Status == Searching && !t.Placing {
+		if t.Version == 0 {
+			r.arrive(t.ID)
+		} else {
+			r.wantFull()
+		}
+	}
 	if t.Status.Terminal() {
 		mm.parties.unlock(t.Party, t.ID)
 	}

@@ -14,6 +14,7 @@ type Metrics struct {
 	runSeconds        *prometheus.HistogramVec
 	timeToMatch       *prometheus.HistogramVec
 	spread            *prometheus.HistogramVec
+	leases            *prometheus.CounterVec
 	live              prometheus.Gauge
 	parties           prometheus.Gauge
 }
@@ -37,6 +38,7 @@ func NewMetrics() *Metrics {
 		runSeconds:        hv("run_seconds", "Time of one matcher run.", prometheus.ExponentialBuckets(0.00001, 4, 10)),
 		timeToMatch:       hv("time_to_match_seconds", "From a ticket's creation to its match.", prometheus.ExponentialBuckets(0.005, 2, 14)),
 		spread:            hv("skill_spread", "Highest minus lowest skill in a new match.", prometheus.ExponentialBuckets(10, 2, 8)),
+		leases:            cv("leases_total", "Times this instance took over a queue's lease (shared store).", "queue"),
 		live:              prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickrelay_matchmaking_live_tickets", Help: "Tickets searching."}),
 		parties:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickrelay_matchmaking_parties", Help: "Parties."}),
 	}
@@ -45,7 +47,7 @@ func NewMetrics() *Metrics {
 // Register registers every metric with reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.submitted, m.outcomes, m.refused, m.matches, m.backfills, m.placementFailures,
-		m.runs, m.runSeconds, m.timeToMatch, m.spread, m.live, m.parties} {
+		m.runs, m.runSeconds, m.timeToMatch, m.spread, m.leases, m.live, m.parties} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

@@ -20,4 +20,7 @@ type Placer interface {
 	Place(ctx context.Context, q *Queue, g Group) (Placement, error)
 	Backfill(ctx context.Context, q *Queue, match string, tickets []*Ticket) (Placement, error)
 	Open(q *Queue, now time.Time) []Open
+	// Abandon undoes a placement whose tickets could not be given their outcome (the
+	// matcher lost its lease meanwhile): a new match is stopped, backfilled seats released.
+	Abandon(ctx context.Context, q *Queue, p Placement, backfill bool)
 }

@@ -239,3 +239,20 @@ func (p *LocalPlacer) Open(q *Queue, now time.Time) []Open {
 	}
 	return out
 }
+
+// Abandon implements Placer.
+func (p *LocalPlacer) Abandon(ctx context.Context, q *Queue, pl Placement, backfill bool) {
+	m, ok := p.host.Registry().Get(pl.Match)
+	if !ok {
+		return
+	}
+	if !backfill {
+		p.forget(pl.Match)
+		m.Stop(protocol.EndStopped)
+		return
+	}
+	h := server.LocalHandle(m, p.host.Owner())
+	for player := range pl.Seats {
+		_ = p.host.ReleaseSeat(ctx, h, player)
+	}
+}

@@ -3,6 +3,7 @@ package matchmaking
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,23 @@ type runner struct {
 	full  bool
 
 	told map[string]progress // runner goroutine only: the window each searching ticket was last told
+
+	// With a shared store (Leaser): the lease this runner holds, if any (runner goroutine only;
+	// placements get a copy).
+	leaseMu sync.Mutex // guards fence and leader (the lease goroutine sets them)
+	fence   Fence
+	leader  bool
+	leading atomic.Bool // leader, for other goroutines (Matchmaker.Leading)
+}
+
+// lease is the runner's current lease (Fence{}, true without a shared store).
+func (r *runner) lease() (Fence, bool) {
+	if _, shared := r.mm.store.(Leaser); !shared {
+		return Fence{}, true
+	}
+	r.leaseMu.Lock()
+	defer r.leaseMu.Unlock()
+	return r.fence, r.leader
 }
 
 // progress is what a searching ticket's players were last told of its window.
@@ -59,6 +77,29 @@ func (r *runner) run() {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	defer timer.Stop()
+	if leaser, shared := r.mm.store.(Leaser); shared {
+		// The lease is renewed on a goroutine of its own: a long run must not lose it.
+		r.renew(leaser)
+		r.mm.wg.Add(1)
+		go func() {
+			defer r.mm.wg.Done()
+			t := time.NewTicker(r.mm.cfg.LeaseTTL.D() / 3)
+			defer t.Stop()
+			for {
+				select {
+				case <-r.mm.stop:
+					if f, held := r.lease(); held && !r.mm.crashed.Load() {
+						ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+						_ = leaser.ReleaseLease(ctx, f)
+						cancel()
+					}
+					return
+				case <-t.C:
+					r.renew(leaser)
+				}
+			}
+		}()
+	}
 	var due, lastFull time.Time // when the armed timer fires (zero: not armed); the last full run
 	for {
 		select {
@@ -70,6 +111,9 @@ func (r *runner) run() {
 			r.mu.Lock()
 			r.full = true
 			r.mu.Unlock()
+		}
+		if _, held := r.lease(); !held {
+			continue // another instance runs this queue
 		}
 		r.mu.Lock()
 		full := r.full
@@ -92,6 +136,34 @@ func (r *runner) run() {
 			timer.Reset(max(at.Sub(now), time.Millisecond))
 			due = at
 		}
+	}
+}
+
+// renew acquires or renews the queue's lease. A runner that becomes the holder requeues what a
+// lost holder left claimed and runs a full match at once.
+func (r *runner) renew(l Leaser) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	f, ok, err := l.Lease(ctx, r.q.Name, r.mm.owner, r.mm.cfg.LeaseTTL.D())
+	if err != nil {
+		r.mm.log.Warn("matchmaking: lease", "queue", r.q.Name, "err", err)
+		ok = false // cannot tell: stop matching until it is renewed
+	}
+	r.leaseMu.Lock()
+	was := r.leader
+	r.leader, r.fence = ok, f
+	r.leaseMu.Unlock()
+	r.leading.Store(ok)
+	if !ok {
+		return
+	}
+	if !was {
+		r.mm.metrics.leases.WithLabelValues(r.q.Name).Inc()
+		r.mm.log.Info("matchmaking: this instance runs the queue", "queue", r.q.Name, "fence", f.Token)
+		r.wantFull()
+	}
+	if n, err := l.RequeueStale(ctx, f, 15*time.Second); err == nil && n > 0 {
+		r.mm.log.Info("matchmaking: requeued tickets a lost matcher held", "queue", r.q.Name, "tickets", n)
 	}
 }
 
@@ -128,17 +200,19 @@ func (r *runner) once() (time.Time, bool) {
 	mm.metrics.runs.WithLabelValues(q.Name, kind).Inc()
 	mm.metrics.runSeconds.WithLabelValues(q.Name).Observe(time.Since(start).Seconds())
 	for _, t := range res.Expired {
-		ft, err := mm.store.Finish(ctx, t.ID, Outcome{Status: Expired, Reason: "no match within the ticket's lifetime", At: now})
+		fence, _ := r.lease()
+		ft, err := mm.store.Finish(ctx, fence, t.ID, Outcome{Status: Expired, Reason: "no match within the ticket's lifetime", At: now})
 		if err == nil {
 			mm.metrics.outcomes.WithLabelValues(q.Name, string(Expired)).Inc()
 			mm.changed(ft)
 		}
 	}
+	fence, _ := r.lease()
 	for _, g := range res.Groups {
-		r.start(ids(g.Tickets), func(ids []string) { r.place(g, ids) })
+		r.start(ids(g.Tickets), func(ids []string) { r.place(g, ids, fence) })
 	}
 	for _, b := range res.Backfills {
-		r.start(ids(b.Tickets), func(ids []string) { r.backfill(b, ids) })
+		r.start(ids(b.Tickets), func(ids []string) { r.backfill(b, ids, fence) })
 	}
 	if full {
 		r.tellProgress(tickets, res, now)
@@ -200,7 +274,8 @@ func ids(ts []*Ticket) []string {
 
 // start claims the tickets and runs f in a placement goroutine.
 func (r *runner) start(ids []string, f func(ids []string)) {
-	if err := r.mm.store.Claim(context.Background(), ids); err != nil {
+	fence, _ := r.lease()
+	if err := r.mm.store.Claim(context.Background(), fence, ids); err != nil {
 		// One was cancelled meanwhile: the others search on, and may anchor groups again.
 		r.mu.Lock()
 		r.full = true
@@ -222,7 +297,7 @@ func (r *runner) start(ids []string, f func(ids []string)) {
 	}()
 }
 
-func (r *runner) place(g Group, ids []string) {
+func (r *runner) place(g Group, ids []string, fence Fence) {
 	mm := r.mm
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -233,10 +308,10 @@ func (r *runner) place(g Group, ids []string) {
 	}
 	mm.metrics.matches.WithLabelValues(r.q.Name, p.Node).Inc()
 	mm.metrics.spread.WithLabelValues(r.q.Name).Observe(g.Spread)
-	r.matched(g.Tickets, p, g.Window)
+	r.matched(g.Tickets, p, g.Window, fence, false)
 }
 
-func (r *runner) backfill(b Backfill, ids []string) {
+func (r *runner) backfill(b Backfill, ids []string, fence Fence) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	p, err := r.mm.placer.Backfill(ctx, r.q, b.Match, b.Tickets)
@@ -249,26 +324,36 @@ func (r *runner) backfill(b Backfill, ids []string) {
 	for _, t := range b.Tickets {
 		w = max(w, r.q.Window(r.mm.now().Sub(t.Created)))
 	}
-	r.matched(b.Tickets, p, w)
+	r.matched(b.Tickets, p, w, fence, true)
 }
 
-func (r *runner) matched(ts []*Ticket, p Placement, window float64) {
+func (r *runner) matched(ts []*Ticket, p Placement, window float64, fence Fence, backfill bool) {
 	mm := r.mm
 	now := mm.now()
-	for _, t := range ts {
+	ids := make([]string, len(ts))
+	outs := make([]Outcome, len(ts))
+	for i, t := range ts {
 		seats := make([]Seat, 0, t.Size())
 		for _, m := range t.Members {
 			s := p.Seats[m.ID]
 			s.Player = m.ID
 			seats = append(seats, s)
 		}
-		ft, err := mm.store.Finish(context.Background(), t.ID, Outcome{Status: Matched, Seats: seats, Window: window, At: now})
-		if err != nil {
-			mm.log.Error("matchmaking: a placed ticket could not be finished", "ticket", t.ID, "err", err)
-			continue
-		}
+		ids[i], outs[i] = t.ID, Outcome{Status: Matched, Seats: seats, Window: window, At: now}
+	}
+	// All the group's tickets at once: a matcher that lost its lease meanwhile finishes none.
+	done, err := mm.store.FinishAll(context.Background(), fence, ids, outs)
+	if err != nil {
+		mm.metrics.placementFailures.WithLabelValues(r.q.Name).Inc()
+		mm.log.Warn("matchmaking: a placed group could not be finished: its seats are given back", "queue", r.q.Name, "match", p.Match, "err", err)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		mm.placer.Abandon(ctx, r.q, p, backfill)
+		cancel()
+		return
+	}
+	for _, ft := range done {
 		mm.metrics.outcomes.WithLabelValues(r.q.Name, string(Matched)).Inc()
-		mm.metrics.timeToMatch.WithLabelValues(r.q.Name).Observe(now.Sub(t.Created).Seconds())
+		mm.metrics.timeToMatch.WithLabelValues(r.q.Name).Observe(now.Sub(ft.Created).Seconds())
 		mm.changed(ft)
 	}
 }

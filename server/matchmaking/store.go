@@ -19,13 +19,16 @@ type Store interface {
 	// Searching returns queue's searching tickets that no placement holds.
 	Searching(ctx context.Context, queue string) ([]*Ticket, error)
 	// Claim marks tickets as held by a placement, all or none: errClaimed if one of them is
-	// no longer searching or already held.
-	Claim(ctx context.Context, ids []string) error
+	// no longer searching or already held, ErrFenced if f's lease is no longer held.
+	Claim(ctx context.Context, f Fence, ids []string) error
 	// Requeue gives held tickets back to the search (a placement failed).
 	Requeue(ctx context.Context, ids []string) error
 	// Finish gives a ticket its outcome: Matched (a held ticket, with its seats) or Expired
 	// (a searching one). It returns the finished ticket; errNotSearching if it had one already.
-	Finish(ctx context.Context, id string, o Outcome) (*Ticket, error)
+	// Matcher-side outcomes are fenced by f like Claim. FinishAll gives several tickets (a
+	// group placed together) their outcomes at once: all or none.
+	Finish(ctx context.Context, f Fence, id string, o Outcome) (*Ticket, error)
+	FinishAll(ctx context.Context, f Fence, ids []string, os []Outcome) ([]*Ticket, error)
 	// Cancel cancels player's searching ticket: ErrPlacing while held, ErrFinished once it
 	// has an outcome, ErrNotYours for a player not on it.
 	Cancel(ctx context.Context, id, player string) (*Ticket, error)
@@ -35,6 +38,30 @@ type Store interface {
 	Sweep(now time.Time, retain time.Duration)
 	// Len is the number of live tickets.
 	Len() int
+}
+
+// Fence names the lease a matcher holds on a queue (zero: no lease, one instance). A store
+// refuses a fenced write once another holder took the lease over (a newer token).
+type Fence struct {
+	Queue string
+	Token string
+}
+
+// Leaser is a Store shared by several instances: only the holder of a queue's lease runs its
+// matcher. Lease acquires or renews it for owner, reporting the fence while owner holds it;
+// ReleaseLease gives it up. RequeueStale gives back to the search the tickets claimed under
+// another fence (a lost holder, whose Finish is refused) or longer ago than stale; the holder
+// calls it when it takes the lease and at every renewal.
+type Leaser interface {
+	Lease(ctx context.Context, queue, owner string, ttl time.Duration) (Fence, bool, error)
+	ReleaseLease(ctx context.Context, f Fence) error
+	RequeueStale(ctx context.Context, f Fence, stale time.Duration) (int, error)
+}
+
+// Feed is a Store whose changes are seen by every instance: the matchmaker tells each change to
+// the players connected here from the feed (instead of from its own writes).
+type Feed interface {
+	OnChange(fn func(t *Ticket))
 }
 
 // Outcome is how a ticket ends (see Store.Finish).

@@ -112,7 +112,7 @@ func (s *MemoryStore) update(mt *memTicket, f func(t *Ticket)) *Ticket {
 	return c
 }
 
-func (s *MemoryStore) Claim(_ context.Context, ids []string) error {
+func (s *MemoryStore) Claim(_ context.Context, _ Fence, ids []string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, id := range ids {
@@ -122,7 +122,7 @@ func (s *MemoryStore) Claim(_ context.Context, ids []string) error {
 		}
 	}
 	for _, id := range ids {
-		s.update(s.tickets[id], func(t *Ticket) { t.Placing = true })
+		s.update(s.tickets[id], func(t *Ticket) { t.Placing, t.Claimed = true, time.Now() })
 	}
 	return nil
 }
@@ -138,7 +138,7 @@ func (s *MemoryStore) Requeue(_ context.Context, ids []string) error {
 	return nil
 }
 
-func (s *MemoryStore) Finish(_ context.Context, id string, o Outcome) (*Ticket, error) {
+func (s *MemoryStore) Finish(_ context.Context, _ Fence, id string, o Outcome) (*Ticket, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	mt := s.tickets[id]
@@ -151,6 +151,28 @@ func (s *MemoryStore) Finish(_ context.Context, id string, o Outcome) (*Ticket, 
 	return s.update(mt, func(t *Ticket) {
 		t.Status, t.Reason, t.Seats, t.Window, t.Ended, t.Placing = o.Status, o.Reason, o.Seats, o.Window, o.At, false
 	}), nil
+}
+
+func (s *MemoryStore) FinishAll(_ context.Context, _ Fence, ids []string, os []Outcome) ([]*Ticket, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range ids {
+		mt := s.tickets[id]
+		if mt == nil {
+			return nil, ErrNoTicket
+		}
+		if mt.t.Status != Searching {
+			return nil, errNotSearching
+		}
+	}
+	out := make([]*Ticket, len(ids))
+	for i, id := range ids {
+		o := os[i]
+		out[i] = s.update(s.tickets[id], func(t *Ticket) {
+			t.Status, t.Reason, t.Seats, t.Window, t.Ended, t.Placing = o.Status, o.Reason, o.Seats, o.Window, o.At, false
+		})
+	}
+	return out, nil
 }
 
 func (s *MemoryStore) Cancel(_ context.Context, id, player string) (*Ticket, error) {

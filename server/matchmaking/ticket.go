@@ -27,7 +27,7 @@ type Member struct {
 
 // Seat is one player's reservation in the match a ticket was placed in.
 type Seat struct {
-	Player    string    `json:"-"`
+	Player    string    `json:"player"`
 	MatchID   string    `json:"match_id"`
 	Address   string    `json:"address"` // "" means this instance (filled in per request)
 	Ticket    string    `json:"ticket"`
@@ -50,14 +50,16 @@ type Ticket struct {
 	Created    time.Time
 	Expires    time.Time
 
-	Status   Status
-	Placing  bool      // claimed by a placement in progress (still Searching)
-	Ended    time.Time // when it reached its outcome
-	Reason   string    // why it expired or was cancelled
-	Seats    []Seat    // when Matched: one per member, in Members' order
-	Version  uint64    // bumped on every change (long-polls wait for it to move)
-	Window   float64   // the skill window in force when it was matched
-	Attempts int       // placements that failed and put it back
+	Status    Status
+	Placing   bool      // claimed by a placement in progress (still Searching)
+	Claimed   time.Time // when Placing was set
+	ClaimedBy string    // the fence token of the matcher that set it (a shared store)
+	Ended     time.Time // when it reached its outcome
+	Reason    string    // why it expired or was cancelled
+	Seats     []Seat    // when Matched: one per member, in Members' order
+	Version   uint64    // bumped on every change (long-polls wait for it to move)
+	Window    float64   // the skill window in force when it was matched
+	Attempts  int       // placements that failed and put it back
 }
 
 // Size is the number of players on the ticket.
