@@ -52,6 +52,8 @@ type Config struct {
 	UnusedMatchTimeout     time.Duration
 	ReservationTTL         time.Duration // how long a reserved seat is held, and its ticket valid; default 15s, at most 30s
 	MaxReservationsPerUser int           // live seat reservations one user may hold; default 4, <0 no cap (above: 429)
+	MaxStreamsPerMatch     int           // SSE streams on one match; default 100, <0 no cap (above: 503)
+	MaxStreamsPerIP        int           // SSE streams from one client IP; default 8, <0 no cap (above: 429)
 	MaxLabels              int           // labels per match (and label filters per listing); default 16
 	MaxLabelKey            int           // bytes of a label key; default 32
 	MaxLabelValue          int           // bytes of a label value; default 64
@@ -151,6 +153,12 @@ func (c Config) withDefaults() Config {
 		if *d.p <= 0 {
 			*d.p = d.v
 		}
+	}
+	if c.MaxStreamsPerMatch == 0 {
+		c.MaxStreamsPerMatch = 100
+	}
+	if c.MaxStreamsPerIP == 0 {
+		c.MaxStreamsPerIP = 8
 	}
 	if c.MaxReservationsPerUser == 0 {
 		c.MaxReservationsPerUser = 4

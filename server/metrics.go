@@ -25,6 +25,8 @@ type metrics struct {
 	inputsDropped prometheus.Counter
 	rejected      *prometheus.CounterVec
 	limited       *prometheus.CounterVec
+	sseStreams    prometheus.Gauge
+	sseEncoded    prometheus.Counter
 	tickSeconds   *prometheus.HistogramVec
 	tickOverruns  *prometheus.CounterVec
 	inboxDepth    *prometheus.HistogramVec
@@ -56,6 +58,8 @@ func newMetrics(matches func() float64) *metrics {
 	m.matchLimited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_match_limited_total", Help: "Messages a match's limits refused or replaced, by game and reason (input_share, message_share, relay_budget, requests, payload_depth, sync_coalesced)."}, []string{"game", "reason"})
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_upgrades_rejected_total", Help: "WebSocket upgrades refused, by reason."}, []string{"reason"})
 	m.limited = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_limit_refusals_total", Help: "Requests refused by a configured limit, by limit."}, []string{"limit"})
+	m.sseStreams = prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickrelay_sse_streams", Help: "Open Server-Sent Event streams."})
+	m.sseEncoded = prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_sse_events_encoded_total", Help: "SSE events encoded (once per frame per streamed match, whatever the number of streams)."})
 	m.tickSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tickrelay_tick_duration_seconds", Help: "Time to run one match tick.",
 		Buckets: []float64{25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 100e-3}}, []string{"game"})
 	m.tickOverruns = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_tick_overruns_total", Help: "Ticks that took longer than the tick interval."}, []string{"game"})
@@ -65,7 +69,7 @@ func newMetrics(matches func() float64) *metrics {
 	m.deltaFrames = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_delta_recipients_total", Help: "Delta frames handed to members and spectators."}, []string{"game"})
 	m.matchesEnded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_matches_ended_total", Help: "Matches ended, by reason."}, []string{"game", "reason"})
 	for _, c := range []prometheus.Collector{m.sessions, m.framesOut, m.slowCloses, m.authFailures, m.badFrames, m.rateLimited,
-		m.inputsDropped, m.messagesRefused, m.payloadsRefused, m.matchLimited, m.rejected, m.limited, m.tickSeconds, m.tickOverruns, m.inboxDepth, m.deltaBytes, m.deltaFrames, m.matchesEnded} {
+		m.inputsDropped, m.messagesRefused, m.payloadsRefused, m.matchLimited, m.rejected, m.limited, m.sseStreams, m.sseEncoded, m.tickSeconds, m.tickOverruns, m.inboxDepth, m.deltaBytes, m.deltaFrames, m.matchesEnded} {
 		f(c)
 	}
 	f(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tickrelay_matches", Help: "Running matches on this instance."}, matches))

@@ -36,6 +36,7 @@ type Server struct {
 	conns        *connCounter
 	guests       *keyLimiter // guest tokens per client IP
 	created      *matchQuota // live matches per creating user
+	sse          *sseHub     // SSE feeds, one per streamed match
 	proxies      proxies     // trusted reverse proxies
 	metrics      *metrics
 	upgrader     *gws.Upgrader
@@ -101,6 +102,7 @@ func New(cfg Config) (*Server, error) {
 	srv := &Server{cfg: cfg, log: cfg.Log, started: time.Now(), hub: newHub(cfg.ResumeWindow), stop: make(chan struct{}), drain: make(chan struct{}),
 		conns:  newConnCounter(cfg.MaxConns, cfg.MaxConnsPerUser, cfg.MaxConnsPerIP),
 		guests: newKeyLimiter(cfg.GuestRate, cfg.GuestBurst), created: newMatchQuota(cfg.MaxMatchesPerUser)}
+	srv.sse = &sseHub{srv: srv, feeds: map[string]*sseFeed{}, perIP: map[string]int{}}
 	var err error
 	if srv.proxies, err = parseProxies(cfg.TrustedProxies); err != nil {
 		return nil, err

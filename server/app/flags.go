@@ -77,6 +77,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.DurationVar(&cfg.UnusedMatchTimeout, "unused-match-timeout", 10*time.Second, "end a match nobody ever joined this long after its last reservation expired")
 	fs.DurationVar(&cfg.ReservationTTL, "reservation-ttl", 15*time.Second, "how long a reserved seat is held and its join ticket valid (at most 30s)")
 	fs.IntVar(&cfg.MaxReservationsPerUser, "max-reservations-per-user", 4, "live seat reservations one user may hold (above: 429); -1: no cap")
+	fs.IntVar(&cfg.MaxStreamsPerMatch, "max-streams-per-match", 100, "SSE streams (GET /v1/matches/{id}/stream) on one match (above: 503); -1: no cap")
+	fs.IntVar(&cfg.MaxStreamsPerIP, "max-streams-per-ip", 8, "SSE streams from one client IP (above: 429); -1: no cap")
 	fs.IntVar(&cfg.MaxLabels, "max-labels", 16, "labels per match, and label filters per listing")
 	fs.IntVar(&cfg.MaxLabelKey, "max-label-key", 32, "bytes of a label key")
 	fs.IntVar(&cfg.MaxLabelValue, "max-label-value", 64, "bytes of a label value")
