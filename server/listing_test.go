@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/protocol"
 )
 
@@ -91,6 +93,9 @@ func TestMemberIDsAndPrivateMatches(t *testing.T) {
 	ann, annTok := ts.connect("ann")
 	pub := ts.create(annTok, map[string]any{"game": "relay"})
 	ann.join("", pub.Reservation.Ticket)
+	if m, ok := ts.srv.Registry().Get(pub.Match.ID); ok { // the tick that seated ann has published its info
+		_ = m.Inspect(context.Background(), func(*game.Ctx) {})
+	}
 	outTok, outID := ts.guest("outsider")
 	members := func(token, id string) []map[string]any {
 		var m struct {
