@@ -208,6 +208,8 @@ declare global {
       /** How many times the page lost a match and joined again (newcomer.test.ts). */
       recoveries: number;
       lastLoss?: string;
+      /** Canvas frames drawn so far (nothing is redrawn while nothing moves). */
+      frames: number;
       arena: {
         match: { id: string; pid: number; status: string; state: { get(id: number): Pos | undefined } } | null;
         pending: { pending: unknown[] };
