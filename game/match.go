@@ -467,10 +467,11 @@ func (m *Match) tickOnce() {
 	if !m.ending {
 		m.logic.Step(&m.ctx)
 	}
-	m.commit()
+	// Info first: a member who gets JOINED (in commit) already finds itself in the listing.
 	if m.infoDirty {
 		m.publishInfo()
 	}
+	m.commit()
 	m.metrics.Inbox(m.in.depth())
 	if m.ending {
 		m.finish()
