@@ -16,6 +16,7 @@ import (
 
 	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/server"
+	"github.com/tickrelay/tickrelay/server/console"
 	"github.com/tickrelay/tickrelay/server/matchmaking"
 )
 
@@ -76,6 +77,17 @@ func Run(ctx context.Context, args []string, opt Options) error {
 	if err != nil {
 		return err
 	}
+	// The console's drain is the same graceful shutdown as SIGTERM: it ends this Run.
+	ctx, drain := context.WithCancel(ctx)
+	defer drain()
+	con, err := o.console(srv, cfg, drain)
+	if err != nil {
+		mm.Close()
+		return err
+	}
+	if con != nil {
+		defer con.Close()
+	}
 	if err := srv.Start(); err != nil {
 		mm.Close()
 		return err
@@ -86,6 +98,9 @@ func Run(ctx context.Context, args []string, opt Options) error {
 		cfg.Log.Info("demo ready: open " + base + "/ in a browser")
 	}
 	cfg.Log.Info("try: curl -s -X POST " + base + "/v1/auth/guest")
+	if con != nil && srv.AdminAddr() != nil {
+		cfg.Log.Info("operator console: http://" + srv.AdminAddr().String() + "/console/ (log in with the --api-key)")
+	}
 	if opt.Ready != nil {
 		opt.Ready(srv)
 	}
@@ -135,6 +150,21 @@ func (o *options) ticketStore(c matchmaking.Config, log *slog.Logger) (matchmaki
 	return s, func() { _ = s.Close(); _ = rdb.Close() }, nil
 }
 
+// console builds and mounts the operators' console on the admin listener when there is an
+// operator key and an admin listener (nil, nil otherwise).
+func (o *options) console(srv *server.Server, cfg server.Config, drain func()) (*console.Console, error) {
+	if cfg.APIKey == "" || cfg.Admin == "" {
+		return nil, nil
+	}
+	c, err := console.New(console.Config{Server: srv, Key: cfg.APIKey, Log: cfg.Log, Version: Version(), Drain: drain,
+		SessionTTL: o.consoleTTL, LoginFailures: o.consoleFailures})
+	if err != nil {
+		return nil, err
+	}
+	c.Mount()
+	return c, nil
+}
+
 // matchmaking is the matchmaker's config: the --matchmaking file (or the built-in queues) with
 // --ticket-ttl and --max-tickets where the file sets none.
 func (o *options) matchmaking() (matchmaking.Config, error) {
@@ -179,6 +209,7 @@ func (o *options) config(opt Options) (server.Config, error) {
 		return cfg, err
 	}
 	cfg.DisableGuest = o.noGuest
+	cfg.Version = Version()
 	cfg.AdminOptional = !o.adminGiven
 	if o.origins != "" {
 		for _, s := range strings.Split(o.origins, ",") {

@@ -26,23 +26,25 @@ const defaultAdmin = "127.0.0.1:6060"
 
 // options is everything the command line says, before it becomes a server.Config.
 type options struct {
-	cfg          server.Config
-	secret       string
-	secretFile   string
-	apiKeyFile   string
-	origins      string
-	proxies      string
-	logFormat    string
-	logLevel     string
-	noGuest      bool
-	version      bool
-	mmFile       string          // --matchmaking
-	mmTTL        time.Duration   // --ticket-ttl
-	mmMax        int             // --max-tickets
-	redis        string          // --redis
-	redisCluster string          // --redis-cluster
-	given        map[string]bool // flags given on the command line
-	adminGiven   bool            // --admin or TICKRELAY_ADMIN was set
+	cfg             server.Config
+	secret          string
+	secretFile      string
+	apiKeyFile      string
+	origins         string
+	proxies         string
+	logFormat       string
+	logLevel        string
+	noGuest         bool
+	version         bool
+	mmFile          string          // --matchmaking
+	mmTTL           time.Duration   // --ticket-ttl
+	mmMax           int             // --max-tickets
+	redis           string          // --redis
+	redisCluster    string          // --redis-cluster
+	consoleTTL      time.Duration   // --console-session-ttl
+	consoleFailures int             // --console-login-failures
+	given           map[string]bool // flags given on the command line
+	adminGiven      bool            // --admin or TICKRELAY_ADMIN was set
 }
 
 // parseFlags parses args, then fills every flag not on the command line from TICKRELAY_<NAME>.
@@ -63,7 +65,9 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.DurationVar(&cfg.SessionTTL, "session-ttl", 24*time.Hour, "lifetime of guest session tokens")
 	fs.DurationVar(&cfg.MaxTokenLifetime, "max-token-lifetime", 7*24*time.Hour, "refuse session tokens (guest or backend-minted) valid for longer than this (at least --session-ttl)")
 	fs.BoolVar(&o.noGuest, "no-guest", false, "turn off POST /v1/auth/guest (guest tokens are on by default, for development)")
-	fs.StringVar(&cfg.APIKey, "api-key", "", "operator key for POST /v1/matches/{id}/events (empty: that endpoint is off);\nprefer TICKRELAY_API_KEY or --api-key-file")
+	fs.StringVar(&cfg.APIKey, "api-key", "", "operator key for POST /v1/matches/{id}/events and the console at /console/ on --admin (empty: both are off);\nprefer TICKRELAY_API_KEY or --api-key-file")
+	fs.DurationVar(&o.consoleTTL, "console-session-ttl", 15*time.Minute, "lifetime of an operator console session (its HttpOnly cookie); the console is at /console/ on --admin when --api-key is set")
+	fs.IntVar(&o.consoleFailures, "console-login-failures", 5, "failed console logins a client IP may make per minute (above: 429 with Retry-After; 4x this from all IPs together)")
 	fs.StringVar(&o.apiKeyFile, "api-key-file", "", "read the operator key from this file (surrounding whitespace trimmed)")
 	fs.StringVar(&o.origins, "origins", "", "comma-separated browser origins allowed to connect and to call the HTTP API (CORS), or * (default: the origin of --public-url and loopback pages; the request's Host is not trusted)")
 	fs.IntVar(&cfg.MaxConns, "max-conns", 20000, "WebSocket connections in all")

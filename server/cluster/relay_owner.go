@@ -53,6 +53,9 @@ type proxySink struct {
 
 func (p *proxySink) Group() game.Group { return p.r }
 
+// RelayedVia names the instance the member or spectator is connected to (operator views).
+func (p *proxySink) RelayedVia() string { return p.key.node }
+
 func (p *proxySink) Deliver(shared, tail []byte) {
 	f := shared
 	if len(tail) > 0 {
