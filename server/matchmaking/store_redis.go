@@ -114,63 +114,51 @@ func decodeTicket(b []byte) (*Ticket, error) {
 	return &t, nil
 }
 
+// addScript stores a new ticket atomically: KEYS = ticket, queue set, live counter, then each
+// member's live key; ARGV = body, ticket ms to keep, id, max live, live-key ms, channel.
+var addScript = redis.NewScript(`
+for i = 4, #KEYS do
+  if redis.call('EXISTS', KEYS[i]) == 1 then return 'live' end
+end
+if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[4]) then return 'cap' end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+for i = 4, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'PX', ARGV[5]) end
+redis.call('INCR', KEYS[3])
+redis.call('PUBLISH', ARGV[6], ARGV[3])
+return 'ok'
+`)
+
 func (s *RedisStore) Add(ctx context.Context, t *Ticket) error {
-	keys := []string{s.prefix + "n"}
-	for _, m := range t.Members {
-		keys = append(keys, s.lkey(m.ID))
-	}
 	body, err := json.Marshal(t)
 	if err != nil {
 		return err
 	}
-	err = s.watch(ctx, func(tx *redis.Tx) error {
-		for _, k := range keys[1:] {
-			n, err := tx.Exists(ctx, k).Result()
-			if err != nil {
-				return err
-			}
-			if n > 0 {
-				return ErrLiveTicket
-			}
-		}
-		n, err := tx.Get(ctx, keys[0]).Int()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			return err
-		}
-		if n >= s.max {
-			return ErrCapacity
-		}
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, s.tkey(t.ID), body, s.keep(t))
-			p.SAdd(ctx, s.qkey(t.Queue), t.ID)
-			for _, k := range keys[1:] {
-				p.Set(ctx, k, t.ID, time.Until(t.Expires)+time.Minute)
-			}
-			p.Incr(ctx, keys[0])
-			p.Publish(ctx, s.prefix+"changed", t.ID)
-			return nil
-		})
+	keys := []string{s.tkey(t.ID), s.qkey(t.Queue), s.prefix + "n"}
+	for _, m := range t.Members {
+		keys = append(keys, s.lkey(m.ID))
+	}
+	ms := func(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 1), 10) }
+	res, err := addScript.Run(ctx, s.rdb, keys, body, ms(s.keep(t)), t.ID, s.max, ms(time.Until(t.Expires)+time.Minute), s.prefix+"changed").Text()
+	switch {
+	case err != nil:
 		return err
-	}, keys...)
-	return retryable(err)
+	case res == "live":
+		return ErrLiveTicket
+	case res == "cap":
+		return ErrCapacity
+	}
+	return nil
 }
 
 // watch runs an optimistic transaction, again when a watched key changed meanwhile (at most
-// 50 times: concurrent Adds all watch the live counter).
+// 50 times).
 func (s *RedisStore) watch(ctx context.Context, fn func(*redis.Tx) error, keys ...string) error {
 	var err error
 	for range 50 {
 		if err = s.rdb.Watch(ctx, fn, keys...); !errors.Is(err, redis.TxFailedErr) {
 			return err
 		}
-	}
-	return err
-}
-
-// retryable maps a lost WATCH race to a capacity refusal the client may retry.
-func retryable(err error) error {
-	if errors.Is(err, redis.TxFailedErr) {
-		return fmt.Errorf("%w: busy, try again", ErrCapacity)
 	}
 	return err
 }
