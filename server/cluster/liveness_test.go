@@ -92,3 +92,47 @@ func TestOwnerLostEndsRelayedMatches(t *testing.T) {
 	dirs["a"].dead.Store(false) // let a shut down cleanly
 	brokers["a"].Restore()
 }
+
+// An instance with relayed players dies: the owner treats them as dropped connections (their
+// seats kept for the reconnect grace), and the players on the owner see them leave as DROPPED.
+func TestRelayInstanceLostDropsItsPlayers(t *testing.T) {
+	net, dir := NewMemoryNetwork(), NewMemoryDirectory(DirectoryConfig{})
+	brokers := map[string]*MemoryBroker{}
+	dirs := map[string]*mortalDir{}
+	sub := substrate{
+		broker:    func(node string) Broker { brokers[node] = net.Broker(node, nil); return brokers[node] },
+		directory: func(node string) Directory { dirs[node] = &mortalDir{Directory: dir}; return dirs[node] },
+	}
+	opt := func(bc *BusConfig, _ *server.Config) { fastBus(bc) }
+	a, b := startInstance(t, "a", sub, opt), startInstance(t, "b", sub, opt)
+	waitNodes(t, 2, a, b)
+	tok := a.guest("ann")
+	cr := a.create(tok, map[string]any{"game": "arena"})
+	ann := a.dialToken(tok)
+	ann.join("", cr.Reservation.Ticket)
+	bob := b.connect("bob")
+	jb := bob.join(cr.Match.ID, "")
+	died := time.Now()
+	dirs["b"].dead.Store(true)
+	brokers["b"].Cut(errDead)
+	for {
+		m := ann.next()
+		if m.Op != protocol.OpDelta || m.Events == nil {
+			continue
+		}
+		v, err := protocol.MsgpackToJSON(m.Events)
+		must(t, err)
+		for _, e := range v.([]any) {
+			ev := e.([]any)
+			if uint32(ev[0].(float64)) == uint32(protocol.EventLeave) && uint32(ev[1].(float64)) == jb.PID {
+				if r := protocol.LeaveReason(ev[2].(float64)); r != protocol.LeaveDropped {
+					t.Fatalf("bob left with reason %d, want DROPPED", r)
+				}
+				t.Logf("the owner dropped the dead instance's player %v after it died", time.Since(died).Round(time.Millisecond))
+				dirs["b"].dead.Store(false)
+				brokers["b"].Restore()
+				return
+			}
+		}
+	}
+}
