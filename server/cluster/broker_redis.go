@@ -69,7 +69,7 @@ func NewRedisBroker(cfg RedisConfig) (*RedisBroker, error) {
 	b.cluster, _ = uni.(*redis.ClusterClient)
 	var ok error
 	b.health.Store(&ok)
-	b.ping() // so that Health is right from the start
+	b.ping()              // so that Health is right from the start
 	if b.cluster != nil { // load the command table now, not under the first burst of SPUBLISH
 		ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 		_ = b.cluster.Exists(ctx, DefaultPrefix+":warmup").Err()

@@ -32,6 +32,7 @@ type BusConfig struct {
 	Liveness    time.Duration // how often relayed matches check that their owner lives; default 1s
 	RPCTimeout  time.Duration // deadline of an answered request (info, reserve, publish); default 2s
 	JoinTimeout time.Duration // a relayed JOIN unanswered this long fails with TIMEOUT; default 5s
+	RepairRetry time.Duration // a repair (or relayed SYNC) unanswered this long is asked again; default 500ms
 	Shards      int           // publisher and receiver goroutines (order is kept per match); default 4
 	QueueLen    int           // messages queued per shard (overflow: dropped, counted, repaired); default 4096
 	// Capacity is the sessions this instance is sized for: Load = sessions/Capacity, which
@@ -53,6 +54,9 @@ func (c BusConfig) withDefaults() BusConfig {
 	}
 	if c.JoinTimeout <= 0 {
 		c.JoinTimeout = 5 * time.Second
+	}
+	if c.RepairRetry <= 0 {
+		c.RepairRetry = 500 * time.Millisecond
 	}
 	if c.Shards <= 0 {
 		c.Shards = 4
@@ -371,6 +375,8 @@ func (b *Bus) loop() {
 	defer hb.Stop()
 	live := time.NewTicker(b.cfg.Liveness)
 	defer live.Stop()
+	retry := time.NewTicker(b.cfg.RepairRetry / 2)
+	defer retry.Stop()
 	for {
 		select {
 		case <-b.stop:
@@ -379,6 +385,10 @@ func (b *Bus) loop() {
 			b.heartbeat()
 		case <-live.C:
 			b.checkLiveness()
+		case <-retry.C:
+			for _, rm := range b.remoteList() {
+				rm.retry()
+			}
 		}
 	}
 }
@@ -482,11 +492,8 @@ func (b *Bus) alive(node string) bool {
 // checkLiveness ends relayed matches whose owner is gone and drops the remote members of
 // local matches whose instance is gone.
 func (b *Bus) checkLiveness() {
+	remotes := b.remoteList()
 	b.mu.Lock()
-	remotes := make([]*remoteMatch, 0, len(b.remotes))
-	for _, r := range b.remotes {
-		remotes = append(remotes, r)
-	}
 	owned := make([]*ownerRelay, 0, len(b.owned))
 	for _, r := range b.owned {
 		owned = append(owned, r)
@@ -499,4 +506,14 @@ func (b *Bus) checkLiveness() {
 		r.dropDeadNodes()
 		r.beat()
 	}
+}
+
+func (b *Bus) remoteList() []*remoteMatch {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	out := make([]*remoteMatch, 0, len(b.remotes))
+	for _, r := range b.remotes {
+		out = append(out, r)
+	}
+	return out
 }

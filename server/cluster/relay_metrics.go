@@ -12,6 +12,7 @@ type relayMetrics struct {
 	ticks        prometheus.Counter
 	gaps         prometheus.Counter
 	repairs      prometheus.Counter
+	retries      prometheus.Counter
 	lost         prometheus.Counter
 	bad          prometheus.Counter
 	drops        *prometheus.CounterVec
@@ -30,6 +31,7 @@ func newRelayMetrics(b *Bus) *relayMetrics {
 		ticks:        prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_relay_ticks_total", Help: "Tick publishes of local matches with a remote audience (one per match per tick)."}),
 		gaps:         prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_relay_gaps_total", Help: "Sequence gaps detected on relayed match channels."}),
 		repairs:      prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_relay_repairs_total", Help: "Relayed recipients repaired through the owner (catch-up or snapshot)."}),
+		retries:      prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_relay_repair_retries_total", Help: "Repairs asked again because neither the request nor its answer arrived in time."}),
 		lost:         prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_relay_matches_lost_total", Help: "Relayed matches ended with END LOST (owner gone)."}),
 		bad:          prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_relay_bad_messages_total", Help: "Relay messages that did not decode."}),
 		drops: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_relay_drops_total",
@@ -46,7 +48,7 @@ func newRelayMetrics(b *Bus) *relayMetrics {
 
 func (m *relayMetrics) collectors() []prometheus.Collector {
 	return []prometheus.Collector{m.publishes, m.publishBytes, m.receives, m.receiveBytes, m.ticks, m.gaps, m.repairs,
-		m.lost, m.bad, m.drops, m.links, m.latency, m.instances, m.load}
+		m.retries, m.lost, m.bad, m.drops, m.links, m.latency, m.instances, m.load}
 }
 
 func (m *relayMetrics) published(n int) {

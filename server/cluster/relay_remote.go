@@ -173,6 +173,9 @@ func (rm *remoteMatch) onTick(t *tickMsg) {
 		if r == nil || r.state != stLive {
 			continue
 		}
+		if epoch == r.epoch && tick <= r.tick {
+			continue // a duplicate (a retried catch-up's): already applied
+		}
 		if epoch != r.epoch || since == 0 || tick-since != r.tick {
 			rm.repair(r) // never a delta on the wrong base
 			continue
@@ -219,6 +222,9 @@ func (rm *remoteMatch) onMessage(m *wmsg) {
 // frame hands a frame addressed to r over, keeping r's view of the stream.
 func (rm *remoteMatch) frame(r *relayed, f []byte) {
 	if epoch, tick, since, ok := deltaHead(f); ok {
+		if epoch == r.epoch && tick <= r.tick {
+			return // a duplicate (a retried catch-up's): already applied
+		}
 		if r.state != stLive || epoch != r.epoch || since == 0 || tick-since != r.tick {
 			if r.state == stLive {
 				rm.repair(r)
@@ -245,6 +251,9 @@ func (rm *remoteMatch) frame(r *relayed, f []byte) {
 		}
 		r.pid, r.epoch, r.tick, r.state = msg.PID, msg.Epoch, msg.Tick, stLive
 	case protocol.OpCatchup:
+		if r.state == stLive && msg.Req == r.req && msg.Epoch == r.epoch {
+			return // a second answer to a request asked twice: the first one was applied
+		}
 		ours := r.state == stRepair && msg.Req == r.req
 		r.epoch, r.tick, r.state = msg.Epoch, msg.Tick, stLive
 		if ours {
@@ -282,6 +291,7 @@ func (rm *remoteMatch) ask(r *relayed) {
 		r.state = stAwaitJoined
 		rm.b.request(rm.e.Node, wmsg{Kind: kWatch, Match: rm.id, Sink: r.id, A: r.joinReq})
 		return
+	case r.state == stSync: // the client's own SYNC or RESUME: the same request again
 	case r.state == stAwaitJoined:
 		// The JOINED was lost: a SYNC from nothing is answered with a JOINED (answering the
 		// client's JOIN request).
@@ -325,7 +335,6 @@ func (rm *remoteMatch) check() {
 		if (r.state == stRepair || r.state == stSync || r.state == stAwaitJoined) && !r.asked.IsZero() &&
 			time.Since(r.asked) > 2*rm.b.cfg.Liveness {
 			stale = true
-			rm.ask(r)
 		}
 	}
 	rm.mu.Unlock()
@@ -340,6 +349,20 @@ func (rm *remoteMatch) check() {
 		return // the directory is unreachable: keep trying
 	}
 	rm.lost("the match is no longer running")
+}
+
+// retry asks again for the repairs, syncs and snapshots unanswered for RepairRetry (their
+// request or its answer was lost: Pub/Sub is at-most-once).
+func (rm *remoteMatch) retry() {
+	rm.mu.Lock()
+	defer rm.mu.Unlock()
+	for _, r := range rm.sinks {
+		if (r.state == stRepair || r.state == stSync || r.state == stAwaitJoined) && !r.asked.IsZero() &&
+			time.Since(r.asked) > rm.b.cfg.RepairRetry {
+			rm.b.m.retries.Inc()
+			rm.ask(r)
+		}
+	}
 }
 
 // lost ends the match for every local recipient: END with reason LOST, then Detached.
