@@ -25,6 +25,8 @@ func (echoGame) Input(ctx *game.Ctx, p *game.Player, seq uint32, payload []byte)
 		e = ctx.State().Spawn(id)
 	}
 	e.Set(0, game.Uint(uint64(seq)))
+	e.Set(1, game.Raw(payload))
+	e.SetPrivate(2, game.Raw(payload))
 }
 
 // FuzzMatchFramesDecode is the frame-validity property: whatever clients send, every frame a

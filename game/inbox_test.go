@@ -213,3 +213,43 @@ func TestTooDeepGameEventsAreRefused(t *testing.T) {
 		t.Fatal("a too-deep message was queued")
 	}
 }
+
+// rawFields stores each input payload as a public and a private field of the sender's entity.
+type rawFields struct{ game.Base }
+
+func (rawFields) Join(ctx *game.Ctx, p *game.Player) {
+	ctx.State().Spawn(game.EntityID(p.PID)).SetOwner(p.PID)
+}
+
+func (rawFields) Input(ctx *game.Ctx, p *game.Player, seq uint32, payload []byte) {
+	ctx.State().Get(game.EntityID(p.PID)).Set(0, game.Raw(payload)).SetPrivate(1, game.Raw(payload))
+}
+
+// A field value deeper than the payload depth budget would make every DELTA and every later
+// JOINED snapshot undecodable: the runtime refuses it (the field keeps its value).
+func TestTooDeepFieldValuesRefused(t *testing.T) {
+	e := newEnv(t, game.GameType{Name: "raw", New: func() game.Logic { return rawFields{} }})
+	m := e.create(game.CreateOptions{Game: "raw"})
+	var s sink
+	pid := e.join(m, "a", &s)
+	for seq, d := range []int{protocol.PayloadDepth, protocol.PayloadDepth + 1, 15} {
+		m.Input(pid, uint32(seq+1), 0, nested(d))
+		e.step(m)
+		s.take(t) // fails on an undecodable frame
+		var pub, priv []byte
+		if err := m.Inspect(t.Context(), func(c *game.Ctx) {
+			ent := c.State().Get(game.EntityID(pid))
+			pub, priv = ent.Field(0).RawBytes(), ent.Field(1).RawBytes()
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if want := nested(protocol.PayloadDepth); !bytes.Equal(pub, want) || !bytes.Equal(priv, want) {
+			t.Fatalf("after a payload of depth %d the fields are %x / %x, want the depth-%d one", d, pub, priv, protocol.PayloadDepth)
+		}
+	}
+	var late sink // a newcomer's snapshot decodes too
+	e.join(m, "b", &late)
+	if fs := late.take(t); len(fs) == 0 || fs[len(fs)-1].Op != protocol.OpJoined {
+		t.Fatalf("newcomer got %v", fs)
+	}
+}

@@ -211,6 +211,11 @@ func (r *Registry) newMatch(o CreateOptions) (*Match, Options, error) {
 		ring: newRing(int(opts.RingDuration * time.Duration(opts.TickRate) / time.Second)),
 	}
 	m.ctx = Ctx{m: m}
+	m.state.refused = func(e *Entity, k Key, err error) {
+		m.limited(LimitPayloadDepth)
+		m.log.Warn("field value not set: it is deeper than the payload depth budget", "entity", e.id, "key", k,
+			"budget", protocol.PayloadDepth, "err", err)
+	}
 	var initErr error
 	if err := m.safely(func() { initErr = m.logic.Init(&m.ctx, o.Params) }); err != nil {
 		return nil, Options{}, fmt.Errorf("game: init %s: %w", o.Game, err)

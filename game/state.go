@@ -3,6 +3,7 @@ package game
 import (
 	"fmt"
 	"slices"
+	"unsafe"
 
 	"github.com/tickrelay/tickrelay/protocol"
 )
@@ -29,9 +30,26 @@ type State struct {
 	dirty   []*Entity // existing entities with changed public fields
 	private []*Entity // entities with changed private fields
 	removed []EntityID
+	// refused is told about a field value refused for nesting too deeply (see fits); nil: none.
+	refused func(e *Entity, k Key, err error)
 }
 
 func newState() *State { return &State{ents: make(map[EntityID]*Entity)} }
+
+// fits reports whether v may be a field value: a raw value (Raw, or Any of a list, map or
+// struct) must stay within the payload depth budget, since a field value sits at level 5 of a
+// DELTA and a deeper one would make every member's frame, and every later snapshot, undecodable.
+// A refused value leaves the field as it was; the match logs and counts the refusal.
+func (e *Entity) fits(k Key, v Value) bool {
+	if v.kind != kindRaw {
+		return true
+	}
+	err := protocol.CheckPayload(unsafe.Slice(unsafe.StringData(v.s), len(v.s))) // read only
+	if err != nil && e.st.refused != nil {
+		e.st.refused(e, k, err)
+	}
+	return err == nil
+}
 
 // Entity is one entity: an id, an optional owner (the pid that may see its private fields), and
 // fields by key.
@@ -151,7 +169,7 @@ func (e *Entity) slot(k Key) *slot {
 // Set sets public field k. Setting the value it already has records nothing. It panics if k is
 // a private field of the entity (a field keeps its kind: see SetPrivate).
 func (e *Entity) Set(k Key, v Value) *Entity {
-	if e.gone {
+	if e.gone || !e.fits(k, v) {
 		return e
 	}
 	s := e.slot(k)
@@ -174,7 +192,7 @@ func (e *Entity) Set(k Key, v Value) *Entity {
 // mirrors (nor a private one from the owner's), so setting a public field private (or, with
 // Set, a private one public) panics, like any game bug. Use another key.
 func (e *Entity) SetPrivate(k Key, v Value) *Entity {
-	if e.gone {
+	if e.gone || !e.fits(k, v) {
 		return e
 	}
 	s := e.slot(k)
