@@ -18,9 +18,12 @@ type Config struct {
 	// AdminOptional makes an Admin address that cannot be bound a warning instead of an error
 	// (the binary sets it for its default address, so a second instance on one machine runs).
 	AdminOptional bool
-	PublicURL     string // base URL announced in seat reservations (ws://host:port); default from the request's Host
-	NodeID        string // this instance's name in listings and the cluster; default "local"
-	Version       string // reported in tickrelay_build_info and the node registry; default "dev"
+	// TLSCert and TLSKey are PEM files: when set, the listener speaks HTTPS and WSS (same port).
+	// The files are re-read when they change (checked every 3 s) and on Server.ReloadTLS (SIGHUP).
+	TLSCert, TLSKey string
+	PublicURL       string // base URL announced in seat reservations (ws://host:port); default from the request's Host
+	NodeID          string // this instance's name in listings and the cluster; default "local"
+	Version         string // reported in tickrelay_build_info and the node registry; default "dev"
 
 	Secret     []byte        // HS256 secret for tokens; default a random one (tokens die with the process)
 	Issuer     string        // token issuer; default "tickrelay"

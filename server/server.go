@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -34,10 +35,11 @@ type Server struct {
 	auth         *auth.Authority
 	hub          *hub
 	conns        *connCounter
-	guests       *keyLimiter // guest tokens per client IP
-	created      *matchQuota // live matches per creating user
-	sse          *sseHub     // SSE feeds, one per streamed match
-	proxies      proxies     // trusted reverse proxies
+	guests       *keyLimiter   // guest tokens per client IP
+	created      *matchQuota   // live matches per creating user
+	sse          *sseHub       // SSE feeds, one per streamed match
+	certs        *certReloader // TLS certificate (nil: plain HTTP)
+	proxies      proxies       // trusted reverse proxies
 	metrics      *metrics
 	upgrader     *gws.Upgrader
 	mux          *http.ServeMux
@@ -104,6 +106,14 @@ func New(cfg Config) (*Server, error) {
 		guests: newKeyLimiter(cfg.GuestRate, cfg.GuestBurst), created: newMatchQuota(cfg.MaxMatchesPerUser)}
 	srv.sse = &sseHub{srv: srv, feeds: map[string]*sseFeed{}, perIP: map[string]int{}}
 	var err error
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		return nil, errors.New("tls: give both a certificate and a key file, or neither")
+	}
+	if cfg.TLSCert != "" {
+		if srv.certs, err = newCertReloader(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return nil, err
+		}
+	}
 	if srv.proxies, err = parseProxies(cfg.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -233,6 +243,9 @@ func (srv *Server) Start() error {
 // Serve serves on ln in the background (tests use a 127.0.0.1:0 listener).
 func (srv *Server) Serve(ln net.Listener) {
 	srv.addr.Store(ln.Addr())
+	if srv.certs != nil {
+		ln = tls.NewListener(ln, srv.certs.tlsConfig()) // HTTPS and WSS on the same port
+	}
 	srv.http = &http.Server{
 		Handler:           srv.handler,
 		ReadHeaderTimeout: 5 * time.Second,
@@ -257,6 +270,9 @@ func (srv *Server) Serve(ln net.Listener) {
 			select {
 			case now := <-t.C:
 				srv.hub.expire(now)
+				if srv.certs != nil && now.Second()%3 == 0 {
+					_ = srv.ReloadTLS() // picks up a renewed certificate; logs a bad one
+				}
 				if now.Second()%10 == 0 {
 					srv.guests.sweep()
 					srv.res.quota.sweep(now)

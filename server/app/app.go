@@ -94,6 +94,9 @@ func Run(ctx context.Context, args []string, opt Options) error {
 	}
 	cfg.Log.Info("tickrelay started", "version", Version(), "games", strings.Join(cfg.Catalog.Names(), ","))
 	base := "http://" + srv.Addr().String()
+	if cfg.TLSCert != "" {
+		base = "https://" + srv.Addr().String()
+	}
 	if cfg.DemoDir != "" {
 		cfg.Log.Info("demo ready: open " + base + "/ in a browser")
 	}
@@ -104,7 +107,17 @@ func Run(ctx context.Context, args []string, opt Options) error {
 	if opt.Ready != nil {
 		opt.Ready(srv)
 	}
-	<-ctx.Done()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	for waiting := true; waiting; {
+		select {
+		case <-hup:
+			_ = srv.ReloadTLS() // logs the outcome
+		case <-ctx.Done():
+			waiting = false
+		}
+	}
 	if opt.OnSignal != nil {
 		opt.OnSignal()
 	}

@@ -57,6 +57,8 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&cfg.Listen, "listen", "127.0.0.1:8080", "address for HTTP, the WebSocket endpoint /ws and the demo")
 	fs.StringVar(&cfg.Admin, "admin", defaultAdmin, "address for pprof, /metrics and a detailed /readyz (empty: off; the default is skipped with a warning when taken)")
 	fs.BoolVar(&cfg.PublicMetrics, "public-metrics", false, "also serve /metrics on --listen (default: the admin listener only)")
+	fs.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS and WSS on --listen; reloaded when it changes and on SIGHUP")
+	fs.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
 	fs.StringVar(&cfg.PublicURL, "public-url", "", "base URL clients use to reach this instance, e.g. wss://eu1.example.com (default: from the request; with --redis: http://<--listen>)")
 	fs.StringVar(&cfg.NodeID, "node", "local", "this instance's name, unique in a cluster (with --redis: default <hostname>-<random>)")
 	fs.StringVar(&o.secret, "secret", "", "HS256 secret for session tokens and join tickets, ≥ 32 bytes (default: random at start, with a warning);\nprefer TICKRELAY_SECRET or --secret-file: a command line is visible to every local user")
