@@ -26,6 +26,36 @@
 // channel, the broker calls its OnReconnect hooks and subscribers repair (ask for a sync).
 // Publish does not keep msg after it returns; a handler may keep the msg it is given.
 //
+// # Relay and bus
+//
+// Bus (bus.go) implements server.Bus: local matches are claimed in the directory (Announce),
+// their leases refreshed with the node's heartbeat (every second, with its load: sessions /
+// Capacity, which placement compares), released when they end (Withdraw). Matches owned
+// elsewhere are found in the directory (Locate) and reached through a remoteHandle
+// (relay_handle.go).
+//
+//	owner (relay_owner.go)                         relaying instance (relay_remote.go)
+//	match goroutine ─DeliverGroup─▶ ownerRelay ─▶ match channel ─▶ remoteMatch ─▶ local sinks
+//	match inbox ◀── handleRequest ◀── node channel ◀── remoteHandle ◀── sessions
+//
+// The owner's relay is one game.Group per match: one publish per tick, carrying the shared
+// bytes once and the tails of every remote recipient (the same shared bytes local players
+// get). Every message on a match channel is numbered; frames for one recipient travel on the
+// same channel, so Redis keeps them in order with the deltas (wire.go says why). The relaying
+// side checks the numbers (a gap repairs every local recipient of the match) and each
+// recipient's delta chain (a delta goes to a sink only on the base it names), repairs through
+// the owner (a SYNC on the player's behalf: CATCHUP from the ring, swallowed, or a JOINED), asks
+// again after RepairRetry when that is lost too, and repairs everything after a broker
+// reconnect. A node is judged dead only after it has been missing from registry reads that
+// succeeded for a whole NodeTTL: its relayed matches end with END LOST; its players on owners
+// here are dropped (their seats kept for the reconnect grace: they may resume elsewhere, see
+// resume.go).
+//
+// Failover (issue 12) fits this shape: a match restored on another instance is claimed with
+// epoch + 1 (the directory fences the old epoch; an owner whose Refresh reports the lease lost
+// stops its copy); relaying instances would then re-Locate it instead of ending it, and their
+// players get a JOINED of the new epoch (clients already accept an epoch change as a snapshot).
+//
 // # Goroutines and locks
 //
 // Every method of Broker and Directory is safe for concurrent use. A Redis broker runs one
@@ -34,4 +64,12 @@
 // supervisor goroutine that reconnects, resubscribes and follows slot moves. Handlers are
 // called from the receive goroutines, never with a broker lock held. Close stops them all and
 // waits for them.
+//
+// The bus runs Shards publisher goroutines and Shards receiver goroutines (a match's traffic
+// always uses the same shard, which keeps its order), and one loop for heartbeats, liveness and
+// repair retries; every other goroutine it starts is counted (goTracked) and Close waits for
+// all of them. Locks: Bus.mu guards its maps; ownerRelay.mu its sequence and proxies;
+// remoteMatch.mu its recipients. Order: Bus.mu is never held while taking the others, and
+// sinks (sessions) are called with remoteMatch.mu held: their Deliver and Detached never
+// block and never call back into the bus.
 package cluster

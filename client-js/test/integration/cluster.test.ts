@@ -2,46 +2,23 @@
 // processes started with --redis): one match, played through the relay. The redis-server is
 // Debian's (/usr/bin/redis-server), started here on a free port without persistence and
 // stopped by PID; if it is missing the test fails (it never skips).
-import { type ChildProcess, spawn } from "node:child_process";
-import { connect } from "node:net";
 import { WebSocket } from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { Client, type Match } from "../../src/index.js";
-import { type RunningServer, freePort, startServer, stopAll } from "./server.js";
+import { type RunningRedis, startRedis } from "./redis.js";
+import { type RunningServer, startServer, stopAll } from "./server.js";
 import { membersOf, nextEvent, snapshotOf, until } from "./util.js";
 
-let redis: ChildProcess | undefined;
-let redisPort = 0;
+let redis: RunningRedis | undefined;
 let one: RunningServer;
 let two: RunningServer;
 let setupError: unknown;
 
-function redisPing(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect(port, "127.0.0.1", () => s.write("PING\r\n"));
-    s.once("data", (d) => {
-      s.destroy();
-      resolve(d.toString().startsWith("+PONG"));
-    });
-    s.once("error", () => resolve(false));
-  });
-}
-
 beforeAll(async () => {
   try {
-    redisPort = await freePort();
-    redis = spawn("/usr/bin/redis-server", ["--port", String(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
-      stdio: "ignore",
-    });
-    const spawned = new Promise<void>((_, reject) => redis!.once("error", (e) => reject(new Error(`redis-server: ${e.message}`))));
-    const ready = (async () => {
-      for (let i = 0; i < 200 && !(await redisPing(redisPort)); i++) await new Promise((r) => setTimeout(r, 50));
-      if (!(await redisPing(redisPort))) throw new Error(`redis-server did not answer on ${redisPort}`);
-    })();
-    await Promise.race([ready, spawned]);
-    const url = `redis://127.0.0.1:${redisPort}`;
-    one = await startServer({ args: ["--redis", url, "--node", "one"] });
-    two = await startServer({ args: ["--redis", url, "--node", "two"] });
+    redis = await startRedis();
+    one = await startServer({ args: ["--redis", redis.url, "--node", "one"] });
+    two = await startServer({ args: ["--redis", redis.url, "--node", "two"] });
   } catch (e) {
     setupError = e;
   }
@@ -49,7 +26,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stopAll();
-  if (redis?.pid) redis.kill("SIGKILL");
+  redis?.stop();
 });
 
 const client = (srv: RunningServer) => new Client({ url: srv.url, connection: { WebSocket } });

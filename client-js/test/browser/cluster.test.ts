@@ -1,0 +1,120 @@
+// Browser end-to-end across a cluster (what `make cluster` gives a newcomer): a redis-server and
+// two instances serving the demo; alice opens the demo on instance one, bob opens it on
+// instance two with alice's link (?match=…&chat=…), so his page plays through instance two,
+// relayed to the owner. Alice holds ArrowRight and bob's page must see her dot move; a chat line
+// crosses too. Nothing skips: no chromium, no SDK bundle, no redis-server: the test fails.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type BrowserContext, type Page, chromium } from "playwright-core";
+import { afterAll, describe, expect, it } from "vitest";
+import { type RunningRedis, startRedis } from "../integration/redis.js";
+import { startServer, stopAll } from "../integration/server.js";
+
+const CHROMIUM = process.env.TICKRELAY_CHROMIUM || "/usr/bin/chromium";
+const PKG = fileURLToPath(new URL("../../", import.meta.url));
+const DEMO = join(PKG, "demo");
+const SDK = join(PKG, "dist/browser");
+const OUT = join(PKG, "test-output");
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+let profile: string | null = null;
+let ctxA: BrowserContext | null = null;
+let ctxB: BrowserContext | null = null;
+let redis: RunningRedis | undefined;
+
+afterAll(async () => {
+  const close = async (c: BrowserContext | null) => {
+    if (c) await Promise.race([c.close().catch(() => {}), new Promise((r) => setTimeout(r, 10_000))]);
+  };
+  await close(ctxB);
+  await close(ctxA);
+  await stopAll();
+  redis?.stop();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+interface Pos {
+  x: number;
+  y: number;
+}
+
+async function openDemo(ctx: BrowserContext, url: string, who: string, errors: string[]): Promise<Page> {
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  page.on("pageerror", (e) => errors.push(`${who} page error: ${e.message}`));
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`${who} console error: ${m.text()}`);
+  });
+  await page.goto(url);
+  await page.waitForFunction(() => (window as any).tickrelayDemo?.ready === true, null, { timeout: 20_000 });
+  return page;
+}
+
+describe("demo across two instances in chromium", () => {
+  it("alice on instance one, bob on instance two: bob sees alice move, chat crosses", async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`chromium missing: run make deps (no ${CHROMIUM})`);
+    if (!existsSync(join(SDK, "tickrelay.js"))) throw new Error("SDK browser bundle missing: run npm run build");
+    redis = await startRedis();
+    const one = await startServer({ args: ["--redis", redis.url, "--node", "one", "--demo", DEMO, "--sdk", SDK] });
+    const two = await startServer({ args: ["--redis", redis.url, "--node", "two", "--demo", DEMO, "--sdk", SDK] });
+    profile = mkdtempSync(join(tmpdir(), "tickrelay-chromium-"));
+    mkdirSync(OUT, { recursive: true });
+    ctxA = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 30_000 });
+    const browser = ctxA.browser();
+    if (!browser) throw new Error("no browser behind the persistent context");
+    ctxB = await browser.newContext();
+    const errors: string[] = [];
+    const alice = await openDemo(ctxA, `${one.url}/?name=alice`, "alice", errors);
+    const ids = await alice.evaluate(() => {
+      const d = (window as any).tickrelayDemo;
+      return { arena: d.arena.match.id as string, chat: d.chat.match.id as string, pid: d.arena.match.pid as number };
+    });
+    const owner = await (await fetch(`${two.url}/v1/matches/${ids.arena}`)).json();
+    expect(owner.owner.node).toBe("one");
+    const bob = await openDemo(ctxB, `${two.url}/?name=bob&match=${ids.arena}&chat=${ids.chat}`, "bob", errors);
+    const bobArena = await bob.evaluate(() => (window as any).tickrelayDemo.arena.match.id as string);
+    expect(bobArena).toBe(ids.arena);
+    const dot = (page: Page) =>
+      page.evaluate((pid) => {
+        const f = (window as any).tickrelayDemo.arena.match?.state.get(pid) as Pos | undefined;
+        return f ? { x: f.x, y: f.y } : null;
+      }, ids.pid);
+    await bob.waitForFunction((pid) => !!(window as any).tickrelayDemo.arena.match?.state.get(pid), ids.pid, { timeout: 10_000 });
+    await alice.bringToFront();
+    const start = (await dot(bob))!;
+    const key = start.x > 500 ? "ArrowLeft" : "ArrowRight";
+    const to = key === "ArrowRight" ? start.x + 20 : start.x - 20;
+    await alice.keyboard.down(key);
+    await bob.waitForFunction(
+      ([pid, to, right]) => {
+        const f = (window as any).tickrelayDemo.arena.match?.state.get(pid);
+        return !!f && (right ? f.x >= to : f.x <= to);
+      },
+      [ids.pid, to, key === "ArrowRight"] as const,
+      { timeout: 10_000 },
+    );
+    await alice.keyboard.up(key);
+    await alice.waitForFunction(() => (window as any).tickrelayDemo.arena.pending.pending.length === 0, null, { timeout: 10_000 });
+    const self = (await dot(alice))!;
+    await bob.waitForFunction(
+      ([pid, x, y]) => {
+        const f = (window as any).tickrelayDemo.arena.match?.state.get(pid);
+        return !!f && f.x === x && f.y === y;
+      },
+      [ids.pid, self.x, self.y] as const,
+      { timeout: 10_000 },
+    );
+    const hello = `hello from one, ${Date.now() % 100000}`;
+    await alice.fill("#chat-input", hello);
+    await alice.press("#chat-input", "Enter");
+    await bob.locator("#chat-log li", { hasText: `alice: ${hello}` }).waitFor({ timeout: 10_000 });
+    await bob.fill("#chat-input", "hi from two");
+    await bob.press("#chat-input", "Enter");
+    await alice.locator("#chat-log li", { hasText: "bob: hi from two" }).waitFor({ timeout: 10_000 });
+    await alice.screenshot({ path: join(OUT, "cluster-alice.png") });
+    await bob.screenshot({ path: join(OUT, "cluster-bob.png") });
+    expect(errors).toEqual([]);
+  });
+});
