@@ -523,7 +523,8 @@ func clusterVerdict(res *result.Result) result.Verdict {
 				why = append(why, fmt.Sprintf("%d relayed players disconnected", cl.RelayedDropped))
 			}
 			for i, d := range f.DegradedAfterMs {
-				if f.Kind != FaultClientKill && (d < 0 || d > 2000) {
+				// A cut subscriber reconnects at once: too briefly degraded to be seen polling.
+				if f.Kind != FaultClientKill && f.Kind != FaultOBL && (d < 0 || d > 2000) {
 					why = append(why, fmt.Sprintf("instance %d degraded after %.0f ms (want ≤ 2000)", i+1, d))
 				}
 			}
@@ -576,6 +577,9 @@ func clusterSummary(b *strings.Builder, r *result.Result) {
 			fmt.Fprintf(b, "; END lost to %d/%d affected players, the last %.0f ms after the kill", f.LostEnds, f.LostEndsExpect, f.LostEndMs)
 		} else {
 			fmt.Fprintf(b, "; remote players playing again %.0f ms after it ended", f.RecoveredMs)
+		}
+		if f.Kind == FaultOBL {
+			fmt.Fprintf(b, "; %d subscriber connections cut by the limit", f.SubscriberCuts)
 		}
 		b.WriteString("\n")
 	}

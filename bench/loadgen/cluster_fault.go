@@ -11,7 +11,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tickrelay/tickrelay/bench/internal/result"
+	"github.com/tickrelay/tickrelay/server/cluster"
 )
 
 // Faults arena-cluster can inject into its window (-fault), the ones of issue 10.
@@ -81,9 +84,11 @@ func (rig *clusterRig) inject(ctx context.Context, cms []*clusterMatch, rs runs,
 			rs[0][0].countErr("client kill: " + err.Error())
 		}
 	case FaultOBL:
+		before := pubsubIDs(redis.Do)
 		_, _ = redis.Do("CONFIG", "SET", "client-output-buffer-limit", "pubsub 64kb 32kb 1")
-		hold()
+		rig.flood(ctx, cfg.FaultFor)
 		_, _ = redis.Do("CONFIG", "SET", "client-output-buffer-limit", "pubsub 32mb 8mb 60")
+		f.SubscriberCuts = countCut(before, pubsubIDs(redis.Do))
 	case FaultInstanceKill:
 		return rig.killInstance(ctx, cms, rs, f, t0, stopWatch, degraded)
 	}
@@ -93,6 +98,53 @@ func (rig *clusterRig) inject(ctx context.Context, cms []*clusterMatch, rs runs,
 	stopWatch()
 	f.DegradedAfterMs = <-degraded
 	return f
+}
+
+// flood publishes 4 KB messages of junk on instance n1's node channel for d (at most 8,000:
+// 32 MB) so that, with the 64 kb limit, Redis cuts a subscriber that does not drain its output
+// fast enough; n1 decodes and drops them (tickrelay_relay_bad_messages_total).
+func (rig *clusterRig) flood(ctx context.Context, d time.Duration) {
+	ch := cluster.Names{}.Node(rig.nodes[0])
+	junk := strings.Repeat("x", 4096)
+	end := time.Now().Add(d)
+	rc := redis.NewClient(&redis.Options{Addr: rig.redis.Addr, Protocol: 2, DisableIdentity: true})
+	defer rc.Close()
+	for sent := 0; sent < 8000 && time.Now().Before(end) && ctx.Err() == nil; sent += 250 {
+		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		p := rc.Pipeline()
+		for i := 0; i < 250; i++ {
+			p.Publish(pctx, ch, junk)
+		}
+		_, _ = p.Exec(pctx)
+		cancel()
+	}
+	_ = sleepCtx(ctx, time.Until(end))
+}
+
+// pubsubIDs lists the ids of Redis' subscriber connections.
+func pubsubIDs(do func(...string) (string, error)) map[string]bool {
+	out := map[string]bool{}
+	list, err := do("CLIENT", "LIST", "TYPE", "pubsub")
+	if err != nil {
+		return out
+	}
+	for _, f := range strings.Fields(list) {
+		if strings.HasPrefix(f, "id=") {
+			out[f] = true
+		}
+	}
+	return out
+}
+
+// countCut is how many subscriber connections of before are gone after.
+func countCut(before, after map[string]bool) int {
+	n := 0
+	for id := range before {
+		if !after[id] {
+			n++
+		}
+	}
+	return n
 }
 
 // watchHealth polls every live instance's /readyz every 50 ms; the channel yields, per

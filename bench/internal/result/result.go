@@ -329,6 +329,7 @@ type Fault struct {
 	ForS            float64   `json:"for_s"`                        // how long Redis stayed away
 	DegradedAfterMs []float64 `json:"degraded_after_ms"`            // per instance: /readyz reported degraded (−1: never; a killed one: unreachable)
 	RecoveredMs     float64   `json:"recovered_ms,omitempty"`       // Redis faults, after the fault ended: every remote player acked again (−1: not in 10 s)
+	SubscriberCuts  int       `json:"subscriber_cuts,omitempty"`    // redis-obl: subscriber connections Redis cut
 	LostEnds        int       `json:"lost_ends,omitempty"`          // instance-kill9: END frames the affected players got
 	LostEndsExpect  int       `json:"lost_ends_expected,omitempty"` // players who should get one
 	LostEndMs       float64   `json:"lost_end_ms,omitempty"`        // after the kill: the last of them (−1: not all in time)
