@@ -69,8 +69,10 @@ func NewRedisBroker(cfg RedisConfig) (*RedisBroker, error) {
 	b.cluster, _ = uni.(*redis.ClusterClient)
 	var ok error
 	b.health.Store(&ok)
-	b.ping()              // so that Health is right from the start
-	if b.cluster != nil { // load the command table now, not under the first burst of SPUBLISH
+	b.ping() // so that Health is right from the start
+	// A cluster client loads the command table on its first keyed call: now, not under the
+	// first burst of SPUBLISH.
+	if b.cluster != nil {
 		ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 		_ = b.cluster.Exists(ctx, DefaultPrefix+":warmup").Err()
 		cancel()
