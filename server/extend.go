@@ -53,6 +53,17 @@ func (srv *Server) Metrics() prometheus.Registerer { return srv.metrics.reg }
 // Owner names this instance (its node and public URL) for the handles of its local matches.
 func (srv *Server) Owner() Owner { return srv.owner() }
 
+// PlaceNode is where a new match should run: this instance, or the least loaded live one of the
+// cluster (from the heartbeats).
+func (srv *Server) PlaceNode(ctx context.Context) (NodeLoad, error) { return srv.bus.Place(ctx) }
+
+// IssueSession signs a session token for player, for server-side callers that act for a
+// player on another instance (the matchmaker creating a match there).
+func (srv *Server) IssueSession(player, name string) (string, error) {
+	tok, _, err := srv.auth.IssueSession(player, name)
+	return tok, err
+}
+
 // NodeID is this instance's name.
 func (srv *Server) NodeID() string { return srv.cfg.NodeID }
 

@@ -31,13 +31,17 @@ func Attach(srv *server.Server, cfg Config, o AttachOptions) (*Matchmaker, error
 	if o.Owner == "" {
 		o.Owner = srv.NodeID() + "-" + rand.Text()[:8]
 	}
+	var placer Placer = NewLocalPlacer(srv)
+	if _, shared := o.Store.(Leaser); shared {
+		placer = NewClusterPlacer(srv) // matches go to the least loaded instance
+	}
 	metrics := NewMetrics()
 	if err := metrics.Register(srv.Metrics()); err != nil {
 		return nil, err
 	}
 	var mm *Matchmaker
 	mm, err := New(cfg, Options{
-		Placer:  NewLocalPlacer(srv),
+		Placer:  placer,
 		Store:   o.Store,
 		Owner:   o.Owner,
 		Log:     log,
