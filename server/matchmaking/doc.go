@@ -11,9 +11,11 @@
 //     matches with free seats, now) to groups, backfills and expiries, plus the time at which
 //     its answer would next change (the next widening or expiry). It is table-tested and
 //     property-tested and knows nothing of time except the now it is given.
-//   - Store (store.go): where tickets live: in memory for one instance (store_memory.go).
-//   - Placer (placement.go): creates a match for a group on the least loaded instance and
-//     reserves every seat, all or none (placement_local.go: this instance).
+//   - Store (store.go): where tickets live: in memory for one instance (store_memory.go), or in
+//     Redis shared by a cluster (store_redis.go), with a lease per queue fenced by a token so
+//     that one instance at a time runs a queue's matcher, and a change feed for every instance.
+//   - Placer (placement.go): creates a match for a group and reserves every seat, all or none
+//     (placement_local.go: this instance; placement_cluster.go: the least loaded instance).
 //   - Matchmaker (matchmaker.go): one goroutine per queue runs the matcher when tickets arrive
 //     (no fixed interval: a ticket that fits is matched at once) and on a timer only for the
 //     next widening or expiry; placements run beside it.
@@ -21,9 +23,11 @@
 //
 // # Goroutines and locks
 //
-// Each queue has one runner goroutine (queue.run) that alone calls the matcher for that queue and
-// claims tickets; placement goroutines (at most Config.MaxPlacements at once per queue) resolve
-// or requeue the tickets they claimed. The memory store's mu guards every ticket and the
+// Each queue has one runner goroutine (runner.run) that alone calls the matcher for that queue and
+// claims tickets (with a shared store only while it holds the queue's lease, which a goroutine
+// of its own renews; runner.leaseMu guards the fence); placement goroutines (at most
+// Config.MaxPlacements at once per queue) resolve or requeue the tickets they claimed. The Redis
+// store's subscriber goroutine wakes long-polls and feeds changes to the matchmaker. The memory store's mu guards every ticket and the
 // per-player index; parties.mu guards parties. Locks are never held while calling the placer, the
 // store from the store, or the notifier. HTTP handlers only call the store, the parties and the
 // queues' kick (a non-blocking send).
