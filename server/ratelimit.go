@@ -11,8 +11,9 @@ import (
 // at most Config.InputBurst. Most ops cost one token; the ones that verify a signature or take a
 // server-wide lock cost Config.AuthOpCost (a JWT verification is ~28 µs, a hundred times an
 // input's handling). What the budget cannot pay is dropped and counted, with one ERROR
-// RATE_LIMITED per burst (answering the first message refused); and a connection that keeps going (Config.FloodClose refusals within floodWindow) is
-// closed with CloseRateLimit.
+// RATE_LIMITED per burst (answering the first message refused), and the connection is read more
+// slowly for a moment (so a flood costs the server next to nothing); a connection that keeps
+// going (Config.FloodClose refusals within floodWindow) is closed with CloseRateLimit.
 
 // floodWindow is the window in which Config.FloodClose refusals close a connection.
 const floodWindow = 5 * time.Second
