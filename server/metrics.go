@@ -15,7 +15,7 @@ import (
 // metrics are the server's Prometheus metrics, in a registry of its own (several servers can
 // live in one test process). It implements game.Metrics for the match runtime.
 type metrics struct {
-	reg           *prometheus.Registry
+	reg           *registry
 	sessions      prometheus.Gauge
 	framesOut     prometheus.Counter
 	slowCloses    prometheus.Counter
@@ -42,7 +42,7 @@ type metrics struct {
 }
 
 func newMetrics(matches func() float64) *metrics {
-	m := &metrics{reg: prometheus.NewRegistry()}
+	m := &metrics{reg: newRegistry()}
 	f := func(c prometheus.Collector) { m.reg.MustRegister(c) }
 	f(collectors.NewGoCollector())
 	f(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
