@@ -291,7 +291,7 @@ async function openDetail(id) {
 
 function renderLive(tick) {
   const n = Object.keys(state.entities).length;
-  $("liveTick").textContent = "tick " + tick + " · " + n + " entities";
+  $("liveTick").textContent = "state at tick " + tick + " · " + n + " entities";
   $("live").textContent = JSON.stringify(state.entities, null, 1).slice(0, 20000);
 }
 
