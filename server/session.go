@@ -409,7 +409,7 @@ func (s *session) resume(m *protocol.ClientMsg) {
 	if match != nil {
 		matchID = match.ID()
 	}
-	s.log.Info("session resumed", "session", m.Session, "match", matchID, "pid", pid, "took_over_live", old.conn != nil && old != s)
+	s.log.Info("session resumed", "session", m.Session, "match", matchID, "pid", pid)
 	s.srv.metrics.ops.resumes.WithLabelValues("resumed").Inc()
 	if match != nil {
 		if s.idle != nil {
