@@ -33,7 +33,9 @@ func (s *syncBuffer) String() string {
 // Joins, drops, resumes and leaves are one info line each, with reasons as names.
 func TestJoinsLeavesResumesLoggedAtInfo(t *testing.T) {
 	var logs syncBuffer
-	ts := startServer(t, func(c *Config) { c.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})) })
+	ts := startServer(t, func(c *Config) {
+		c.Log = slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	})
 	ann, tok := ts.connect("ann")
 	cr := ts.create(tok, map[string]any{"game": "relay"})
 	ann.join("", cr.Reservation.Ticket)
