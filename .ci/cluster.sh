@@ -9,6 +9,8 @@ SECRET=${SECRET:-.tickrelay-dev-secret}
 REDIS_PORT=${REDIS_PORT:-6390}
 PORTS=(8081 8082 8083)
 REDIS_SERVER=${REDIS_SERVER:-/usr/bin/redis-server}
+# The operators' console (/console/ on each admin port) logs in with this key.
+export TICKRELAY_API_KEY=${TICKRELAY_API_KEY:-dev-operator-key}
 [ -x "$REDIS_SERVER" ] || { echo "cluster: $REDIS_SERVER is missing (make deps installs redis-server)" >&2; exit 1; }
 LOGS=$(mktemp -d /tmp/tickrelay-cluster.XXXXXX)
 pids=()
@@ -48,5 +50,6 @@ done
 echo "cluster: redis on 127.0.0.1:$REDIS_PORT, three instances (Ctrl-C stops them all):"
 for port in "${PORTS[@]}"; do echo "  http://127.0.0.1:$port/"; done
 echo "cluster: open two of them in two tabs; create a match in one, join it from the other."
+echo "cluster: operators' console: http://127.0.0.1:$((PORTS[0] + 1000))/console/ (any instance's admin port; key: $TICKRELAY_API_KEY)"
 wait -n "${pids[@]}" || true
 echo "cluster: a process exited (see $LOGS)" >&2
