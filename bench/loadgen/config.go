@@ -51,6 +51,8 @@ type Config struct {
 	Tickets   int     // matchmaking: tickets in all
 	Rate      float64 // matchmaking: tickets per second
 	DuelShare float64 // matchmaking: the share of tickets in the duel queue (the rest: arena)
+	// MMInstances > 1 runs matchmaking over that many instances and a redis-server.
+	MMInstances int
 
 	Connections int           // connect-storm: N
 	Batch       int           // connect-storm: connections in flight at a time
@@ -95,6 +97,7 @@ func Defaults() Config {
 		Tickets:          10000,
 		Rate:             1000,
 		DuelShare:        0.5,
+		MMInstances:      1,
 		Batch:            200,
 		Idle:             10 * time.Second,
 		LobbySize:        1000,

@@ -47,6 +47,25 @@ type mmTicket struct {
 // tickets per second per server core (tickets over the server's CPU seconds from the first
 // ticket to the last outcome).
 func RunMatchmaking(ctx context.Context, cfg *Config, srv *Server) (*result.Result, error) {
+	return runMatchmaking(ctx, cfg, []*Server{srv})
+}
+
+// RunMatchmakingCluster is RunMatchmaking over cfg.MMInstances instances sharing a redis-server
+// (their queues in Redis, one matcher per queue, matches on the least loaded instance):
+// ticket i is opened on instance i mod n, and the placement spread says where matches ran.
+func RunMatchmakingCluster(ctx context.Context, cfg *Config, bin string, maxRuntime time.Duration) (*result.Result, error) {
+	c := *cfg
+	c.Instances = cfg.MMInstances
+	rig, err := startCluster(ctx, &c, bin, maxRuntime)
+	if err != nil {
+		return nil, err
+	}
+	defer rig.stop()
+	return runMatchmaking(ctx, cfg, rig.inst)
+}
+
+func runMatchmaking(ctx context.Context, cfg *Config, srvs []*Server) (*result.Result, error) {
+	srv := srvs[0]
 	r := newRun(cfg)
 	api := NewAPI(srv.Addr, cfg.SetupConcurrency)
 	defer api.Close()
@@ -88,7 +107,14 @@ func RunMatchmaking(ctx context.Context, cfg *Config, srv *Server) (*result.Resu
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 8192, MaxIdleConnsPerHost: 8192, IdleConnTimeout: 30 * time.Second},
 		Timeout: 40 * time.Second}
 	defer hc.CloseIdleConnections()
-	base := "http://" + srv.Addr
+	bases := make([]string, len(srvs))
+	cpuA := make([]int64, len(srvs))
+	for i, s := range srvs {
+		bases[i] = "http://" + s.Addr
+		if p, err := procstat.ReadProc(s.PID); err == nil {
+			cpuA[i] = p.Total()
+		}
+	}
 
 	procA, perr := procstat.Take(srv.PID)
 	start := time.Now()
@@ -103,7 +129,7 @@ func RunMatchmaking(ctx context.Context, cfg *Config, srv *Server) (*result.Resu
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := followTicket(ctx, hc, base, t); err != nil {
+			if err := followTicket(ctx, hc, bases[i%len(bases)], t); err != nil {
 				failed.Add(1)
 				r.countErr(errKind(err))
 			}
@@ -113,10 +139,16 @@ func RunMatchmaking(ctx context.Context, cfg *Config, srv *Server) (*result.Resu
 	wg.Wait()
 	spanS := time.Since(start).Seconds()
 	procB, perr2 := procstat.Take(srv.PID)
+	var others float64 // the CPU of the instances after the first (also in u.Other)
+	for i, s := range srvs[1:] {
+		if p, err := procstat.ReadProc(s.PID); err == nil {
+			others += procstat.Seconds(p.Total() - cpuA[i+1])
+		}
+	}
 
 	res := newResult(cfg, srv)
 	res.Params.Tickets, res.Params.Rate = cfg.Tickets, cfg.Rate
-	mm := &result.Matchmaking{Tickets: len(ts), ArrivalS: round(arrivalS, 3), Outcomes: map[string]map[string]int{},
+	mm := &result.Matchmaking{Instances: len(srvs), Tickets: len(ts), ArrivalS: round(arrivalS, 3), Outcomes: map[string]map[string]int{},
 		Queues: map[string]*result.MMQueue{}, Placement: map[string]int{}, Failed: int(failed.Load())}
 	type agg struct {
 		server, observed *hist.Sharded
@@ -168,6 +200,8 @@ func RunMatchmaking(ctx context.Context, cfg *Config, srv *Server) (*result.Resu
 	res.WindowS = round(spanS, 3)
 	if perr == nil && perr2 == nil && srv.PID > 0 {
 		u := procstat.Between(procA, procB)
+		u.Server += others
+		u.Other = max(0, u.Other-others)
 		res.Server.CPUSeconds = round(u.Server, 3)
 		res.Server.CPUCores = round(u.Server/spanS, 3)
 		if u.Server > 0 {

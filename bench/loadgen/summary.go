@@ -27,8 +27,8 @@ func Summary(r *result.Result) string {
 			c.Players, c.MaxM, c.Clients, c.Trials, map[bool]string{true: " (hit -capacity-max)", false: ""}[c.Ceiling])
 	case r.Matchmaking != nil:
 		m := r.Matchmaking
-		fmt.Fprintf(&b, "   %d tickets at %.0f/s (arrivals over %.1fs), %d failed; %.0f tickets per server CPU second; placement %v\n",
-			m.Tickets, r.Params.Rate, m.ArrivalS, m.Failed, m.TicketsPerCoreS, m.Placement)
+		fmt.Fprintf(&b, "   %d tickets at %.0f/s over %d instance(s) (arrivals over %.1fs), %d failed; %.0f tickets per server CPU second; placement %v\n",
+			m.Tickets, r.Params.Rate, m.Instances, m.ArrivalS, m.Failed, m.TicketsPerCoreS, m.Placement)
 		qs := make([]string, 0, len(m.Queues))
 		for q := range m.Queues {
 			qs = append(qs, q)

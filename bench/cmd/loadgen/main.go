@@ -54,6 +54,7 @@ func main() {
 	flag.StringVar(&cfg.Game, "game", "", "game for the matches (default arena; relay for connect-storm)")
 	flag.IntVar(&cfg.Tickets, "tickets", cfg.Tickets, "matchmaking: tickets in all")
 	flag.Float64Var(&cfg.Rate, "rate", cfg.Rate, "matchmaking: tickets opened per second")
+	flag.IntVar(&cfg.MMInstances, "mm-instances", cfg.MMInstances, "matchmaking: instances (> 1: started beside one redis-server, sharing the queues)")
 	flag.Float64Var(&cfg.DuelShare, "duel-share", cfg.DuelShare, "matchmaking: share of the tickets in the duel queue (the rest: arena)")
 	flag.IntVar(&cfg.Connections, "connections", cfg.Connections, "connect-storm: N connections")
 	flag.IntVar(&cfg.Batch, "batch", cfg.Batch, "connect-storm: connections being opened at a time")
@@ -192,6 +193,9 @@ func run(cfg *loadgen.Config) int {
 	once := func(ctx context.Context, c *loadgen.Config) (*result.Result, error) {
 		if c.Scenario == loadgen.ScenarioCluster {
 			return loadgen.RunCluster(ctx, c, bin, perRun)
+		}
+		if c.Scenario == loadgen.ScenarioMM && c.MMInstances > 1 {
+			return loadgen.RunMatchmakingCluster(ctx, c, bin, perRun)
 		}
 		srv, err := start(ctx)
 		if err != nil {

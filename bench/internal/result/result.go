@@ -59,6 +59,7 @@ type Result struct {
 
 // Matchmaking is the matchmaking workload's figures.
 type Matchmaking struct {
+	Instances       int                       `json:"instances"`
 	Tickets         int                       `json:"tickets"`
 	ArrivalS        float64                   `json:"arrival_s"` // from the first ticket to the last one opened
 	Failed          int                       `json:"failed"`    // tickets whose HTTP calls failed
