@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"testing"
+	"time"
 
 	"github.com/tickrelay/tickrelay/protocol"
 	"github.com/tickrelay/tickrelay/server"
@@ -55,3 +56,33 @@ func TestPublishFromAnotherInstance(t *testing.T) {
 		}
 	}
 }
+
+// A JOIN relayed to an instance that no longer runs the match is refused at once (not after
+// the join timeout): the owner answers on the match's channel.
+func TestJoinRefusedWhenTheOwnerHasNoMatch(t *testing.T) {
+	a, b, _ := threeInstances(t)
+	tok := a.guest("ann")
+	cr := a.create(tok, map[string]any{"game": "arena"})
+	h, err := b.bus.Locate(ctx5(t), cr.Match.ID) // b resolves it to a...
+	must(t, err)
+	m, _ := a.srv.Registry().Get(cr.Match.ID)
+	m.Stop(protocol.EndStopped) // ...which stops it before the JOIN arrives
+	<-m.Done()
+	got := make(chan error, 1)
+	start := time.Now()
+	must(t, h.Join(ctx5(t), server.JoinRequest{UserID: "u", Name: "u", Sink: discardSink{}, Req: 1}, func(_ uint32, err error) { got <- err }))
+	select {
+	case err := <-got:
+		if err == nil || server.CodeOf(err) != protocol.ErrCodeNotFound {
+			t.Fatalf("join: %v (code %v), want NOT_FOUND", err, server.CodeOf(err))
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("no answer within 4 s (the join timeout is 5 s)")
+	}
+	t.Logf("refused after %v", time.Since(start).Round(time.Millisecond))
+}
+
+type discardSink struct{}
+
+func (discardSink) Deliver(_, _ []byte)                           {}
+func (discardSink) Detached(string, uint32, protocol.LeaveReason) {}

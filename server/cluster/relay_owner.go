@@ -277,9 +277,19 @@ func (b *Bus) refuse(q *wmsg, err error) {
 	case kReserve, kInfo, kPublish:
 		b.answer(q, err, nil)
 	case kJoin, kSync, kWatch:
-		// The requester waits on the match channel, which nobody publishes on any more: it
-		// learns the match is gone from the directory (liveness) or its own timeout.
-		b.log.Debug("cluster: request for a match not here", "match", q.Match, "kind", q.Kind)
+		// The requester waits on the match channel: the refusal goes there, unnumbered (0:
+		// outside the sequence, so it is not taken for a gap), as a join answer or an ERROR
+		// frame answering the request.
+		m := wmsg{Kind: kFrame, Node: q.Node, Sink: q.Sink, Match: q.Match}
+		switch q.Kind {
+		case kJoin:
+			m.Kind, m.Code, m.Str = kJoinAns, uint32(server.CodeOf(err)), err.Error()
+		case kSync:
+			m.Bin = protocol.ErrorFrame(server.CodeOf(err), err.Error(), protocol.OpSync, q.A)
+		case kWatch:
+			m.Bin = protocol.ErrorFrame(server.CodeOf(err), err.Error(), protocol.OpJoin, q.A)
+		}
+		b.send(q.Match, b.names.Match(q.Match), appendWmsg(nil, &m))
 	}
 }
 
