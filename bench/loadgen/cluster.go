@@ -181,7 +181,7 @@ func (rig *clusterRig) setupCluster(ctx context.Context, rs runs, st *setupStats
 		cm := &clusterMatch{matchState: &matchState{clients: make([]*client, cfg.Players)}, inst: make([]int, cfg.Players)}
 		for i := range cm.clients {
 			cm.clients[i] = &client{id: id, match: cm.matchState, role: roleAck, sends: true}
-			if cfg.Probe && i > 0 {
+			if cfg.Probe && i >= cfg.Spread { // probe: one measuring player per instance of the match
 				cm.clients[i].role = roleCount
 			}
 			id++
@@ -273,6 +273,9 @@ type procReading struct {
 	pubs   float64 // Redis PUBLISH + SPUBLISH calls so far
 	ticks  float64 // relay tick publishes, summed over instances
 	bytes  float64 // relay bytes published, summed
+	recvs  float64 // relay messages received, summed (Redis' deliveries to instances)
+	drops  float64 // relay messages dropped (queues full, publish errors), summed
+	lat    Buckets // relay latency histogram (queued → published), summed
 }
 
 func (rig *clusterRig) read(ctx context.Context) procReading {
@@ -287,6 +290,16 @@ func (rig *clusterRig) read(ctx context.Context) procReading {
 		p.ticks += v
 		v, _ = Gauge(met, "tickrelay_relay_publish_bytes_total")
 		p.bytes += v
+		v, _ = Gauge(met, "tickrelay_relay_receives_total")
+		p.recvs += v
+		v, _ = Gauge(met, "tickrelay_relay_drops_total")
+		p.drops += v
+		if p.lat == nil {
+			p.lat = Buckets{}
+		}
+		for le, n := range HistogramBuckets(met, "tickrelay_relay_latency_seconds") {
+			p.lat[le] += n
+		}
 	}
 	p.redis, _ = procstat.ReadProc(rig.redis.PID())
 	p.self, _ = procstat.ReadProc(0)
@@ -465,6 +478,11 @@ func (rig *clusterRig) result(cfg *Config, cms []*clusterMatch, rs runs, st *set
 	cl.PublishesTick = round((b.pubs-a.pubs)/matchTicks, 3)
 	cl.StatePerTick = round((b.ticks-a.ticks)/matchTicks, 3)
 	cl.RelayBytesSec = round((b.bytes-a.bytes)/secs, 1)
+	cl.Deliveries = round((b.recvs-a.recvs)/secs, 1)
+	cl.RelayDrops = int64(b.drops - a.drops)
+	if q, _, ok := Quantile(a.lat, b.lat, 0.99); ok {
+		cl.PublishP99Ms = round(q*1000, 3)
+	}
 	locH, relH, allH := hist.NewHistogram(), hist.NewHistogram(), hist.NewHistogram()
 	res.Failures.Errors = map[string]int{}
 	rs.each(func(i int, relayed bool, r *run) {
@@ -563,14 +581,14 @@ func clusterSummary(b *strings.Builder, r *result.Result) {
 			fmt.Fprintf(b, "   %s latency ms: p50 %.2f  p99 %.2f  max %.2f (n=%d)\n", l.name, l.s.P50, l.s.P99, l.s.Max, l.s.Count)
 		}
 	}
-	fmt.Fprintf(b, "   relayed p99 − local p99: %.2f ms; delta gaps %d; dropped: %d local, %d relayed; instance exits %d\n",
-		cl.AddedP99Ms, r.DeltaGaps, cl.LocalDropped, cl.RelayedDropped, cl.ProcessExits)
+	fmt.Fprintf(b, "   relayed p99 − local p99: %.2f ms; delta gaps %d; dropped: %d local, %d relayed; instance exits %d; relay: publish p99 %.2f ms, %d messages dropped\n",
+		cl.AddedP99Ms, r.DeltaGaps, cl.LocalDropped, cl.RelayedDropped, cl.ProcessExits, cl.PublishP99Ms, cl.RelayDrops)
 	for _, in := range cl.Instances {
 		fmt.Fprintf(b, "   %s (pid %d): %d clients, %d matches owned, CPU %.2f cores = %.4f ms per client-second, RSS %.1f MB\n",
 			in.Node, in.PID, in.Clients, in.Matches, in.CPUCores, in.CPUMsPerClientSec, in.RSSEndMB)
 	}
-	fmt.Fprintf(b, "   redis-server: CPU %.3f cores, %.0f PUBLISH/s = %.2f per match tick (state publishes %.2f per match tick), %.0f relay bytes/s\n",
-		cl.RedisCPU.CPUCores, cl.Publishes, cl.PublishesTick, cl.StatePerTick, cl.RelayBytesSec)
+	fmt.Fprintf(b, "   redis-server: CPU %.3f cores, %.0f PUBLISH/s = %.2f per match tick (state publishes %.2f per match tick), %.0f deliveries/s, %.0f relay bytes/s\n",
+		cl.RedisCPU.CPUCores, cl.Publishes, cl.PublishesTick, cl.StatePerTick, cl.Deliveries, cl.RelayBytesSec)
 	if f := cl.Fault; f != nil {
 		fmt.Fprintf(b, "   fault %s at %.1fs for %.1fs: /readyz degraded after %v ms", f.Kind, f.AtS, f.ForS, f.DegradedAfterMs)
 		if f.Kind == FaultInstanceKill {

@@ -302,6 +302,9 @@ type Cluster struct {
 	PublishesTick  float64       `json:"publishes_per_match_tick"`
 	StatePerTick   float64       `json:"state_publishes_per_match_tick"` // relay tick publishes (tickrelay_relay_ticks_total) per match tick
 	RelayBytesSec  float64       `json:"relay_bytes_per_s"`              // bytes the instances published
+	Deliveries     float64       `json:"deliveries_per_s"`               // relay messages the instances received (Redis' fan-out)
+	RelayDrops     int64         `json:"relay_drops"`                    // relay messages dropped by the instances (tickrelay_relay_drops_total)
+	PublishP99Ms   float64       `json:"relay_publish_p99_ms"`           // queued → published by Redis (tickrelay_relay_latency_seconds)
 	Local          *hist.Summary `json:"local_latency_ms,omitempty"`     // players on their match's owner
 	Relayed        *hist.Summary `json:"relayed_latency_ms,omitempty"`   // players on another instance
 	AddedP99Ms     float64       `json:"added_p99_ms"`                   // relayed p99 − local p99
