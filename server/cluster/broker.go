@@ -39,3 +39,15 @@ const (
 	DefaultMaxBackoff     = time.Second
 	DefaultHealthInterval = 500 * time.Millisecond
 )
+
+// Message is one message of a batch.
+type Message struct {
+	Channel string
+	Msg     []byte
+}
+
+// BatchPublisher is a Broker that can publish several messages in one round trip (Redis: a
+// pipeline). The messages go out in order; on an error some of them may have been published.
+type BatchPublisher interface {
+	PublishBatch(ctx context.Context, msgs []Message) error
+}

@@ -268,3 +268,13 @@ func (b *MemoryBroker) Close() error {
 	b.wg.Wait()
 	return nil
 }
+
+// PublishBatch implements BatchPublisher.
+func (b *MemoryBroker) PublishBatch(ctx context.Context, msgs []Message) error {
+	for _, m := range msgs {
+		if err := b.Publish(ctx, m.Channel, m.Msg); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -22,7 +23,20 @@ type RedisDirectory struct {
 	cfg DirectoryConfig
 	rc  RedisConfig
 	uni redis.UniversalClient
+
+	onceMu   sync.Mutex
+	inflight map[string]*onceCall // UseOnce calls waiting for Redis, by key
+	used     map[string]time.Time // keys known used (answered by Redis), until their TTL
 }
+
+// onceCall is one UseOnce call to Redis that concurrent calls for the same key wait for.
+type onceCall struct {
+	done chan struct{}
+	err  error
+}
+
+// maxUsedCache bounds the keys UseOnce remembers as used (beyond it, Redis answers).
+const maxUsedCache = 100000
 
 var _ Directory = (*RedisDirectory)(nil)
 
@@ -41,7 +55,7 @@ func NewRedisDirectory(rc RedisConfig, cfg DirectoryConfig) (*RedisDirectory, er
 	if cfg.Metrics == nil {
 		cfg.Metrics = rc.Metrics
 	}
-	d := &RedisDirectory{cfg: cfg, rc: rc, uni: uni}
+	d := &RedisDirectory{cfg: cfg, rc: rc, uni: uni, inflight: map[string]*onceCall{}, used: map[string]time.Time{}}
 	d.warmUp()
 	return d, nil
 }
@@ -365,18 +379,63 @@ func (d *RedisDirectory) List(ctx context.Context, cursor string, limit int) ([]
 	return out, fmt.Sprintf("%d:%s", b, after), nil
 }
 
-// UseOnce implements Directory (SET NX PX).
+// UseOnce implements Directory (SET NX PX). Concurrent calls for one key on this instance
+// share one Redis call: while it is in flight the others wait for it, and once Redis answered
+// (whoever won) the key is known used here until its TTL, so a storm of replays of one ticket
+// costs one round trip per instance. Only Redis ever says true, so exactly one call in the
+// cluster gets it.
 func (d *RedisDirectory) UseOnce(ctx context.Context, key string, ttl time.Duration) (bool, error) {
 	if key == "" || ttl <= 0 {
 		return false, fmt.Errorf("%w: key %q ttl %v", ErrInvalid, key, ttl)
 	}
-	ctx, cancel := d.call(ctx)
-	defer cancel()
-	ok, err := d.uni.SetNX(ctx, d.cfg.Names.Once(key), 1, ttl).Result()
-	if err != nil {
-		return false, d.fail("use_once", err)
+	for {
+		d.onceMu.Lock()
+		if exp, ok := d.used[key]; ok && time.Now().Before(exp) {
+			d.onceMu.Unlock()
+			return false, nil
+		}
+		c := d.inflight[key]
+		if c == nil {
+			break // ours to ask (onceMu still held)
+		}
+		d.onceMu.Unlock()
+		select {
+		case <-c.done:
+			if c.err != nil {
+				return false, c.err
+			}
+		case <-ctx.Done():
+			return false, fmt.Errorf("%w: use_once: %w", ErrUnavailable, ctx.Err())
+		}
 	}
-	return ok, nil
+	c := &onceCall{done: make(chan struct{})}
+	d.inflight[key] = c
+	d.onceMu.Unlock()
+
+	cctx, cancel := d.call(ctx)
+	ok, err := d.uni.SetNX(cctx, d.cfg.Names.Once(key), 1, ttl).Result()
+	cancel()
+	d.onceMu.Lock()
+	delete(d.inflight, key)
+	if err == nil {
+		now := time.Now()
+		if len(d.used) >= maxUsedCache {
+			for k, exp := range d.used {
+				if !now.Before(exp) {
+					delete(d.used, k)
+				}
+			}
+		}
+		if len(d.used) < maxUsedCache {
+			d.used[key] = now.Add(ttl)
+		}
+	}
+	d.onceMu.Unlock()
+	if err != nil {
+		c.err = d.fail("use_once", err)
+	}
+	close(c.done)
+	return ok, c.err
 }
 
 // Close implements Directory.

@@ -25,6 +25,18 @@ func TestRedisDirectoryUseOnce(t *testing.T) {
 	_, rc := standalone(t)
 	names := testNames()
 	testUseOnce(t, []Directory{newRedisDir(t, rc, DirectoryConfig{Names: names}), newRedisDir(t, rc, DirectoryConfig{Names: names})}, 1000)
+	// Without the per-instance sharing: 20 instances, 50 calls each, all racing in Redis.
+	names = testNames()
+	var ds []Directory
+	for i := 0; i < 20; i++ {
+		ds = append(ds, newRedisDir(t, rc, DirectoryConfig{Names: names}))
+	}
+	testUseOnce(t, ds, 1000)
+	// A key used stays used (answered here, without Redis, after the first answer).
+	d := ds[0].(*RedisDirectory)
+	if ok, err := d.UseOnce(context.Background(), "ticket-1", time.Minute); ok || err != nil {
+		t.Fatalf("reuse: %v %v", ok, err)
+	}
 }
 
 func TestRedisDirectoryExpiry(t *testing.T) {

@@ -63,7 +63,8 @@ func (c RedisConfig) nodeOptions(addr string) (*redis.Options, error) {
 	}
 	d := c.pingTimeout()
 	o.ClientName = c.Name
-	o.DialTimeout, o.ReadTimeout, o.WriteTimeout, o.PoolTimeout = d, d, d, d
+	o.DialTimeout, o.ReadTimeout, o.WriteTimeout = d, d, d
+	o.PoolTimeout = c.Timeout // waiting for a pooled connection is bounded by the call's deadline
 	o.ContextTimeoutEnabled = true
 	o.MaxRetries = -1
 	o.Protocol = 2
@@ -84,7 +85,7 @@ func (c RedisConfig) newUniversal() (redis.UniversalClient, error) {
 	d := c.pingTimeout()
 	return redis.NewClusterClient(&redis.ClusterOptions{
 		Addrs: c.ClusterAddrs, ClientName: c.Name,
-		DialTimeout: d, ReadTimeout: d, WriteTimeout: d, PoolTimeout: d,
+		DialTimeout: d, ReadTimeout: d, WriteTimeout: d, PoolTimeout: c.Timeout,
 		ContextTimeoutEnabled: true, MaxRetries: -1, MaxRedirects: 3, Protocol: 2, DisableIdentity: true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}), nil
