@@ -243,6 +243,7 @@ func (srv *Server) Start() error {
 // Serve serves on ln in the background (tests use a 127.0.0.1:0 listener).
 func (srv *Server) Serve(ln net.Listener) {
 	srv.addr.Store(ln.Addr())
+	ln = newFDReserveListener(ln, srv)
 	if srv.certs != nil {
 		ln = tls.NewListener(ln, srv.certs.tlsConfig()) // HTTPS and WSS on the same port
 	}
