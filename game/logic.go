@@ -104,6 +104,10 @@ type Options struct {
 	// sender's first message of a tick only needs room in RelayBudget. Messages over either
 	// are refused, and the sender is told (an ERROR), never dropped silently.
 	RelayShare int
+	// CheckpointEvery is how often a match of a game that implements Checkpointer hands a
+	// checkpoint to the registry's CheckpointSink (rounded to whole ticks, at least one);
+	// default 1s, <0: never.
+	CheckpointEvery time.Duration
 }
 
 // withLimits fills the limit fields o leaves zero from l (RegistryConfig.Limits).
@@ -164,6 +168,9 @@ func (o Options) withDefaults() Options {
 		o.RelayShare = o.RelayBudget / 8
 	}
 	o.RelayShare = min(o.RelayShare, o.RelayBudget)
+	if o.CheckpointEvery == 0 {
+		o.CheckpointEvery = time.Second
+	}
 	return o
 }
 

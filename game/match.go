@@ -57,6 +57,8 @@ type Match struct {
 	ctx         Ctx
 	state       *State
 	rng         *rand.Rand
+	pcg         *rand.PCG // rng's source, whose state a checkpoint keeps
+	checkpoints CheckpointSink
 	epoch       uint32
 	tick        uint32
 	lastEmit    uint32
@@ -472,6 +474,7 @@ func (m *Match) tickOnce() {
 		m.publishInfo()
 	}
 	m.commit()
+	m.maybeCheckpoint()
 	m.metrics.Inbox(m.in.depth())
 	if m.ending {
 		m.finish()

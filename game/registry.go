@@ -37,6 +37,7 @@ type Registry struct {
 	stagger bool
 	unused  time.Duration
 	onEnded func(string)
+	cps     CheckpointSink
 	limits  Options
 	ended   *endedLog
 
@@ -72,6 +73,9 @@ type RegistryConfig struct {
 	EndedMax int
 	// UnusedTimeout is Options.UnusedTimeout for games that leave theirs zero; 0: 10s.
 	UnusedTimeout time.Duration
+	// Checkpoints receives the checkpoints of matches whose game implements Checkpointer
+	// (every Options.CheckpointEvery) and is told when a match ended; nil: none are taken.
+	Checkpoints CheckpointSink
 }
 
 // NewRegistry returns a Registry.
@@ -95,7 +99,7 @@ func NewRegistry(c RegistryConfig) *Registry {
 		c.EndedMax = 1000
 	}
 	return &Registry{catalog: c.Catalog, clock: c.Clock, log: c.Log, metrics: c.Metrics,
-		stagger: !c.NoStagger, unused: c.UnusedTimeout, onEnded: c.OnEnded, limits: c.Limits, matches: map[string]*Match{}, ended: newEndedLog(c.EndedRetention, c.EndedMax)}
+		stagger: !c.NoStagger, unused: c.UnusedTimeout, onEnded: c.OnEnded, cps: c.Checkpoints, limits: c.Limits, matches: map[string]*Match{}, ended: newEndedLog(c.EndedRetention, c.EndedMax)}
 }
 
 // Catalog returns the registry's game catalog.
@@ -120,14 +124,23 @@ func (r *Registry) Create(o CreateOptions) (*Match, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := r.start(m, opts); err != nil {
+		return nil, err
+	}
+	r.log.Info("match created", "match", m.id, "game", m.game, "max_players", opts.MaxPlayers, "tick_rate", opts.TickRate)
+	return m, nil
+}
+
+// start registers m and starts its goroutine.
+func (r *Registry) start(m *Match, opts Options) error {
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	if _, dup := r.matches[m.id]; dup {
 		r.mu.Unlock()
-		return nil, ErrExists
+		return ErrExists
 	}
 	r.matches[m.id] = m
 	n := r.created
@@ -158,13 +171,15 @@ func (r *Registry) Create(o CreateOptions) (*Match, error) {
 				r.order.remove(m)
 			}
 			r.mu.Unlock()
+			if m.checkpoints != nil {
+				m.checkpoints.Forget(m.id)
+			}
 			if r.onEnded != nil {
 				r.onEnded(m.id)
 			}
 		})
 	}()
-	r.log.Info("match created", "match", m.id, "game", m.game, "max_players", opts.MaxPlayers, "tick_rate", opts.TickRate)
-	return m, nil
+	return nil
 }
 
 // newMatch builds a match and runs its Init, without starting its goroutine.
@@ -179,6 +194,27 @@ func (r *Registry) newMatch(o CreateOptions) (*Match, Options, error) {
 			return nil, Options{}, fmt.Errorf("params: %w", payloadError(err))
 		}
 	}
+	m, opts := r.buildMatch(t, o)
+	var initErr error
+	if err := m.safely(func() { initErr = m.logic.Init(&m.ctx, o.Params) }); err != nil {
+		return nil, Options{}, fmt.Errorf("game: init %s: %w", o.Game, err)
+	}
+	if initErr != nil {
+		var refusal *Refusal
+		if errors.As(initErr, &refusal) {
+			return nil, Options{}, fmt.Errorf("%w: %s: %s", ErrInit, o.Game, refusal.Reason)
+		}
+		return nil, Options{}, fmt.Errorf("%w: %s: %w", ErrInit, o.Game, initErr)
+	}
+	// Changes made by Init are the initial state: nobody has seen a delta yet.
+	m.state.clearChanges()
+	m.events, m.nEvents = m.events[:0], 0
+	m.publishInfo()
+	return m, opts, nil
+}
+
+// buildMatch builds a match of type t without running Init or starting its goroutine.
+func (r *Registry) buildMatch(t GameType, o CreateOptions) (*Match, Options) {
 	opts := t.Defaults
 	if opts.UnusedTimeout == 0 {
 		opts.UnusedTimeout = r.unused
@@ -200,12 +236,13 @@ func (r *Registry) newMatch(o CreateOptions) (*Match, Options, error) {
 	h := fnv.New64a()
 	h.Write([]byte(o.ID))
 	seed := h.Sum64()
+	pcg := mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)
 	m := &Match{
 		id: o.ID, game: t.Name, private: o.Private, creator: o.Creator, created: r.clock.Now(), opts: opts, clock: r.clock,
 		log: r.log.With("match", o.ID), metrics: r.metrics.Match(t.Name),
 		in:  newInbox(opts.inboxLimits()),
 		ctl: make(chan func()), done: make(chan struct{}),
-		logic: t.New(), state: newState(), rng: mrand.New(mrand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		logic: t.New(), state: newState(), rng: mrand.New(pcg), pcg: pcg, checkpoints: r.cps,
 		epoch: o.Epoch, label: label, members: map[uint32]*member{}, byUser: map[string]*member{},
 		reserved: map[string]time.Time{}, spectators: map[Sink]bool{},
 		ring: newRing(int(opts.RingDuration * time.Duration(opts.TickRate) / time.Second)),
@@ -216,22 +253,7 @@ func (r *Registry) newMatch(o CreateOptions) (*Match, Options, error) {
 		m.log.Warn("field value not set: it is deeper than the payload depth budget", "entity", e.id, "key", k,
 			"budget", protocol.PayloadDepth, "err", err)
 	}
-	var initErr error
-	if err := m.safely(func() { initErr = m.logic.Init(&m.ctx, o.Params) }); err != nil {
-		return nil, Options{}, fmt.Errorf("game: init %s: %w", o.Game, err)
-	}
-	if initErr != nil {
-		var refusal *Refusal
-		if errors.As(initErr, &refusal) {
-			return nil, Options{}, fmt.Errorf("%w: %s: %s", ErrInit, o.Game, refusal.Reason)
-		}
-		return nil, Options{}, fmt.Errorf("%w: %s: %w", ErrInit, o.Game, initErr)
-	}
-	// Changes made by Init are the initial state: nobody has seen a delta yet.
-	m.state.clearChanges()
-	m.events, m.nEvents = m.events[:0], 0
-	m.publishInfo()
-	return m, opts, nil
+	return m, opts
 }
 
 // Get returns the running match id.

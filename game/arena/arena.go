@@ -7,6 +7,7 @@
 package arena
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/tickrelay/tickrelay/game"
@@ -107,3 +108,27 @@ func EncodeInput(b []byte, dx, dy float64) []byte {
 }
 
 func clamp(v, lo, hi float64) float64 { return math.Max(lo, math.Min(hi, v)) }
+
+// checkpoint is the arena's own data in a match checkpoint (the dots are in the state).
+type checkpoint struct {
+	World float64 `msgpack:"world"`
+	Speed float64 `msgpack:"speed"`
+}
+
+// Checkpoint implements game.Checkpointer.
+func (a *Arena) Checkpoint() ([]byte, error) {
+	return protocol.Marshal(checkpoint{World: a.world, Speed: a.speed})
+}
+
+// Restore implements game.Checkpointer.
+func (a *Arena) Restore(data []byte) error {
+	var c checkpoint
+	if err := protocol.Unmarshal(data, &c); err != nil {
+		return err
+	}
+	if c.World <= 0 || c.World > 1e6 || c.Speed <= 0 || c.Speed > c.World {
+		return fmt.Errorf("arena: bad checkpoint (world %v, speed %v)", c.World, c.Speed)
+	}
+	a.world, a.speed = c.World, c.Speed
+	return nil
+}

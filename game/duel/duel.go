@@ -10,6 +10,7 @@
 package duel
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/tickrelay/tickrelay/game"
@@ -182,4 +183,39 @@ func (d *Duel) forfeit(ctx *game.Ctx, loser uint32) {
 	table.Set(KeyPhase, game.Str("over")).Set(KeyTurn, game.Int(0)).Set(KeyLead, game.Nil())
 	ctx.SetLabel("phase", "over")
 	ctx.End(map[string]any{"winner": d.other(loser), "forfeit": true})
+}
+
+// checkpoint is the duel's own data in a match checkpoint (hands are also in the private
+// fields, but the rules read them from here).
+type checkpoint struct {
+	Hands  map[uint32][]int `msgpack:"hands"`
+	Seats  []uint32         `msgpack:"seats"`
+	Leader uint32           `msgpack:"leader"`
+	Lead   int              `msgpack:"lead"`
+}
+
+// Checkpoint implements game.Checkpointer.
+func (d *Duel) Checkpoint() ([]byte, error) {
+	return protocol.Marshal(checkpoint{Hands: d.hands, Seats: d.seats, Leader: d.leader, Lead: d.lead})
+}
+
+// Restore implements game.Checkpointer.
+func (d *Duel) Restore(data []byte) error {
+	var c checkpoint
+	if err := protocol.Unmarshal(data, &c); err != nil {
+		return err
+	}
+	if len(c.Seats) > 2 || len(c.Hands) > 2 {
+		return fmt.Errorf("duel: bad checkpoint (%d seats, %d hands)", len(c.Seats), len(c.Hands))
+	}
+	for pid, h := range c.Hands {
+		if !slices.Contains(c.Seats, pid) || len(h) > handSize {
+			return fmt.Errorf("duel: bad checkpoint (hand of %d)", pid)
+		}
+	}
+	if c.Hands == nil {
+		c.Hands = map[uint32][]int{}
+	}
+	d.hands, d.seats, d.leader, d.lead = c.Hands, c.Seats, c.Leader, c.Lead
+	return nil
 }
