@@ -28,9 +28,10 @@ type runner struct {
 
 	// With a shared store (Leaser): the lease this runner holds, if any (runner goroutine only;
 	// placements get a copy).
-	leaseMu sync.Mutex // guards fence and leader (the lease goroutine sets them)
+	leaseMu sync.Mutex // guards fence, leader and renewed (the lease goroutine sets them)
 	fence   Fence
 	leader  bool
+	renewed time.Time   // the last successful renewal
 	leading atomic.Bool // leader, for other goroutines (Matchmaker.Leading)
 }
 
@@ -145,11 +146,16 @@ func (r *runner) renew(l Leaser) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	f, ok, err := l.Lease(ctx, r.q.Name, r.mm.owner, r.mm.cfg.LeaseTTL.D())
-	if err != nil {
-		r.mm.log.Warn("matchmaking: lease", "queue", r.q.Name, "err", err)
-		ok = false // cannot tell: stop matching until it is renewed
-	}
+	now := time.Now()
 	r.leaseMu.Lock()
+	if err != nil {
+		// Cannot tell (Redis slow or away): a lease renewed less than half a TTL ago is still
+		// ours (writes are fenced anyway); after that, stop matching until it is renewed.
+		r.mm.log.Warn("matchmaking: lease", "queue", r.q.Name, "err", err)
+		f, ok = r.fence, r.leader && now.Sub(r.renewed) < r.mm.cfg.LeaseTTL.D()/2
+	} else if ok {
+		r.renewed = now
+	}
 	was := r.leader
 	r.leader, r.fence = ok, f
 	r.leaseMu.Unlock()
