@@ -31,7 +31,7 @@ func TestArenaCluster(t *testing.T) {
 	base.Out = filepath.Join(t.TempDir(), "results.jsonl")
 	base.ServerArgs = DefaultArgs[TargetTickrelay]
 	base.RepoDir = repo
-	for _, fault := range []string{"", FaultRedisStop, FaultDebugSleep, FaultClientKill, FaultOBL, FaultInstanceKill} {
+	for _, fault := range append([]string{""}, faults...) {
 		name := fault
 		if name == "" {
 			name = "no-fault"
