@@ -161,7 +161,27 @@ func (d *Duel) finish(ctx *game.Ctx) {
 		winner = b
 	}
 	ctx.SetLabel("phase", "over")
-	ctx.End(map[string]any{"winner": winner, "tricks": tricks, "forfeit": false})
+	ctx.End(result(winner, tricks))
+}
+
+// result encodes {"forfeit": false, "tricks": {pid: n, …}, "winner": pid} with its keys in
+// order, so that the same game gives the same bytes in every run (msgpack/v5 sorts only
+// string-keyed maps, and a map iterates in random order): a restored match and its original
+// end with equal results.
+func result(winner uint32, tricks map[uint32]int64) game.Value {
+	pids := make([]uint32, 0, len(tricks))
+	for pid := range tricks {
+		pids = append(pids, pid)
+	}
+	slices.Sort(pids)
+	b := protocol.AppendMapHeader(nil, 3)
+	b = protocol.AppendBool(protocol.AppendString(b, "forfeit"), false)
+	b = protocol.AppendMapHeader(protocol.AppendString(b, "tricks"), len(pids))
+	for _, pid := range pids {
+		b = protocol.AppendInt(protocol.AppendUint(b, uint64(pid)), tricks[pid])
+	}
+	b = protocol.AppendUint(protocol.AppendString(b, "winner"), uint64(winner))
+	return game.Raw(b)
 }
 
 func (d *Duel) Leave(ctx *game.Ctx, p *game.Player, reason protocol.LeaveReason) {
