@@ -20,7 +20,9 @@ func TestClocksFirstTickAfterPhasePlusPeriod(t *testing.T) {
 		}
 		tk.(interface{ Ticked() }).Ticked()
 		next := <-tk.C()
-		if got := next.Sub(at); got < d/2 || got > phase+d {
+		// The lower bound is the rule (ticks are not bunched); the upper one only says it goes
+		// on ticking: a loaded 2-core box can stall a goroutine for 100 ms and more.
+		if got := next.Sub(at); got < d/2 || got > 2*time.Second {
 			t.Fatalf("second tick %v after the first, want about %v", got, d)
 		}
 	})

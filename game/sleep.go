@@ -47,6 +47,12 @@ func (m *Match) sleep(p pausable) bool {
 		return false
 	}
 	p.Pause()
+	if m.emptySince.IsZero() && len(m.reserved) == 0 {
+		// Empty from its start (created with no reservation, e.g. by the backend) and asleep
+		// before a tick could note it: without this the empty timeout had no start and the
+		// match slept forever.
+		m.emptySince = m.clock.Now()
+	}
 	var deadline <-chan time.Time
 	if at := m.wakeAt(); !at.IsZero() {
 		t := time.NewTimer(at.Sub(m.clock.Now()))

@@ -36,6 +36,32 @@ func TestUnusedTimeoutBeforeFirstPlayer(t *testing.T) {
 	<-used.Done()
 }
 
+// On the real clock a match created with no reservation and never joined (a backend's
+// creation) sleeps from its start; it must still end at its unused timeout. It slept forever.
+func TestUnusedMatchWithoutReservationEndsAsleep(t *testing.T) {
+	cat := game.NewCatalog()
+	cat.Register(game.GameType{Name: "t", New: func() game.Logic { return &game.Base{} },
+		Defaults: game.Options{UnusedTimeout: 100 * time.Millisecond}})
+	reg := game.NewRegistry(game.RegistryConfig{Catalog: cat, Log: slog.New(slog.DiscardHandler)})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = reg.Shutdown(ctx)
+	})
+	m, err := reg.Create(game.CreateOptions{Game: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-m.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("a match created with no reservation and never joined is still running 10 s after its 100 ms unused timeout")
+	}
+	if e, ok := reg.Ended(m.ID()); !ok || e.Reason != protocol.EndEmpty {
+		t.Fatalf("ended %+v (found %v), want reason EMPTY", e, ok)
+	}
+}
+
 func cpuTime(t *testing.T) time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
