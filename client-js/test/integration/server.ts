@@ -91,7 +91,7 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * Starts the server with `--listen 127.0.0.1:PORT --admin= --secret TEST_SECRET` plus
+ * Starts the server with `--listen 127.0.0.1:PORT --admin= --secret TEST_SECRET --guest-burst 1000` plus
  * `opts.args`, and resolves once GET /healthz answers 200. On a random port it retries a few
  * times (another process may take the port in between); on a given port it does not.
  */
@@ -145,6 +145,11 @@ async function launch(bin: string, port: number, opts: StartOptions): Promise<Ru
     "--admin=", // pprof off: one port less to race for
     "--secret",
     opts.secret ?? TEST_SECRET,
+    // Every test client shares 127.0.0.1: the per-IP guest-token budget (burst 20) is for the
+    // open internet, not for a suite that makes a few dozen guests a second. opts.args may
+    // set it back (the last value wins).
+    "--guest-burst",
+    "1000",
     ...(opts.args ?? []),
   ];
   const proc: ChildProcess = spawn(bin, args, { stdio: ["ignore", "pipe", "pipe"] });
