@@ -102,7 +102,7 @@ type cpField struct {
 	Private  bool
 	Kind     uint8
 	N        uint64
-	S        string
+	S        []byte // bin, not str: a raw value's bytes are not UTF-8 (protocol.Unmarshal checks str)
 }
 
 // maybeCheckpoint hands a checkpoint to the sink every CheckpointEvery (match goroutine, after
@@ -160,7 +160,7 @@ func (m *Match) encodeCheckpoint(cp Checkpointer, now time.Time) ([]byte, error)
 		x := cpEntity{ID: uint32(id), Owner: e.owner}
 		for k, s := range e.fields {
 			if s.set {
-				x.Fields = append(x.Fields, cpField{Key: uint8(k), Private: s.private, Kind: uint8(s.v.kind), N: s.v.n, S: s.v.s})
+				x.Fields = append(x.Fields, cpField{Key: uint8(k), Private: s.private, Kind: uint8(s.v.kind), N: s.v.n, S: []byte(s.v.s)})
 			}
 		}
 		c.Entities = append(c.Entities, x)
