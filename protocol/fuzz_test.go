@@ -87,6 +87,12 @@ func sameMeaning(t *testing.T, b, re []byte) {
 		t.Fatalf("re-encoding %x of %x: %v", re, b, err)
 	}
 	ab, are := jb.([]any), jre.([]any)
+	if len(ab) == 12 && len(are) == 13 && reflect.DeepEqual(ab[0], are[0]) &&
+		isOp(are[0], OpJoined) && reflect.DeepEqual(are[12], float64(0)) {
+		// JOINED's 13th element, ack, is optional: a receiver reads a missing ack as 0
+		// (PROTOCOL.md), and the encoder always writes it.
+		are = are[:12]
+	}
 	if len(ab) < len(are) {
 		t.Fatalf("%x has %d elements, its re-encoding %x has %d", b, len(ab), re, len(are))
 	}
@@ -106,6 +112,13 @@ func sameMeaning(t *testing.T, b, re []byte) {
 			t.Fatalf("element %d of %x means %v; re-encoded (%x) it means %v", i, b, ab[i], re, are[i])
 		}
 	}
+}
+
+// isOp tells whether a JSON-decoded first element (a float64, as MsgpackToJSON gives
+// integers) is op.
+func isOp(x any, op Op) bool {
+	v, ok := x.(float64)
+	return ok && v == float64(op)
 }
 
 func FuzzDecodeClient(f *testing.F) {
