@@ -81,6 +81,10 @@ const (
 	// WELCOME, nothing received, no RESUMED in time); the server closes a silent connection
 	// without a close frame (1006).
 	CloseTimeout CloseCode = 4002
+	// CloseMoved: this instance is handing the session's match to another one (a drain): reconnect
+	// and resume. The close reason is the base URL of the instance that owns the match now (empty
+	// when it is not known yet: reconnect to any instance); the match goes on there.
+	CloseMoved CloseCode = 4003
 
 	CloseAuth       CloseCode = 4100 // the token was refused or expired
 	CloseBadFrames  CloseCode = 4101 // too many malformed or unknown messages
@@ -141,6 +145,10 @@ const (
 	EndStopped  EndReason = 3 // stopped by an operator or a shutdown
 	EndError    EndReason = 4 // the game logic failed (panic); result holds a message
 	EndLost     EndReason = 5 // the instance running the match was lost (relayed players learn it here)
+	// EndMoved: this copy of the match stopped because another instance owns it now (an owner
+	// that lost its lease, e.g. cut off from Redis): the match is not over; resume it on any
+	// instance.
+	EndMoved EndReason = 6
 )
 
 // CodeEntry is one row of the exported code table.
@@ -190,7 +198,7 @@ func Codes() CodeTable {
 			{"NORMAL", int(CloseNormal)}, {"GOING_AWAY", int(CloseGoingAway)},
 			{"PROTOCOL", int(CloseProtocol)}, {"UNSUPPORTED", int(CloseUnsupported)},
 			{"TOO_BIG", int(CloseTooBig)},
-			{"SHUTDOWN", int(CloseShutdown)}, {"SLOW", int(CloseSlow)}, {"TIMEOUT", int(CloseTimeout)},
+			{"SHUTDOWN", int(CloseShutdown)}, {"SLOW", int(CloseSlow)}, {"TIMEOUT", int(CloseTimeout)}, {"MOVED", int(CloseMoved)},
 			{"AUTH", int(CloseAuth)}, {"BAD_FRAMES", int(CloseBadFrames)},
 			{"RATE_LIMIT", int(CloseRateLimit)}, {"IDLE", int(CloseIdle)},
 			{"REPLACED", int(CloseReplaced)}, {"KICKED", int(CloseKicked)},
@@ -208,7 +216,7 @@ func Codes() CodeTable {
 		},
 		End: []CodeEntry{
 			{"FINISHED", int(EndFinished)}, {"EMPTY", int(EndEmpty)}, {"STOPPED", int(EndStopped)},
-			{"ERROR", int(EndError)}, {"LOST", int(EndLost)},
+			{"ERROR", int(EndError)}, {"LOST", int(EndLost)}, {"MOVED", int(EndMoved)},
 		},
 		Reconnect:   []int{1001, 1006, 1011, 1012, 1013, 1014},
 		ReconnRange: [2]int{4000, 4099},

@@ -61,6 +61,7 @@ export const CloseCode = {
   SHUTDOWN: 4000,
   SLOW: 4001,
   TIMEOUT: 4002,
+  MOVED: 4003,
   AUTH: 4100,
   BAD_FRAMES: 4101,
   RATE_LIMIT: 4102,
@@ -102,6 +103,7 @@ export const EndReason = {
   STOPPED: 3,
   ERROR: 4,
   LOST: 5,
+  MOVED: 6,
 } as const;
 export type EndReason = (typeof EndReason)[keyof typeof EndReason];
 
