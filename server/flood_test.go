@@ -124,6 +124,7 @@ func TestSyncFloodLeavesOtherMembersAlone(t *testing.T) {
 	var lastTick atomic.Uint32
 	lastTick.Store(joined.Tick)
 	var rateLimited atomic.Bool
+	throttled := make(chan struct{}) // closed at the flooder's first RATE_LIMITED
 	floodDone := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -139,8 +140,8 @@ func TestSyncFloodLeavesOtherMembersAlone(t *testing.T) {
 				if m.Op == protocol.OpDelta && m.Tick > lastTick.Load() {
 					lastTick.Store(m.Tick)
 				}
-				if m.Op == protocol.OpError && m.Code == protocol.ErrCodeRateLimited {
-					rateLimited.Store(true)
+				if m.Op == protocol.OpError && m.Code == protocol.ErrCodeRateLimited && !rateLimited.Swap(true) {
+					close(throttled)
 				}
 			case <-fl.done:
 				return
@@ -188,7 +189,11 @@ func TestSyncFloodLeavesOtherMembersAlone(t *testing.T) {
 		defer pwg.Done()
 		res = play(others, tickNow, inputs, inputs, tick, stop)
 	}()
-	time.Sleep(200 * time.Millisecond) // the flood is well under way: now a newcomer joins
+	select { // the flood is under way (the server throttles it): now a newcomer joins
+	case <-throttled:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the flooder was never told RATE_LIMITED")
+	}
 	c, _ := ts.connect("newcomer")
 	req := c.nextReq()
 	c.send(protocol.ClientMsg{Op: protocol.OpJoin, Req: req, Match: cr.Match.ID})
