@@ -15,14 +15,9 @@ import (
 	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/game/arena"
 	"github.com/tickrelay/tickrelay/game/duel"
+	"github.com/tickrelay/tickrelay/game/gametest"
 	"github.com/tickrelay/tickrelay/protocol"
 )
-
-// chaosCP is chaos with checkpoints: its own data is the seated pids.
-type chaosCP struct{ chaos }
-
-func (c *chaosCP) Checkpoint() ([]byte, error) { return protocol.Marshal(c.pids) }
-func (c *chaosCP) Restore(b []byte) error      { return protocol.Unmarshal(b, &c.pids) }
 
 // cpSink keeps every checkpoint offered, by tick.
 type cpSink struct {
@@ -64,7 +59,7 @@ func (s *cpSink) at(t *testing.T, tick uint32) game.MatchCheckpoint {
 	return c
 }
 
-var chaosCPType = game.GameType{Name: "chaoscp", New: func() game.Logic { return &chaosCP{} },
+var chaosCPType = game.GameType{Name: "chaoscp", New: func() game.Logic { return &gametest.ChaosCP{} },
 	Defaults: game.Options{MaxPlayers: 5, ReconnectGrace: 2 * time.Second, EmptyTimeout: -1, RingDuration: time.Second,
 		CheckpointEvery: 50 * time.Millisecond}} // every tick, so any tick can be the one restored
 
