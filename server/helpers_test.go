@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/protocol"
+	"github.com/tickrelay/tickrelay/server/servertest"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -62,38 +62,12 @@ func startServer(t testing.TB, mutate ...func(*Config)) *testServer {
 // do sends a JSON request and decodes the JSON answer into out (if non-nil); it returns the status.
 func (ts *testServer) do(method, path, token string, body any, out any) int {
 	ts.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, ts.base+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			ts.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
-	return resp.StatusCode
+	return servertest.DoJSON(ts.t, method, ts.base+path, token, body, out)
 }
 
 func (ts *testServer) guest(name string) (token, player string) {
 	ts.t.Helper()
-	var g struct {
-		Token    string `json:"token"`
-		PlayerID string `json:"player_id"`
-	}
-	if st := ts.do("POST", "/v1/auth/guest", "", map[string]string{"name": name}, &g); st != 200 {
-		ts.t.Fatalf("guest: %d", st)
-	}
-	return g.Token, g.PlayerID
+	return servertest.Guest(ts.t, ts.base, name)
 }
 
 type created struct {

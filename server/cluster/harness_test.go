@@ -1,11 +1,8 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +15,7 @@ import (
 	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/protocol"
 	"github.com/tickrelay/tickrelay/server"
+	"github.com/tickrelay/tickrelay/server/servertest"
 )
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-test")
@@ -143,37 +141,13 @@ func waitNodes(t *testing.T, n int, ins ...*instance) {
 
 func (in *instance) do(method, path, token string, body any, out any) int {
 	in.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, _ := http.NewRequest(method, in.base+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			in.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
-	return resp.StatusCode
+	return servertest.DoJSON(in.t, method, in.base+path, token, body, out)
 }
 
 func (in *instance) guest(name string) string {
 	in.t.Helper()
-	var g struct {
-		Token string `json:"token"`
-	}
-	if st := in.do("POST", "/v1/auth/guest", "", map[string]string{"name": name}, &g); st != 200 {
-		in.t.Fatalf("guest: %d", st)
-	}
-	return g.Token
+	token, _ := servertest.Guest(in.t, in.base, name)
+	return token
 }
 
 type created struct {
