@@ -337,7 +337,9 @@ func (s *session) joinAsync(matchID, ticket string, meta []byte, req uint32) {
 			fail(err)
 			return
 		}
-		if info.Private {
+		// A user who holds a seat (dropped or not) takes it back by id: after a failed RESUME
+		// (the instance that had the session is gone) a client follows its match this way.
+		if info.Private && !holdsSeat(info, s.user) {
 			fail(errors.Join(errForbidden, errors.New("a private match needs a ticket")))
 			return
 		}
@@ -367,6 +369,16 @@ func (s *session) joinAsync(matchID, ticket string, meta []byte, req uint32) {
 	if err != nil {
 		fail(err)
 	}
+}
+
+// holdsSeat reports whether user is a member of the match (connected or dropped).
+func holdsSeat(info game.Info, user string) bool {
+	for _, m := range info.Members {
+		if m.UserID == user {
+			return true
+		}
+	}
+	return false
 }
 
 // resume moves an earlier session (dropped, or still open on a half-dead connection) onto this
