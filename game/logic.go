@@ -124,6 +124,9 @@ func (o Options) withLimits(l Options) Options {
 	set(&o.MaxPerUser, l.MaxPerUser)
 	set(&o.RelayBudget, l.RelayBudget)
 	set(&o.RelayShare, l.RelayShare)
+	if o.CheckpointEvery == 0 {
+		o.CheckpointEvery = l.CheckpointEvery // the server's --checkpoint-every for games that set none
+	}
 	return o
 }
 

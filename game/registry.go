@@ -63,7 +63,8 @@ type RegistryConfig struct {
 	// cluster bus withdraws it from the directory). It must not block.
 	OnEnded func(id string)
 	// Limits fills the inbox and relay limits (MaxInbox, MaxInputsTick, MaxInputBytes,
-	// MaxRequests, MaxPerUser, RelayBudget, RelayShare) that a game type's Defaults leave zero:
+	// MaxRequests, MaxPerUser, RelayBudget, RelayShare) and CheckpointEvery that a game type's
+	// Defaults leave zero:
 	// the server's configuration. Other fields are ignored.
 	Limits Options
 	// EndedRetention is how long an ended match's final info and result stay readable

@@ -102,6 +102,12 @@ type Config struct {
 	Catalog *game.Catalog // default: the built-in games (arena, relay, duel)
 	Clock   game.Clock    // default the wall clock
 	Bus     BusFactory    // default an in-memory bus (one instance, no Redis); server/cluster builds the Redis one
+	// Checkpoints receives the checkpoints of matches whose game can be restored (nil: none
+	// are taken); server/app gives it a server/checkpoint.Writer over Redis in a cluster.
+	Checkpoints game.CheckpointSink
+	// CheckpointEvery is how often those matches are checkpointed, for games that set none
+	// (game.Options.CheckpointEvery); 0: 1s, negative: never.
+	CheckpointEvery time.Duration
 }
 
 func (c Config) withDefaults() Config {

@@ -134,7 +134,8 @@ func New(cfg Config) (*Server, error) {
 	srv.metrics = newMetrics(func() float64 { return float64(reg.Len()) })
 	var bus atomic.Pointer[Bus]
 	reg = game.NewRegistry(game.RegistryConfig{Catalog: catalog, Clock: cfg.Clock, Log: cfg.Log, Metrics: srv.metrics,
-		Limits:         game.Options{RelayBudget: cfg.RelayBudget, RelayShare: cfg.RelayShare},
+		Limits:         game.Options{RelayBudget: cfg.RelayBudget, RelayShare: cfg.RelayShare, CheckpointEvery: cfg.CheckpointEvery},
+		Checkpoints:    cfg.Checkpoints,
 		EndedRetention: cfg.EndedRetention,
 		UnusedTimeout:  cfg.UnusedMatchTimeout,
 		OnEnded: func(id string) {

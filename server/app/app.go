@@ -64,9 +64,17 @@ func Run(ctx context.Context, args []string, opt Options) error {
 	if err != nil {
 		return err
 	}
+	defer o.closeCheckpoints() // after the server: the checkpoints of its last ticks are stored or deleted
 	srv, err := server.New(cfg)
 	if err != nil {
 		return err
+	}
+	if o.cpWriter != nil {
+		for _, c := range o.cpWriter.Collectors() {
+			if err := srv.Metrics().Register(c); err != nil {
+				return err
+			}
+		}
 	}
 	store, closeStore, err := o.ticketStore(mcfg, cfg.Log)
 	if err != nil {

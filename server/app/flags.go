@@ -10,7 +10,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/tickrelay/tickrelay/server"
+	"github.com/tickrelay/tickrelay/server/checkpoint"
 )
 
 // errExit ends Run successfully before the server starts (--help, --version).
@@ -36,15 +39,19 @@ type options struct {
 	logLevel        string
 	noGuest         bool
 	version         bool
-	mmFile          string          // --matchmaking
-	mmTTL           time.Duration   // --ticket-ttl
-	mmMax           int             // --max-tickets
-	redis           string          // --redis
-	redisCluster    string          // --redis-cluster
-	consoleTTL      time.Duration   // --console-session-ttl
-	consoleFailures int             // --console-login-failures
-	given           map[string]bool // flags given on the command line
-	adminGiven      bool            // --admin or TICKRELAY_ADMIN was set
+	mmFile          string                // --matchmaking
+	mmTTL           time.Duration         // --ticket-ttl
+	mmMax           int                   // --max-tickets
+	redis           string                // --redis
+	redisCluster    string                // --redis-cluster
+	cpMaxBytes      int                   // --checkpoint-max-bytes
+	cpTTL           time.Duration         // --checkpoint-ttl
+	cpWriter        *checkpoint.Writer    // with --redis: stores match checkpoints (cluster.go)
+	cpClient        redis.UniversalClient // its Redis client
+	consoleTTL      time.Duration         // --console-session-ttl
+	consoleFailures int                   // --console-login-failures
+	given           map[string]bool       // flags given on the command line
+	adminGiven      bool                  // --admin or TICKRELAY_ADMIN was set
 }
 
 // parseFlags parses args, then fills every flag not on the command line from TICKRELAY_<NAME>.
@@ -117,6 +124,9 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.IntVar(&o.mmMax, "max-tickets", 100000, "live matchmaking tickets in all (above: 503 UNAVAILABLE)")
 	fs.StringVar(&o.redis, "redis", "", "redis:// URL (or host:port) of a standalone Redis: run as one instance of a cluster (default: one instance, no Redis)")
 	fs.StringVar(&o.redisCluster, "redis-cluster", "", "comma-separated host:port of Redis Cluster nodes: run as one instance of a cluster over sharded Pub/Sub")
+	fs.DurationVar(&cfg.CheckpointEvery, "checkpoint-every", time.Second, "with --redis or --redis-cluster: how often a match of a restorable game (arena, duel) is checkpointed\nto Redis, for games that set no interval of their own (another instance restores it from there\nwhen its owner dies or drains); negative: never")
+	fs.IntVar(&o.cpMaxBytes, "checkpoint-max-bytes", 1<<20, "largest match checkpoint stored (a larger one is refused and counted: that match cannot move); at most 4 MiB")
+	fs.DurationVar(&o.cpTTL, "checkpoint-ttl", 10*time.Minute, "how long a match checkpoint outlives its last write in Redis (the checkpoints of matches nobody restored vanish)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: tickrelay [flags]\n\nRuns a tickrelay game relay server. Each flag may also come from %s<FLAG>\n(e.g. TICKRELAY_LISTEN, TICKRELAY_SECRET); the command line wins.\n\nFlags:\n", envPrefix)
 		fs.PrintDefaults()

@@ -17,6 +17,7 @@ import (
 	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/protocol"
 	"github.com/tickrelay/tickrelay/server"
+	"github.com/tickrelay/tickrelay/server/checkpoint"
 )
 
 // BusConfig configures the cluster bus. Broker and Directory are required; every other zero
@@ -38,6 +39,11 @@ type BusConfig struct {
 	// Capacity is the sessions this instance is sized for: Load = sessions/Capacity, which
 	// placement compares. Default 20000 (the server's default connection cap).
 	Capacity int
+	// Checkpoints is where the cluster's match checkpoints are (the store of the
+	// server/checkpoint.Writer given to server.Config.Checkpoints). With it, a match whose
+	// owner died is claimed and restored here (failover.go) and a drain hands matches to
+	// other instances (handoff.go); nil: they end LOST / STOPPED.
+	Checkpoints checkpoint.Store
 
 	ownsSubstrate bool // Close closes Broker and Directory too (NewRedisBus)
 }

@@ -112,3 +112,14 @@ func Slot(name string) int {
 	}
 	return int(crc) % 16384
 }
+
+// NewRedisClient returns a command client for c (a *redis.Client, or a *redis.ClusterClient
+// with ClusterAddrs) with the substrate's deadlines: no retries, every step bounded by
+// c.Timeout. server/app gives one to the checkpoint store.
+func NewRedisClient(c RedisConfig) (redis.UniversalClient, error) {
+	c, err := c.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	return c.newUniversal()
+}

@@ -1,0 +1,77 @@
+package app
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/tickrelay/tickrelay/game"
+	"github.com/tickrelay/tickrelay/protocol"
+	"github.com/tickrelay/tickrelay/server"
+	"github.com/tickrelay/tickrelay/server/cluster/redistest"
+)
+
+type nopSink struct{}
+
+func (nopSink) Deliver(_, _ []byte)                           {}
+func (nopSink) Detached(string, uint32, protocol.LeaveReason) {}
+
+// With --redis an arena match's checkpoints reach Redis every --checkpoint-every, and they are
+// deleted when the match ends; without Redis nothing is checkpointed (no sink: checked by the
+// registry's nil Checkpoints, see game's tests).
+func TestCheckpointsInRedis(t *testing.T) {
+	rd := redistest.Start(t)
+	ready := make(chan *server.Server, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, []string{"--listen", "127.0.0.1:0", "--admin", "", "--redis", rd.Addr, "--node", "cp-test",
+			"--secret", "0123456789abcdef0123456789abcdef-cp", "--log-level", "error", "--checkpoint-every", "100ms"},
+			Options{Stdout: io.Discard, Stderr: io.Discard, Ready: func(s *server.Server) { ready <- s }})
+	}()
+	var srv *server.Server
+	select {
+	case srv = <-ready:
+	case err := <-done:
+		t.Fatalf("the server did not start: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the server did not start within 20 s")
+	}
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	}()
+	m, err := srv.Registry().Create(game.CreateOptions{Game: "arena"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jctx, jcancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer jcancel()
+	if _, err := m.Join(jctx, "u1", "one", nil, nopSink{}, 1); err != nil {
+		t.Fatal(err)
+	}
+	key := "tickrelay:cp:{" + m.ID() + "}"
+	waitRedis(t, rd, key, "1")
+	m.Stop(protocol.EndStopped)
+	<-m.Done()
+	waitRedis(t, rd, key, "0")
+}
+
+// waitRedis polls EXISTS key until it answers want (the writer stores from its own goroutine).
+func waitRedis(t *testing.T, rd *redistest.Server, key, want string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := rd.Do("EXISTS", key)
+		if err == nil && got == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("EXISTS %s = %q (%v), want %s", key, got, err, want)
+		}
+		time.Sleep(20 * time.Millisecond) // polling Redis, not synchronising the test
+	}
+}
