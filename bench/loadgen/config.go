@@ -79,6 +79,7 @@ type Config struct {
 	FaultAt   time.Duration // arena-cluster: when, into the window
 	FaultFor  time.Duration // arena-cluster: how long Redis stays away
 
+	Syscalls   bool    // count the server's system calls in the window with perf stat
 	NoisyCores float64 // "other" CPU above this (in cores) marks the run noisy
 	TickMetric string  // Prometheus histogram of tick durations on /metrics
 	Out        string  // JSONL file the result lines are appended to

@@ -309,6 +309,7 @@ type window struct {
 	threads        int64
 	goroutinesNow  float64
 	haveGoroutines bool
+	syscalls       *result.Syscalls // -syscalls
 }
 
 // measure runs the warm-up and the window, sampling the server's RSS during the window.
@@ -318,6 +319,13 @@ func (r *run) measure(ctx context.Context, api *API, pid int, ms []*matchState, 
 	}
 	w := &window{}
 	w.metA = api.Metrics(ctx)
+	var sys *syscallCounter
+	if r.cfg.Syscalls {
+		var err error
+		if sys, err = startSyscalls(ctx, pid, r.cfg.Duration); err != nil {
+			w.syscalls = &result.Syscalls{Err: err.Error()}
+		}
+	}
 	w.procA, w.procErr = procstat.Take(pid)
 	w.cA = sumCounters(ms, senders)
 	w.start = time.Now()
@@ -353,6 +361,9 @@ func (r *run) measure(ctx context.Context, api *API, pid int, ms []*matchState, 
 	w.end = end
 	close(stopSampling)
 	w.rssPeakKB = <-sampled
+	if sys != nil {
+		w.syscalls = sys.finish(5 * time.Second)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -580,6 +591,8 @@ func (r *run) buildResult(cfg *Config, srv *Server, w *window, st *setupStats, c
 		if d.bytesIn > 0 {
 			res.Server.CPUMsPerMB = round(u.Server*1000/(float64(d.bytesIn)/1e6), 3)
 		}
+		res.Server.Syscalls = w.syscalls
+		fillSched(&res.Server, u, secs, d.msgsIn+d.msgsOut)
 		res.Server.Threads = w.threads
 		res.Server.RSSEndMB = mb(w.memEnd.RSSKB)
 		res.Server.RSSPeakMB = mb(w.rssPeakKB)

@@ -100,7 +100,10 @@ func RunStorm(ctx context.Context, cfg *Config, srv *Server) (*result.Result, er
 		fmt.Fprintf(os.Stderr, "loadgen: %d/%d connected in %.1fs; idle %v\n", connected, len(clients), openS, cfg.Idle)
 	}
 
-	// idle: sample the server's RSS; read goroutines half way
+	// idle: sample the server's RSS; read goroutines half way; the CPU of the idle phase alone
+	// is the idle cost of holding the connections
+	procIdle, perrIdle := procstat.Take(pid)
+	idleStart := time.Now()
 	var peakKB int64
 	idleEnd := time.Now().Add(cfg.Idle)
 	half := time.Now().Add(cfg.Idle / 2)
@@ -118,6 +121,7 @@ func RunStorm(ctx context.Context, cfg *Config, srv *Server) (*result.Result, er
 	}
 	memIdle, merr := procstat.ReadMem(pid)
 	procB, perr2 := procstat.Take(pid)
+	idleS := time.Since(idleStart).Seconds()
 	if ctx.Err() != nil {
 		closeAll(ms)
 		return nil, ctx.Err()
@@ -155,6 +159,16 @@ func RunStorm(ctx context.Context, cfg *Config, srv *Server) (*result.Result, er
 	if haveG {
 		st.Goroutines = &[3]int64{int64(gBefore), int64(gDuring), int64(gAfter)}
 	}
+	if perrIdle == nil && perr2 == nil && pid > 0 && idleS > 0 {
+		ui := procstat.Between(procIdle, procB)
+		st.IdleCPUCores = round(ui.Server/idleS, 4)
+		if connected > 0 {
+			st.IdleCPUUsPerConnS = round(ui.Server*1e6/idleS/float64(connected), 3)
+		}
+		if ui.HaveSched {
+			st.IdleCtxPerSec = round(float64(ui.CtxVoluntary+ui.CtxInvoluntary)/idleS, 1)
+		}
+	}
 	res.Storm = st
 	res.WindowS = round(span, 3)
 	if perr == nil && perr2 == nil {
@@ -168,6 +182,7 @@ func RunStorm(ctx context.Context, cfg *Config, srv *Server) (*result.Result, er
 			res.Server.RSSPeakMB = mb(max(peakKB, memIdle.RSSKB))
 			res.Server.HWMMB = mb(memIdle.HWMKB)
 			res.Server.Threads = procB.Server.Threads
+			fillSched(&res.Server, u, span, 0)
 		}
 		if span > 0 {
 			res.Loadgen = result.Proc{CPUSeconds: round(u.Self, 3), CPUCores: round(u.Self/span, 3)}

@@ -47,6 +47,8 @@ func Summary(r *result.Result) string {
 			s.Connected, s.Target, s.OpenSeconds, s.AcceptedPerSec, s.Handshake.P50, s.Handshake.P99, s.Join.P50, s.Join.P99)
 		fmt.Fprintf(&b, "   server RSS %.1f MB before, %.1f MB idle, %.1f MB after: %.1f KB per idle connection; CPU %.2fs\n",
 			s.RSSBeforeMB, s.RSSIdleMB, s.RSSAfterMB, s.RSSPerConnKB, r.Server.CPUSeconds)
+		fmt.Fprintf(&b, "   idle phase: server %.4f cores (%.3f µs per connection-second), %.0f context switches/s\n",
+			s.IdleCPUCores, s.IdleCPUUsPerConnS, s.IdleCtxPerSec)
 		if s.Goroutines != nil {
 			fmt.Fprintf(&b, "   goroutines before/during/after: %d / %d / %d\n", s.Goroutines[0], s.Goroutines[1], s.Goroutines[2])
 		}
@@ -82,6 +84,17 @@ func Summary(r *result.Result) string {
 			}
 		}
 		b.WriteString("\n")
+		if sv.CtxPerSec > 0 || sv.SysSeconds > 0 {
+			fmt.Fprintf(&b, "   server user %.2fs / system %.2fs; context switches %d voluntary + %d involuntary = %.0f/s = %.4f per message (both ways); read+write calls %.2f + %.2f per message\n",
+				sv.UserSeconds, sv.SysSeconds, sv.CtxVoluntary, sv.CtxInvoluntary, sv.CtxPerSec, sv.CtxPerMsg, sv.ReadCallsPerMsg, sv.WriteCallsPerMsg)
+		}
+		if sc := sv.Syscalls; sc != nil {
+			if sc.Err != "" {
+				fmt.Fprintf(&b, "   syscalls: %s\n", sc.Err)
+			} else {
+				fmt.Fprintf(&b, "   syscalls (perf): %d = %.0f/s = %.3f per message; %s\n", sc.Total, sc.PerSec, sc.PerMsg, byName(sc.ByName))
+			}
+		}
 		fmt.Fprintf(&b, "   server RSS %.1f MB end, %.1f MB peak (HWM %.1f MB), %d threads", sv.RSSEndMB, sv.RSSPeakMB, sv.HWMMB, sv.Threads)
 		if sv.Goroutines > 0 {
 			fmt.Fprintf(&b, ", %d goroutines", sv.Goroutines)
@@ -130,4 +143,20 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
+}
+
+// byName lists perf's per-call counts, largest first.
+func byName(m map[string]int64) string {
+	names := make([]string, 0, len(m))
+	for n, v := range m {
+		if v > 0 {
+			names = append(names, n)
+		}
+	}
+	sort.Slice(names, func(i, j int) bool { return m[names[i]] > m[names[j]] })
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = fmt.Sprintf("%s %d", n, m[n])
+	}
+	return strings.Join(parts, ", ")
 }

@@ -17,13 +17,21 @@ func isLoad(r *result.Result) bool {
 	return (r.Scenario == "arena" || r.Scenario == "floor") && r.Capacity == nil && r.Storm == nil
 }
 
-// floorRef finds the floor run to compare an arena run with: the latest floor run with the same
-// matches, players and probe mode, else nil.
-func floorRef(rs []result.Result, r *result.Result) *result.Result {
+// The floors an arena run is compared with: the gws floor (target "floor": a minimal gws
+// server) and the epoll floor (target "epoll": one thread, raw system calls, no runtime
+// scheduler in the way).
+const (
+	FloorGWS   = "floor"
+	FloorEpoll = "epoll"
+)
+
+// floorRef finds the floor run to compare an arena run with: the latest floor run served by
+// target (FloorGWS or FloorEpoll) with the same matches, players and probe mode, else nil.
+func floorRef(rs []result.Result, r *result.Result, target string) *result.Result {
 	var ref *result.Result
 	for i := range rs {
 		f := &rs[i]
-		if f.Scenario == "floor" && f.Capacity == nil && f.Params.Matches == r.Params.Matches &&
+		if f.Scenario == "floor" && f.Target == target && f.Capacity == nil && f.Params.Matches == r.Params.Matches &&
 			f.Params.Players == r.Params.Players && f.Params.Probe == r.Params.Probe && f.Server.CPUMsPerClientSec > 0 {
 			ref = f
 		}
@@ -31,16 +39,50 @@ func floorRef(rs []result.Result, r *result.Result) *result.Result {
 	return ref
 }
 
-// FloorRatio is an arena run's server CPU per client-second over its floor run's, 0 if none.
-func FloorRatio(rs []result.Result, r *result.Result) float64 {
+// FloorRatio is an arena run's server CPU per client-second over its gws floor run's, 0 if none.
+func FloorRatio(rs []result.Result, r *result.Result) float64 { return FloorRatioTo(rs, r, FloorGWS) }
+
+// FloorRatioTo is an arena run's server CPU per client-second over that of its run against the
+// given floor (FloorGWS, FloorEpoll), 0 if there is none.
+func FloorRatioTo(rs []result.Result, r *result.Result, floor string) float64 {
 	if r.Scenario != "arena" {
 		return 0
 	}
-	f := floorRef(rs, r)
+	f := floorRef(rs, r, floor)
 	if f == nil || r.Server.CPUMsPerClientSec == 0 {
 		return 0
 	}
 	return r.Server.CPUMsPerClientSec / f.Server.CPUMsPerClientSec
+}
+
+// ratio formats FloorRatioTo ("–" without a floor run).
+func ratio(rs []result.Result, r *result.Result, floor string) string {
+	if x := FloorRatioTo(rs, r, floor); x > 0 {
+		return fmt.Sprintf("%.2f", x)
+	}
+	return "–"
+}
+
+// wakeups is the server's user/system CPU, context switches per second and per message, and
+// system calls per message (perf's count with -syscalls, else the read+write calls of
+// /proc/PID/io).
+func wakeups(r *result.Result) (userSys, cs, csMsg, calls string) {
+	s := r.Server
+	userSys, cs, csMsg, calls = "–", "–", "–", "–"
+	if s.UserSeconds > 0 || s.SysSeconds > 0 {
+		userSys = fmt.Sprintf("%.2f/%.2f", s.UserSeconds, s.SysSeconds)
+	}
+	if s.CtxPerSec > 0 {
+		cs = fmt.Sprintf("%.0f", s.CtxPerSec)
+		csMsg = fmt.Sprintf("%.3f", s.CtxPerMsg)
+	}
+	switch {
+	case s.Syscalls != nil && s.Syscalls.Err == "" && s.Syscalls.PerMsg > 0:
+		calls = fmt.Sprintf("%.2f (perf)", s.Syscalls.PerMsg)
+	case s.ReadCallsPerMsg+s.WriteCallsPerMsg > 0:
+		calls = fmt.Sprintf("%.2f r+w", s.ReadCallsPerMsg+s.WriteCallsPerMsg)
+	}
+	return
 }
 
 func verdict(r *result.Result) string {
@@ -82,14 +124,11 @@ func WriteMarkdown(w io.Writer, rs []result.Result) error {
 	}
 	p := &printer{w: w}
 	if len(load) > 0 {
-		p.line("### arena and transport floor\n")
-		p.line("| when (UTC) | scenario | commit | M×P | clients | probe | p50 ms | p99 ms | p99.9 ms | max ms | server cores | CPU ms/client-s | × floor | RSS MB (peak) | B/client-s | drops/fails | late/skipped sends | other cores | verdict |")
-		p.line("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+		p.line("### arena and transport floors\n")
+		p.line("Context switches and system calls are the server's; \"per message\" counts messages both ways.\n")
+		p.line("| when (UTC) | scenario | target | commit | M×P | clients | probe | p50 ms | p99 ms | p99.9 ms | max ms | server cores | CPU ms/client-s | user/sys s | ctx switches/s | ctx/msg | syscalls/msg | × gws floor | × epoll floor | RSS MB (peak) | B/client-s | drops/fails | late/skipped sends | other cores | verdict |")
+		p.line("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 		for _, r := range load {
-			ratio := "–"
-			if x := FloorRatio(rs, r); x > 0 {
-				ratio = fmt.Sprintf("%.2f", x)
-			}
 			probe := "no"
 			if r.Params.Probe {
 				probe = "yes"
@@ -99,9 +138,11 @@ func WriteMarkdown(w io.Writer, rs []result.Result) error {
 				l = &hist.Summary{}
 			}
 			f := r.Failures
-			p.line(fmt.Sprintf("| %s | %s | %s | %d×%d | %d | %s | %s | %s | %s | %s | %s | %.4f | %s | %.1f (%.1f) | %.0f | %d/%d | %d/%d | %s | %s |",
-				when(r.Time), r.Scenario, orDash(r.Env.Commit), r.Params.Matches, r.Params.Players, r.Clients, probe,
-				f2(l.P50), f2(l.P99), f2(l.P999), f2(l.Max), f2(r.Server.CPUCores), r.Server.CPUMsPerClientSec, ratio,
+			us, cs, csm, calls := wakeups(r)
+			p.line(fmt.Sprintf("| %s | %s | %s | %s | %d×%d | %d | %s | %s | %s | %s | %s | %s | %.4f | %s | %s | %s | %s | %s | %s | %.1f (%.1f) | %.0f | %d/%d | %d/%d | %s | %s |",
+				when(r.Time), r.Scenario, r.Target, orDash(r.Env.Commit), r.Params.Matches, r.Params.Players, r.Clients, probe,
+				f2(l.P50), f2(l.P99), f2(l.P999), f2(l.Max), f2(r.Server.CPUCores), r.Server.CPUMsPerClientSec,
+				us, cs, csm, calls, ratio(rs, r, FloorGWS), ratio(rs, r, FloorEpoll),
 				r.Server.RSSEndMB, r.Server.RSSPeakMB, r.Traffic.BytesInPerClientSec,
 				f.Dropped, f.FailedSetup+f.FailedJoins+f.JoinCheckFailed, f.LateSends, f.SkippedSends, f2(r.Other.CPUCores), verdict(r)))
 		}
@@ -127,17 +168,18 @@ func WriteMarkdown(w io.Writer, rs []result.Result) error {
 	}
 	if len(storm) > 0 {
 		p.line("### connect-storm\n")
-		p.line("| when (UTC) | target | commit | connected | accepted/s | handshake p50/p99 ms | join p50/p99 ms | failures | RSS before/idle/after MB | KB per idle conn | goroutines before/during/after | verdict |")
-		p.line("|---|---|---|---|---|---|---|---|---|---|---|---|")
+		p.line("| when (UTC) | target | commit | connected | accepted/s | handshake p50/p99 ms | join p50/p99 ms | failures | RSS before/idle/after MB | KB per idle conn | idle: server cores, ctx switches/s | goroutines before/during/after | verdict |")
+		p.line("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 		for _, r := range storm {
 			s := r.Storm
 			g := "–"
 			if s.Goroutines != nil {
 				g = fmt.Sprintf("%d/%d/%d", s.Goroutines[0], s.Goroutines[1], s.Goroutines[2])
 			}
-			p.line(fmt.Sprintf("| %s | %s | %s | %d/%d | %.0f | %s/%s | %s/%s | %d | %.1f/%.1f/%.1f | %.1f | %s | %s |",
+			idle := fmt.Sprintf("%.4f, %.0f", s.IdleCPUCores, s.IdleCtxPerSec)
+			p.line(fmt.Sprintf("| %s | %s | %s | %d/%d | %.0f | %s/%s | %s/%s | %d | %.1f/%.1f/%.1f | %.1f | %s | %s | %s |",
 				when(r.Time), r.Target, orDash(r.Env.Commit), s.Connected, s.Target, s.AcceptedPerSec, f2(s.Handshake.P50), f2(s.Handshake.P99),
-				f2(s.Join.P50), f2(s.Join.P99), s.Failures, s.RSSBeforeMB, s.RSSIdleMB, s.RSSAfterMB, s.RSSPerConnKB, g, verdict(r)))
+				f2(s.Join.P50), f2(s.Join.P99), s.Failures, s.RSSBeforeMB, s.RSSIdleMB, s.RSSAfterMB, s.RSSPerConnKB, idle, g, verdict(r)))
 		}
 		p.line("")
 	}
@@ -215,7 +257,7 @@ func series(rs []result.Result) map[string][]point {
 			continue // a noisy run's figures say more about the neighbours than the server
 		}
 		name := r.Scenario
-		if r.Scenario == "arena" && r.Target != "tickrelay" && r.Target != "external" {
+		if (r.Scenario == "arena" && r.Target != "tickrelay" && r.Target != "external") || (r.Scenario == "floor" && r.Target != FloorGWS) {
 			name += " (" + r.Target + ")"
 		}
 		if r.Params.Probe {

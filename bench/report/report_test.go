@@ -121,3 +121,39 @@ func TestTicks(t *testing.T) {
 		t.Fatal(textWidth("ab", 2))
 	}
 }
+
+func TestBothFloorsAndWakeups(t *testing.T) {
+	rs := []result.Result{
+		load("floor", "floor", 50, 48, 0.10, true),
+		load("floor", "epoll", 50, 48, 0.05, true),
+		load("arena", "tickrelay", 50, 52, 0.15, true),
+	}
+	rs[2].Server.UserSeconds, rs[2].Server.SysSeconds = 1.25, 2.5
+	rs[2].Server.CtxPerSec, rs[2].Server.CtxPerMsg = 8222, 0.411
+	rs[2].Server.ReadCallsPerMsg, rs[2].Server.WriteCallsPerMsg = 0.75, 0.5
+	if got := FloorRatioTo(rs, &rs[2], FloorEpoll); got < 2.99 || got > 3.01 {
+		t.Fatalf("× epoll floor = %v, want 3", got)
+	}
+	if got := FloorRatio(rs, &rs[2]); got < 1.49 || got > 1.51 {
+		t.Fatalf("× gws floor = %v, want 1.5 (the epoll floor run must not count)", got)
+	}
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, rs); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"| 1.25/2.50 | 8222 | 0.411 | 1.25 r+w | 1.50 | 3.00 |", "| floor | epoll |"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, out)
+		}
+	}
+	rs[2].Server.Syscalls = &result.Syscalls{Total: 1000, PerMsg: 2.5}
+	b.Reset()
+	_ = WriteMarkdown(&b, rs)
+	if !strings.Contains(b.String(), "| 2.50 (perf) |") {
+		t.Errorf("perf's count not preferred:\n%s", b.String())
+	}
+	if s := series(rs); len(s["floor (epoll)"]) != 1 || len(s["floor"]) != 1 {
+		t.Errorf("chart series: %v", s)
+	}
+}

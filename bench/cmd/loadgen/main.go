@@ -80,6 +80,7 @@ func main() {
 	flag.StringVar(&cfg.Fault, "fault", "", "arena-cluster: inject redis-kill9, redis-sigstop, redis-debug-sleep, redis-client-kill, redis-obl or instance-kill9 into the window")
 	flag.DurationVar(&cfg.FaultAt, "fault-at", cfg.FaultAt, "arena-cluster: when the fault starts, into the window")
 	flag.DurationVar(&cfg.FaultFor, "fault-for", cfg.FaultFor, "arena-cluster: how long Redis stays away")
+	flag.BoolVar(&cfg.Syscalls, "syscalls", false, "count the server's system calls over the window with perf stat (raw_syscalls and a few by name; needs perf)")
 	flag.Float64Var(&cfg.NoisyCores, "noisy-cores", cfg.NoisyCores, "mark a run noisy when other CPU use exceeds this many cores")
 	flag.StringVar(&cfg.TickMetric, "tick-metric", cfg.TickMetric, "Prometheus histogram of tick durations read from /metrics")
 	flag.StringVar(&cfg.Out, "out", cfg.Out, "JSONL file the result lines are appended to")

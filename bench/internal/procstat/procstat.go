@@ -254,6 +254,11 @@ type Snapshot struct {
 	Others  Others
 	Sys     SysCPU
 	HaveSrv bool
+
+	ServerSched Sched // the server's context switches (HaveSched)
+	ServerIO    IO    // the server's read/write system calls (HaveIO)
+	HaveSched   bool
+	HaveIO      bool
 }
 
 // Take reads all three; serverPID 0 means no server process is known (its figures stay zero).
@@ -265,6 +270,14 @@ func Take(serverPID int) (Snapshot, error) {
 			return s, err
 		}
 		s.HaveSrv = true
+		// Best effort: a kernel without task I/O accounting has no /proc/PID/io; the CPU
+		// figures do not depend on these.
+		if sc, err := ReadSched(serverPID); err == nil {
+			s.ServerSched, s.HaveSched = sc, true
+		}
+		if io, err := ReadIO(serverPID); err == nil {
+			s.ServerIO, s.HaveIO = io, true
+		}
 	}
 	if s.Self, err = ReadProc(0); err != nil {
 		return s, err
@@ -280,10 +293,17 @@ func Take(serverPID int) (Snapshot, error) {
 type Usage struct {
 	Server, Self float64
 	ServerUser   float64 // the server's user-space share (utime): its own code, not the kernel's
+	ServerSys    float64 // the server's kernel share (stime): system calls, TCP, scheduling
 	Other        float64 // other user-space processes (what makes a run noisy)
 	Kernel       float64 // kernel threads and busy time charged to no process (see Between)
 	Busy         float64 // the whole machine
 	Capacity     float64 // wall seconds × cores, what Busy is out of
+
+	// The server's context switches and read/write system calls (counts, not seconds); Have*
+	// is false when either snapshot lacks them.
+	CtxVoluntary, CtxInvoluntary int64
+	ReadCalls, WriteCalls        int64
+	HaveSched, HaveIO            bool
 }
 
 // Between returns the CPU each party used between a and b. Kernel is kernel threads
@@ -294,11 +314,22 @@ func Between(a, b Snapshot) Usage {
 	u := Usage{
 		Server:     Seconds(b.Server.Total() - a.Server.Total()),
 		ServerUser: Seconds(b.Server.UTime - a.Server.UTime),
+		ServerSys:  Seconds(b.Server.STime - a.Server.STime),
 		Self:       Seconds(b.Self.Total() - a.Self.Total()),
 		Other:      Seconds(b.Others.User - a.Others.User),
 		Busy:       Seconds(b.Sys.Busy - a.Sys.Busy),
 	}
 	u.Capacity = Seconds(b.Sys.Total - a.Sys.Total)
+	if a.HaveSched && b.HaveSched {
+		u.HaveSched = true
+		u.CtxVoluntary = max(0, b.ServerSched.Voluntary-a.ServerSched.Voluntary)
+		u.CtxInvoluntary = max(0, b.ServerSched.Involuntary-a.ServerSched.Involuntary)
+	}
+	if a.HaveIO && b.HaveIO {
+		u.HaveIO = true
+		u.ReadCalls = b.ServerIO.ReadCalls - a.ServerIO.ReadCalls
+		u.WriteCalls = b.ServerIO.WriteCalls - a.ServerIO.WriteCalls
+	}
 	if u.Other < 0 { // a process exited unreaped by anyone we count: its time is lost
 		u.Other = 0
 	}

@@ -85,3 +85,82 @@ func TestLiveSelf(t *testing.T) {
 		t.Fatal("clock ticks")
 	}
 }
+
+func TestParseCtxSwitches(t *testing.T) {
+	b := []byte("Name:\tx\nThreads:\t1\nvoluntary_ctxt_switches:\t1234\nnonvoluntary_ctxt_switches:\t56\n")
+	v, i, err := ParseCtxSwitches(b)
+	if err != nil || v != 1234 || i != 56 {
+		t.Fatalf("got %d %d %v", v, i, err)
+	}
+	if _, _, err := ParseCtxSwitches([]byte("voluntary_ctxt_switches:\t1\n")); err == nil {
+		t.Fatal("status without nonvoluntary_ctxt_switches accepted")
+	}
+	if _, _, err := ParseCtxSwitches([]byte("voluntary_ctxt_switches:\tx\nnonvoluntary_ctxt_switches:\t1\n")); err == nil {
+		t.Fatal("bad number accepted")
+	}
+}
+
+func TestParseIO(t *testing.T) {
+	b := []byte("rchar: 6976\nwchar: 0\nsyscr: 10\nsyscw: 3\nread_bytes: 0\n")
+	io, err := ParseIO(b)
+	if err != nil || io.ReadCalls != 10 || io.WriteCalls != 3 {
+		t.Fatalf("got %+v %v", io, err)
+	}
+	if _, err := ParseIO([]byte("rchar: 1\n")); err == nil {
+		t.Fatal("io without syscr accepted")
+	}
+}
+
+// The real /proc: this process's threads are summed (a Go test binary has several), and a
+// thread that sleeps on a channel makes voluntary switches that the next reading counts.
+func TestReadSchedAndIO(t *testing.T) {
+	a, err := ReadSched(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Tasks < 2 {
+		t.Fatalf("read %d threads of a Go process", a.Tasks)
+	}
+	done := make(chan struct{})
+	for range 50 {
+		go func() { done <- struct{}{} }()
+		<-done
+	}
+	f, err := os.CreateTemp(t.TempDir(), "w")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ioA, err := ReadIO(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 5 {
+		if _, err := f.Write([]byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	ioB, err := ReadIO(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := ioB.WriteCalls - ioA.WriteCalls; d < 5 {
+		t.Fatalf("5 writes counted as %d", d)
+	}
+	b, err := ReadSched(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Total() < a.Total() {
+		t.Fatalf("switches went backwards: %+v then %+v", a, b)
+	}
+	snapA := Snapshot{HaveSched: true, ServerSched: a, HaveIO: true, ServerIO: ioA}
+	snapB := Snapshot{HaveSched: true, ServerSched: b, HaveIO: true, ServerIO: ioB}
+	u := Between(snapA, snapB)
+	if !u.HaveSched || !u.HaveIO || u.WriteCalls < 5 || u.CtxVoluntary != b.Voluntary-a.Voluntary {
+		t.Fatalf("Between: %+v", u)
+	}
+	if u := Between(Snapshot{}, snapB); u.HaveSched || u.HaveIO {
+		t.Fatalf("a snapshot without them gave %+v", u)
+	}
+}

@@ -138,7 +138,28 @@ type Server struct {
 	TickP99Ms         *float64 `json:"tick_p99_ms,omitempty"`     // from the tick-duration histogram in /metrics, if exposed
 	TickSamples       int64    `json:"tick_samples,omitempty"`    // ticks that histogram counted in the window
 	ReadErr           string   `json:"read_err,omitempty"`        // why /proc could not be read
-	Note              string   `json:"note,omitempty"`            // e.g. "no -server-pid: server CPU unknown"
+
+	// Where the CPU goes: the kernel's share, and the wake-ups behind it. "Per message" counts
+	// messages both ways (server → clients and clients → server, i.e. traffic's msgs_in + msgs_out).
+	SysSeconds       float64   `json:"cpu_sys_s,omitempty"`           // the kernel part of cpu_s (stime)
+	CtxVoluntary     int64     `json:"ctx_voluntary,omitempty"`       // over the window, summed over /proc/PID/task/*/status
+	CtxInvoluntary   int64     `json:"ctx_involuntary,omitempty"`     // preemptions
+	CtxPerSec        float64   `json:"ctx_per_s,omitempty"`           // both kinds
+	CtxPerMsg        float64   `json:"ctx_per_msg,omitempty"`         // both kinds, per message both ways
+	ReadCallsPerMsg  float64   `json:"read_calls_per_msg,omitempty"`  // /proc/PID/io syscr (read, readv…)
+	WriteCallsPerMsg float64   `json:"write_calls_per_msg,omitempty"` // /proc/PID/io syscw (write, writev…)
+	Syscalls         *Syscalls `json:"syscalls,omitempty"`            // -syscalls: every system call, counted by perf
+	Note             string    `json:"note,omitempty"`                // e.g. "no -server-pid: server CPU unknown"
+}
+
+// Syscalls is the server's system calls over the window, counted in the kernel by
+// `perf stat -e raw_syscalls:sys_enter -e syscalls:sys_enter_… -p PID` (the -syscalls mode).
+type Syscalls struct {
+	Total  int64            `json:"total"`
+	PerSec float64          `json:"per_s"`
+	PerMsg float64          `json:"per_msg"`           // per message both ways
+	ByName map[string]int64 `json:"by_name,omitempty"` // the calls counted one by one (read, write, futex, …)
+	Err    string           `json:"err,omitempty"`     // why perf could not count them
 }
 
 // Proc is a CPU figure for something other than the server.
@@ -186,6 +207,10 @@ type Storm struct {
 	RSSPerConnKB   float64      `json:"rss_per_conn_kb"`
 	Goroutines     *[3]int64    `json:"goroutines,omitempty"` // before, during, after (go_goroutines)
 	CloseSeconds   float64      `json:"close_s"`
+	// The idle phase alone (every connection open and joined, no traffic): the cost of holding them.
+	IdleCPUCores      float64 `json:"idle_cpu_cores,omitempty"`
+	IdleCPUUsPerConnS float64 `json:"idle_cpu_us_per_conn_s,omitempty"` // µs of server CPU per connection per second
+	IdleCtxPerSec     float64 `json:"idle_ctx_per_s,omitempty"`         // the server's context switches per second
 }
 
 // Capacity is the capacity search's answer.
