@@ -1,6 +1,6 @@
 /** Reconnect delays: exponential backoff with full jitter. */
 export interface BackoffOptions {
-  /** Upper bound of the first delay, ms. Default 500. */
+  /** Upper bound of the first delay, ms. Default 1000 (a crowd that lost one instance spreads its first reconnects over 1 s: 10% per 100 ms). */
   baseMs?: number;
   /** Cap on the upper bound, ms. Default 30000. */
   maxMs?: number;
@@ -14,7 +14,7 @@ export interface BackoffOptions {
  * server over the whole window instead of making them retry in lockstep.
  */
 export function fullJitter(attempt: number, opts: BackoffOptions = {}): number {
-  const base = opts.baseMs ?? 500;
+  const base = opts.baseMs ?? 1000;
   const max = opts.maxMs ?? 30_000;
   const random = opts.random ?? Math.random;
   // 2^30 is already far above any sane cap; clamping the exponent avoids Infinity.

@@ -26,6 +26,7 @@ import {
 import { Emitter } from "./emitter.js";
 import { TickrelayError } from "./errors.js";
 import { checkOptions } from "./options.js";
+import { checkWsUrl, movedUrl, pickUrl } from "./urls.js";
 
 /** The WebSocket subprotocol of this protocol version. */
 export const SUBPROTOCOL = "tickrelay.v1";
@@ -113,6 +114,13 @@ export interface ConnectionOptions {
   /** WebSocket URL, e.g. "ws://127.0.0.1:8080/ws" (a reservation's `address`). */
   url: string;
   /**
+   * WebSocket URLs of the other instances of a cluster. After a lost connection (1006, 4000
+   * SHUTDOWN, …) or an END MOVED the SDK reconnects to a random one of `url` and these (another
+   * than the one just lost, when there is one); after a close 4003 MOVED to the URL its reason
+   * names (http(s)/ws(s) only, else one of these). Default none: always `url`.
+   */
+  urls?: string[];
+  /**
    * Session token, sent as the `token` query parameter (works in browsers and Node), or a
    * function called before every (re)connect, e.g. to refresh an expiring token.
    */
@@ -139,6 +147,7 @@ export interface ConnectionOptions {
 /** Every ConnectionOptions key (checked at compile time against the interface). */
 export const CONNECTION_OPTIONS = [
   "url",
+  "urls",
   "token",
   "WebSocket",
   "reconnect",
@@ -171,6 +180,16 @@ export interface MatchSlot {
   onSessionLost(err: TickrelayError): void;
   /** A NOTICE said the seat was taken away (KICKED, or REPLACED by another connection of yours). */
   onRemoved(closeCode: number, text: string): void;
+  /**
+   * The socket was lost with a reconnectable code; the next attempt goes to `url` in `delay` ms.
+   * `movedTo` is the validated URL of a close 4003 MOVED (null otherwise).
+   */
+  onReconnecting?(code: number, reason: string, url: string, delay: number, movedTo: string | null): void;
+  /**
+   * RESUME failed (the session is gone, e.g. its instance died): return true to keep the slot
+   * (the match follows itself with a JOIN by id on the new session), false to lose it.
+   */
+  onResumeFailed?(err: TickrelayError): boolean;
 }
 
 interface Pending {
@@ -202,8 +221,10 @@ export class Connection extends Emitter<ConnectionEvents> {
    */
   closeReason = "";
 
-  /** The WebSocket URL (without the token). */
-  readonly url: string;
+  /** The WebSocket URL (without the token) of the current or next attempt. */
+  url: string;
+  /** Every configured WebSocket URL: `url` first, then `urls`. */
+  readonly urls: readonly string[];
 
   /** The match this connection carries, set by Match.join. */
   slot: MatchSlot | null = null;
@@ -233,6 +254,16 @@ export class Connection extends Emitter<ConnectionEvents> {
     checkOptions(opts, CONNECTION_OPTIONS, "Connection");
     this.opts = opts;
     this.url = opts.url;
+    const urls = [opts.url];
+    for (const u of opts.urls ?? []) {
+      try {
+        checkWsUrl(u);
+      } catch (err) {
+        throw new TickrelayError(ErrorCode.BAD_REQUEST, `Connection: urls: ${(err as Error).message}`);
+      }
+      if (!urls.includes(u)) urls.push(u);
+    }
+    this.urls = urls;
     this.decoder = new ServerDecoder(opts.limits);
     this.backoff = new Backoff(opts.backoff);
   }
@@ -354,7 +385,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       this.finish(1006, "no WebSocket: pass the `WebSocket` option (e.g. from the ws package)");
       return;
     }
-    let url = this.opts.url;
+    let url = this.url;
     if (token) url += (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token);
     let ws: WebSocketLike;
     try {
@@ -398,6 +429,16 @@ export class Connection extends Emitter<ConnectionEvents> {
     return ws;
   }
 
+  /**
+   * Leaves the current instance: closes the socket and reconnects (full-jitter backoff) to
+   * another configured URL, then RESUMEs. A Match calls it on END MOVED (its copy on this
+   * instance was stale).
+   */
+  reconnectElsewhere(why: string): void {
+    if (this.state !== ConnectionState.CONNECTED && this.state !== ConnectionState.CONNECTING) return;
+    this.drop(CloseCode.MOVED, why);
+  }
+
   /** Abandons the current socket (closing it with `code`) and handles it as lost. */
   private drop(code: number, reason: string): void {
     const ws = this.detach();
@@ -417,7 +458,10 @@ export class Connection extends Emitter<ConnectionEvents> {
     const max = this.opts.maxReconnectAttempts ?? Infinity;
     if ((this.opts.reconnect ?? true) && reconnectable(code) && this.backoff.attempts < max) {
       const delay = this.backoff.next();
+      const movedTo = code === CloseCode.MOVED ? movedUrl(reason, this.opts.url) : null;
+      this.url = movedTo ?? pickUrl(this.urls, this.url, this.opts.backoff?.random);
       this.setState(ConnectionState.RECONNECTING, code, why);
+      this.slot?.onReconnecting?.(code, why, this.url, delay, movedTo);
       clearTimeout(this.reconnectTimer);
       this.reconnectTimer = setTimeout(() => {
         if (this.state === ConnectionState.RECONNECTING) void this.openSocket();
@@ -651,15 +695,18 @@ export class Connection extends Emitter<ConnectionEvents> {
       },
       onError: (err) => {
         if (err.code === ErrorCode.UNAVAILABLE || err.code === ErrorCode.TIMEOUT) {
-          // The socket went away (or hangs) mid-resume: try again on a new one.
-          if (err.code === ErrorCode.TIMEOUT && this.ws) this.drop(CloseCode.TIMEOUT, "no RESUMED");
+          // The socket went away (or hangs) mid-resume, or this instance cannot resume now (it
+          // answered UNAVAILABLE/TIMEOUT): try again on a new socket, after the backoff.
+          if (this.ws) this.drop(CloseCode.TIMEOUT, err.code === ErrorCode.TIMEOUT ? "no RESUMED" : `resume: ${err.message}`);
           return;
         }
         this.session = fresh;
         const lost = new TickrelayError(ErrorCode.RESUME_FAILED, `resume failed: ${err.message}`, err.details);
         const slot = this.slot;
-        this.slot = null;
-        slot?.onSessionLost(lost);
+        if (!slot?.onResumeFailed?.(lost)) {
+          this.slot = null;
+          slot?.onSessionLost(lost);
+        }
         this.becomeConnected(`resume failed: ${err.message}`);
         this.emit("resumeFailed", lost);
       },

@@ -6,7 +6,8 @@
 //     await match.join("m-1");
 //     match.sendInput([1, 0]);
 
-import { CloseCode, ErrorCode, EventKind, LeaveReason, Op } from "./codes.js";
+import { fullJitter } from "./backoff.js";
+import { CloseCode, EndReason, ErrorCode, EventKind, LeaveReason, Op } from "./codes.js";
 import type {
   CatchupMsg,
   DeltaMsg,
@@ -78,6 +79,23 @@ export type MatchEvents = {
   gap: [info: { epoch: number; tick: number; since: number; have: { epoch: number; tick: number } }];
   end: [reason: number, result: unknown];
   left: [info: LeftInfo];
+  /**
+   * The connection was lost while in the match (or left a stale instance): the SDK reconnects
+   * (full-jitter backoff) to `url` in `delay` ms and resumes. The match stays JOINED meanwhile;
+   * inputs are not sent (sendInput returns 0).
+   */
+  reconnecting: [info: { code: number; reason: string; url: string; delay: number }];
+  /**
+   * The match moved to another instance: a close 4003 MOVED (a drain; `url` is where it went, or
+   * null) or an END MOVED (the copy on this instance was stale; `url` null). The SDK follows it.
+   */
+  moved: [info: { url: string | null; via: "close" | "end" }];
+  /**
+   * Back in the match after a reconnect or a move: the state is current again (from a CATCHUP,
+   * or a snapshot: `how`), on `epoch` (a restored match has a new one). `pid` may differ from
+   * before only when the seat was gone and the JOIN by id gave a new one.
+   */
+  resumed: [info: { how: "catchup" | "snapshot" | "rejoin"; epoch: number; tick: number; pid: number }];
   /** ERRORs about your INPUT/MESSAGE/SYNC, and failed joins. */
   error: [err: TickrelayError];
 };
@@ -113,6 +131,19 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
   seq = 0;
 
   private syncing = false;
+  /** A reconnect is under way (or done, waiting for its CATCHUP/JOINED): emit "resumed" then. */
+  private resuming = false;
+  /** The seat must be taken back with a JOIN by id (RESUME failed, or the copy was stale). */
+  private following = false;
+  private followAttempt = 0;
+  private followSince = 0;
+  private followTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * How long a Match keeps trying to take its seat back (JOIN by id) after its instance was lost
+   * before it gives up (`left`), ms. The claim of a dead owner's match takes up to its lease
+   * (~3 s); the seat is kept for the game's reconnect grace (10 s by default).
+   */
+  followTimeoutMs = 30_000;
   /** Runs when the answer to a RESUME (CATCHUP, JOINED, ERROR or END) is overdue. */
   private resumeTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -226,8 +257,19 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
     this.status = MatchStatus.JOINED;
     this.syncing = false;
     this.clearResumeTimer();
+    if (this.following || this.resuming) this.lastAck = m.ack; // a restored match's acks restart from its checkpoint
     this.state.reset(m);
     this.emit(first ? "joined" : "snapshot", this);
+    if (!first) this.resumedVia(this.following ? "rejoin" : "snapshot");
+  }
+
+  private resumedVia(how: "catchup" | "snapshot" | "rejoin"): void {
+    const was = this.resuming || this.following;
+    this.resuming = false;
+    this.following = false;
+    this.followAttempt = 0;
+    clearTimeout(this.followTimer);
+    if (was) this.emit("resumed", { how, epoch: this.state.epoch, tick: this.state.tick, pid: this.pid });
   }
 
   onDelta(d: DeltaMsg): void {
@@ -253,10 +295,20 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
     // The DELTAs that follow apply on top of the state at _m.tick; check() verifies each.
     this.syncing = false;
     this.clearResumeTimer();
+    this.resumedVia("catchup");
   }
 
   onEnd(m: EndMsg): void {
     if (this.status !== MatchStatus.JOINED) return;
+    if (m.reason === EndReason.MOVED) {
+      // A stale copy stopped (its instance lost its lease): the match goes on elsewhere. Leave
+      // this instance, resume on another and take the seat back by id.
+      this.following = true;
+      this.followSince = Date.now();
+      this.emit("moved", { url: null, via: "end" });
+      this.connection.reconnectElsewhere("END MOVED");
+      return;
+    }
     this.status = MatchStatus.ENDED;
     this.release();
     this.emit("end", m.reason, m.result);
@@ -292,6 +344,11 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
     // SYNC on gaps. Should none come in time, ask again with a SYNC (a request with its own
     // timeout), so a lost answer never leaves the match waiting forever.
     if (this.status !== MatchStatus.JOINED) return;
+    if (this.following) {
+      // The session's seat was in the stale copy (END MOVED): nothing follows the RESUMED.
+      this.rejoin();
+      return;
+    }
     this.syncing = true;
     this.clearResumeTimer();
     const ms = this.connection.requestTimeoutMs;
@@ -312,6 +369,58 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
     const reason = closeCode === CloseCode.REPLACED ? LeaveReason.REPLACED : LeaveReason.KICKED;
     this.emit("left", { reason, error: new TickrelayError(ErrorCode.NOT_IN_MATCH, text, { closeCode }) });
   }
+
+  onReconnecting(code: number, reason: string, url: string, delay: number, movedTo: string | null): void {
+    if (this.status !== MatchStatus.JOINED) return;
+    clearTimeout(this.followTimer); // a JOIN retry waits for the new connection instead
+    this.resuming = true;
+    if (code === CloseCode.MOVED && !this.following) this.emit("moved", { url: movedTo, via: "close" });
+    this.emit("reconnecting", { code, reason, url, delay });
+  }
+
+  onResumeFailed(err: TickrelayError): boolean {
+    if (this.status !== MatchStatus.JOINED || !this.id) return false;
+    // The session is gone with its instance; the seat is not: the match (restored elsewhere)
+    // keeps it for the reconnect grace. Take it back with a JOIN by id on the new session.
+    if (!this.following) this.followSince = Date.now();
+    this.following = true;
+    this.emit("error", err);
+    this.rejoin();
+    return true;
+  }
+
+  /** Sends JOIN by id to take the seat back; retries (full jitter) while the match is between owners. */
+  private rejoin(): void {
+    clearTimeout(this.followTimer);
+    const id = this.id;
+    this.connection.request((req) => ({ op: Op.JOIN, req, match: id, ticket: null, meta: null }), {
+      onReply: () => {
+        /* the JOINED reached onJoined */
+      },
+      onError: (err) => {
+        if (this.status !== MatchStatus.JOINED || !this.following) return;
+        if (err.code === ErrorCode.ALREADY_JOINED) return; // a JOINED is on its way
+        const transient =
+          err.code === ErrorCode.UNAVAILABLE || err.code === ErrorCode.TIMEOUT || err.code === ErrorCode.NOT_FOUND;
+        if (err.details.refOp === undefined && err.code === ErrorCode.UNAVAILABLE) return; // the socket went: the reconnect resumes, then JOINs
+        if (!transient || Date.now() - this.followSince > this.followTimeoutMs) {
+          this.following = false;
+          this.status = err.code === ErrorCode.MATCH_ENDED ? MatchStatus.ENDED : MatchStatus.LEFT;
+          this.release();
+          this.emit("error", err);
+          this.emit("left", { reason: err.code === ErrorCode.MATCH_ENDED ? LeaveReason.ENDED : 0, error: err });
+          return;
+        }
+        const delay = fullJitter(this.followAttempt++, this.followBackoff);
+        this.followTimer = setTimeout(() => {
+          if (this.status === MatchStatus.JOINED && this.following && this.connection.open) this.rejoin();
+        }, delay);
+      },
+    });
+  }
+
+  /** The backoff of JOIN retries while following (the connection's options, default 1 s base). */
+  followBackoff: { baseMs?: number; maxMs?: number; random?: () => number } = { baseMs: 500, maxMs: 4000 };
 
   private clearResumeTimer(): void {
     clearTimeout(this.resumeTimer);
@@ -392,6 +501,9 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
   /** Frees the connection for another match; the last state stays readable. */
   private release(): void {
     this.syncing = false;
+    this.resuming = false;
+    this.following = false;
+    clearTimeout(this.followTimer);
     this.clearResumeTimer();
     if (this.connection.slot === this) this.connection.slot = null;
   }

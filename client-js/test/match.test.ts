@@ -454,10 +454,12 @@ describe("reconnect and resume", () => {
     expect(match.tick).toBe(41);
   });
 
-  it("goes on with a new session when the old one cannot be resumed, and the match is lost", async () => {
+  it("goes on with a new session when the old one cannot be resumed, and takes the seat back by id", async () => {
     const { ws, match } = await joinedMatch();
     const left: unknown[] = [];
+    const resumed: unknown[] = [];
     match.on("left", (i) => left.push(i));
+    match.on("resumed", (i) => resumed.push(i));
     match.on("error", () => {});
     const failed: TickrelayError[] = [];
     conn.on("resumeFailed", (e) => failed.push(e));
@@ -470,6 +472,32 @@ describe("reconnect and resume", () => {
     expect(conn.state).toBe(ConnectionState.CONNECTED);
     expect(conn.session?.id).toBe("s-2");
     expect(failed[0]?.code).toBe(ErrorCode.RESUME_FAILED);
+    await settle();
+    const join = ws2.last(Op.JOIN)!;
+    expect(join).toEqual([Op.JOIN, join[1], "m1", null, null]);
+    expect(match.status).toBe(MatchStatus.JOINED);
+    ws2.push(joined({ req: join[1] as number, epoch: 2, tick: 30, ack: 0, state: ents({ 2: { 0: 7, 1: 7 } }) }));
+    expect(match.epoch).toBe(2);
+    expect(match.tick).toBe(30);
+    expect(conn.slot).toBe(match);
+    expect(left).toEqual([]);
+    expect(resumed).toMatchObject([{ how: "rejoin", epoch: 2, tick: 30, pid: 2 }]);
+  });
+
+  it("loses the match when the JOIN that takes the seat back is refused", async () => {
+    const { ws, match } = await joinedMatch();
+    const left: unknown[] = [];
+    match.on("left", (i) => left.push(i));
+    match.on("error", () => {});
+    ws.drop(1006);
+    await vi.advanceTimersByTimeAsync(1000);
+    const ws2 = net.last;
+    ws2.accept("s-2", "r-x");
+    const resume = ws2.last(Op.RESUME)!;
+    ws2.push([Op.ERROR, ErrorCode.RESUME_FAILED, "expired", Op.RESUME, resume[1] as number]);
+    await settle();
+    const join = ws2.last(Op.JOIN)!;
+    ws2.push([Op.ERROR, ErrorCode.MATCH_FULL, "full", Op.JOIN, join[1] as number]);
     expect(match.status).toBe(MatchStatus.LEFT);
     expect(left).toMatchObject([{ reason: 0 }]);
     expect(conn.slot).toBeNull();
