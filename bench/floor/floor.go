@@ -107,16 +107,19 @@ func New(cfg Config) *Server {
 		HandshakeTimeout:   5 * time.Second,
 		NewSession:         func() gws.SessionStorage { return &session{} },
 	})
-	// WELCOME [32, session, resumeToken, user, serverTime, resumeWindow], pre-encoded once: the
-	// floor has no sessions to resume.
+	s.welcome = welcomeFrame()
+	return s
+}
+
+// welcomeFrame is WELCOME [32, session, resumeToken, user, serverTime, resumeWindow],
+// pre-encoded once: the floors have no sessions to resume.
+func welcomeFrame() []byte {
 	w := []byte{0x96, 32}
 	w = protocol.AppendString(w, "floor-session")
 	w = protocol.AppendString(w, "floor-resume")
 	w = protocol.AppendString(w, "floor-user")
 	w = protocol.AppendUint(w, uint64(time.Now().UnixMilli()))
-	w = protocol.AppendUint(w, 0)
-	s.welcome = w
-	return s
+	return protocol.AppendUint(w, 0)
 }
 
 // Handler serves the floor's HTTP and WebSocket endpoints.
@@ -382,7 +385,13 @@ type match struct {
 	lastSent uint32 // tick of the last DELTA sent (the base of the next one)
 
 	// owned by the tick goroutine
-	snap    []*session
+	snap []*session
+	deltaParts
+}
+
+// deltaParts are the pre-encoded pieces of a tick's DELTA, shared by both floors: the head
+// (op, epoch, tick, since), the body (changes for k players, events) and a member's tail.
+type deltaParts struct {
 	head    []byte
 	body    []byte // pre-encoded changes+events for bodyK players
 	bodyK   int
@@ -426,22 +435,31 @@ func (m *match) add(ss *session, req uint32) bool {
 // joinedFrame: [33, req, match, game, pid, epoch, tick, tickRate, state, nil, members, schema].
 // state holds every member's x, y; members every member as [user, name, true].
 func (m *match) joinedFrame(req, pid uint32) []byte {
+	pids := make([]uint32, len(m.members))
+	for i, ss := range m.members {
+		pids[i] = ss.pid
+	}
+	return joinedFrame(m.id, m.s.cfg.Game, req, pid, m.lastSent, uint32(time.Second/m.s.cfg.Tick), pids)
+}
+
+// joinedFrame encodes a JOINED for the member pid of a match whose members are pids.
+func joinedFrame(id, game string, req, pid, lastSent, tickRate uint32, pids []uint32) []byte {
 	b := []byte{0x9c, opJoined}
 	b = protocol.AppendUint(b, uint64(req))
-	b = protocol.AppendString(b, m.id)
-	b = protocol.AppendString(b, m.s.cfg.Game)
+	b = protocol.AppendString(b, id)
+	b = protocol.AppendString(b, game)
 	b = protocol.AppendUint(b, uint64(pid))
 	b = protocol.AppendUint(b, 1)
-	b = protocol.AppendUint(b, uint64(m.lastSent))
-	b = protocol.AppendUint(b, uint64(time.Second/m.s.cfg.Tick))
-	b = protocol.AppendMapHeader(b, len(m.members))
-	for _, ss := range m.members {
-		b = appendEntry(b, ss.pid)
+	b = protocol.AppendUint(b, uint64(lastSent))
+	b = protocol.AppendUint(b, uint64(tickRate))
+	b = protocol.AppendMapHeader(b, len(pids))
+	for _, p := range pids {
+		b = appendEntry(b, p)
 	}
 	b = append(b, 0xc0) // private
-	b = protocol.AppendMapHeader(b, len(m.members))
-	for _, ss := range m.members {
-		b = protocol.AppendUint(b, uint64(ss.pid))
+	b = protocol.AppendMapHeader(b, len(pids))
+	for _, p := range pids {
+		b = protocol.AppendUint(b, uint64(p))
 		b = append(b, 0x93)
 		b = protocol.AppendString(b, "guest")
 		b = protocol.AppendString(b, "guest")
@@ -543,7 +561,7 @@ func (m *match) tickOnce() {
 
 // buildBody pre-encodes changes [nil, {pid: {0: x, 1: y}} for k players, nil] and events nil:
 // the same bytes as arena's delta when k players moved.
-func (m *match) buildBody(k int) {
+func (m *deltaParts) buildBody(k int) {
 	for len(m.offsets) <= k {
 		n := len(m.offsets)
 		if n == 0 {

@@ -62,12 +62,20 @@ func TestFloorJoinInputDelta(t *testing.T) {
 	hs := httptest.NewServer(s.Handler())
 	defer hs.Close()
 	defer s.Close()
+	checkFloor(t, hs.URL)
+}
 
+// checkFloor plays a match of three against the floor at url (http://host:port): JOINED with
+// the members so far, a DELTA acking each one's input, the size of arena's, and the HTTP the
+// load generator reads.
+func checkFloor(t *testing.T, url string) {
+	t.Helper()
+	hsURL := url
 	const players = 3
 	conns := make([]*gws.Conn, players)
 	tcs := make([]*testClient, players)
 	for i := range conns {
-		conns[i], tcs[i] = dial(t, hs.URL)
+		conns[i], tcs[i] = dial(t, hsURL)
 		next(t, tcs[i], protocol.OpWelcome)
 		join := protocol.AppendClient(nil, &protocol.ClientMsg{Op: protocol.OpJoin, Req: 7, Match: "m1"})
 		if err := conns[i].WriteMessage(gws.OpcodeBinary, join); err != nil {
@@ -110,12 +118,12 @@ func TestFloorJoinInputDelta(t *testing.T) {
 	}
 
 	// HTTP
-	resp, err := http.Get(hs.URL + "/v1/matches/m1")
+	resp, err := http.Get(hsURL + "/v1/matches/m1")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GET match: %v %v", resp, err)
 	}
 	resp.Body.Close()
-	resp, err = http.Get(hs.URL + "/metrics")
+	resp, err = http.Get(hsURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,8 @@ const (
 // Targets: what serves the run.
 const (
 	TargetTickrelay = "tickrelay" // ./server/cmd/tickrelay, built and started here
-	TargetFloor     = "floor"     // ./bench/cmd/floor, built and started here
+	TargetFloor     = "floor"     // ./bench/cmd/floor, built and started here (the gws floor)
+	TargetEpoll     = "epoll"     // ./bench/cmd/floor --epoll: the epoll floor (one thread, raw system calls)
 	TargetExternal  = "external"  // -addr: already running
 )
 
@@ -150,9 +151,9 @@ func (c *Config) Normalize() error {
 		}
 	}
 	switch c.Target {
-	case TargetTickrelay, TargetFloor, TargetExternal:
+	case TargetTickrelay, TargetFloor, TargetEpoll, TargetExternal:
 	default:
-		return fmt.Errorf("unknown target %q (tickrelay, floor)", c.Target)
+		return fmt.Errorf("unknown target %q (tickrelay, floor, epoll)", c.Target)
 	}
 	if c.Scenario == ScenarioFloor && c.Target == TargetTickrelay {
 		return errors.New("scenario floor runs against the floor: use -scenario arena for the real server")

@@ -19,12 +19,14 @@ import (
 // long the server may run before it stops by itself.
 var DefaultArgs = map[string]string{
 	TargetFloor:     "--listen {addr} --max-runtime {maxrt}",
+	TargetEpoll:     "--listen {addr} --max-runtime {maxrt} --epoll",
 	TargetTickrelay: "--listen {addr} --admin {admin} --public-metrics --guest-rate=-1 --max-conns-per-ip=-1",
 }
 
 // packages built for each target
 var targetPkg = map[string]string{
 	TargetFloor:     "./bench/cmd/floor",
+	TargetEpoll:     "./bench/cmd/floor",
 	TargetTickrelay: "./server/cmd/tickrelay",
 }
 

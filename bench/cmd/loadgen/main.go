@@ -33,7 +33,7 @@ import (
 func main() {
 	cfg := loadgen.Defaults()
 	flag.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "arena, floor (arena against the transport floor), fanout, connect-storm, matchmaking or arena-cluster (instances + redis-server)")
-	flag.StringVar(&cfg.Target, "target", "", "server to build and start: tickrelay or floor (default: floor for -scenario floor, else tickrelay)")
+	flag.StringVar(&cfg.Target, "target", "", "server to build and start: tickrelay, floor (the gws floor) or epoll (the epoll floor) (default: floor for -scenario floor, else tickrelay)")
 	flag.StringVar(&cfg.Addr, "addr", "", "target an already running server at this 127.0.0.1 host:port instead of starting one")
 	flag.IntVar(&cfg.ServerPID, "server-pid", 0, "with -addr: the server's pid, for its CPU and memory from /proc")
 	flag.StringVar(&cfg.ServerBin, "server-bin", "", "start this binary instead of building the target")
