@@ -70,9 +70,9 @@ func TestEpollFloorHTTPAndFrameLimits(t *testing.T) {
 		resp.Body.Close()
 	}
 	for name, frame := range map[string][]byte{
-		"unmasked":      {0x82, 0x01, 0x90},
+		"unmasked":       {0x82, 0x01, 0x90},
 		"over the limit": append([]byte{0x82, 0x80 | 100, 0, 0, 0, 0}, make([]byte, 100)...),
-		"fragmented":    {0x02, 0x81, 0, 0, 0, 0, 0x90},
+		"fragmented":     {0x02, 0x81, 0, 0, 0, 0, 0x90},
 	} {
 		conn, tc := dial(t, "http://"+s.Addr())
 		next(t, tc, 32) // WELCOME
