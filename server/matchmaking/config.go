@@ -85,6 +85,9 @@ type Config struct {
 	MaxPropBytes  int      `json:"max_prop_bytes"` // length of a property's key or string value; default 64
 	MaxPartySize  int      `json:"max_party_size"` // default 10
 	MaxParties    int      `json:"max_parties"`    // parties in all; default 50000
+	// PartyTTL is how long a party shared in Redis lasts after its last change (created,
+	// joined, left, queued); default 1h. A party in memory lasts until its last member leaves.
+	PartyTTL      Duration `json:"party_ttl"`
 	MaxWait       Duration `json:"max_wait"`       // longest ?wait= of a long-poll; default 30s
 	Retain        Duration `json:"retain"`         // how long a finished ticket can still be read; default 5m
 	MaxPlacements int      `json:"max_placements"` // concurrent placements per queue; default 64
@@ -134,6 +137,7 @@ func (c Config) withDefaults() (Config, error) {
 	def(&c.MaxPropBytes, 64)
 	def(&c.MaxPartySize, 10)
 	def(&c.MaxParties, 50000)
+	defD(&c.PartyTTL, time.Hour)
 	defD(&c.MaxWait, 30*time.Second)
 	defD(&c.Retain, 5*time.Minute)
 	def(&c.MaxPlacements, 64)

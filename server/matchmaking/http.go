@@ -149,7 +149,7 @@ func (a *api) queues(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *api) createParty(w http.ResponseWriter, r *http.Request, who Member) {
-	p, err := a.mm.parties.Create(who)
+	p, err := a.mm.parties.Create(r.Context(), who)
 	if err != nil {
 		a.mm.metrics.refused.WithLabelValues("party").Inc()
 		a.host.Fail(w, err)
@@ -171,7 +171,7 @@ func (a *api) joinParty(w http.ResponseWriter, r *http.Request, who Member) {
 		a.host.Fail(w, fmt.Errorf("%w: code is required", ErrInvalid))
 		return
 	}
-	p, err := a.mm.parties.Join(req.Code, who)
+	p, err := a.mm.parties.Join(r.Context(), req.Code, who)
 	if err != nil {
 		a.mm.metrics.refused.WithLabelValues("party").Inc()
 		a.host.Fail(w, err)
@@ -181,7 +181,7 @@ func (a *api) joinParty(w http.ResponseWriter, r *http.Request, who Member) {
 }
 
 func (a *api) getParty(w http.ResponseWriter, r *http.Request, who Member) {
-	p, err := a.mm.parties.Get(r.PathValue("id"), who.ID)
+	p, err := a.mm.parties.Get(r.Context(), r.PathValue("id"), who.ID)
 	if err != nil {
 		a.host.Fail(w, err)
 		return
@@ -190,7 +190,7 @@ func (a *api) getParty(w http.ResponseWriter, r *http.Request, who Member) {
 }
 
 func (a *api) leaveParty(w http.ResponseWriter, r *http.Request, who Member) {
-	if err := a.mm.parties.Leave(r.PathValue("id"), who.ID); err != nil {
+	if err := a.mm.parties.Leave(r.Context(), r.PathValue("id"), who.ID); err != nil {
 		a.host.Fail(w, err)
 		return
 	}

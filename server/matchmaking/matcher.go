@@ -1,8 +1,11 @@
 package matchmaking
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -56,13 +59,14 @@ type Result struct {
 }
 
 type entry struct {
-	t      *Ticket
-	size   int
-	skill  float64
-	window float64
-	level  int
-	waited time.Duration
-	used   bool
+	t       *Ticket
+	size    int
+	skill   float64
+	window  float64
+	level   int
+	waited  time.Duration
+	created int64 // t.Created in ns
+	used    bool
 }
 
 // Match groups tickets. It is a pure function of its input: the rules, in order —
@@ -87,22 +91,42 @@ func Match(in Input) Result {
 			continue
 		}
 		w := now.Sub(t.Created)
-		pool = append(pool, &entry{t: t, size: t.Size(), skill: t.Skill, window: q.Window(w), level: q.RegionLevel(w), waited: w})
+		pool = append(pool, &entry{t: t, size: t.Size(), skill: t.Skill, window: q.Window(w), level: q.RegionLevel(w), waited: w, created: t.Created.UnixNano()})
 	}
-	sort.Slice(pool, func(i, j int) bool {
-		a, b := pool[i].t, pool[j].t
-		if !a.Created.Equal(b.Created) {
-			return a.Created.Before(b.Created)
+	// Oldest first (ties by id); by skill, ties oldest first. slices.SortFunc on plain keys:
+	// a pass over a long queue is mostly these two sorts.
+	byAge := func(a, b *entry) int {
+		if c := cmp.Compare(a.created, b.created); c != 0 {
+			return c
 		}
-		return a.ID < b.ID
+		return strings.Compare(a.t.ID, b.t.ID)
+	}
+	bySkill := append([]*entry(nil), pool...)
+	slices.SortFunc(bySkill, func(a, b *entry) int {
+		if c := cmp.Compare(a.skill, b.skill); c != 0 {
+			return c
+		}
+		return byAge(a, b)
 	})
+	// Anchors: every ticket, oldest first, in a full run (and for backfill); else the fresh.
+	anchors := pool
+	if !in.Full {
+		anchors = make([]*entry, 0, len(in.Fresh))
+		for _, e := range pool {
+			if in.Fresh[e.t.ID] {
+				anchors = append(anchors, e)
+			}
+		}
+	}
+	if in.Full || q.Backfill && len(in.Open) > 0 {
+		slices.SortFunc(pool, byAge)
+	}
+	slices.SortFunc(anchors, byAge)
 	if q.Backfill && len(in.Open) > 0 {
 		res.Backfills = backfill(q, pool, in.Open)
 	}
-	bySkill := append([]*entry(nil), pool...)
-	sort.SliceStable(bySkill, func(i, j int) bool { return bySkill[i].skill < bySkill[j].skill })
-	for _, a := range pool {
-		if a.used || !in.Full && !in.Fresh[a.t.ID] {
+	for _, a := range anchors {
+		if a.used {
 			continue
 		}
 		if g, ok := grow(q, a, bySkill); ok {

@@ -23,6 +23,10 @@ type Options struct {
 	Metrics *Metrics // default metrics registered nowhere
 	Now     func() time.Time
 	Owner   string // this instance's name for queue leases (a shared store); default a random one
+	// Parties keep the parties: default in memory (Config.MaxParties, MaxPartySize), or in
+	// Redis beside the tickets when Store is a RedisStore (RedisParties: shared with the
+	// other instances, each party kept Config.PartyTTL after its last change).
+	Parties PartyStore
 }
 
 // Matchmaker runs the queues: one runner goroutine per queue (see doc.go).
@@ -34,7 +38,7 @@ type Matchmaker struct {
 	notify  func(player string, t *Ticket)
 	now     func() time.Time
 	metrics *Metrics
-	parties *Parties
+	parties PartyStore
 	queues  map[string]*runner
 	owner   string
 	feed    bool // the store's change feed tells the players (Feed)
@@ -72,8 +76,15 @@ func New(cfg Config, o Options) (*Matchmaker, error) {
 	if o.Owner == "" {
 		o.Owner = "mm-" + rand.Text()[:12]
 	}
+	if o.Parties == nil {
+		if rs, ok := o.Store.(*RedisStore); ok {
+			o.Parties = NewRedisParties(rs.rdb, rs.prefix, cfg.MaxParties, cfg.MaxPartySize, cfg.PartyTTL.D(), rs)
+		} else {
+			o.Parties = newParties(cfg.MaxParties, cfg.MaxPartySize)
+		}
+	}
 	mm := &Matchmaker{cfg: cfg, store: o.Store, placer: o.Placer, log: o.Log, notify: o.Notify, now: o.Now,
-		metrics: o.Metrics, parties: newParties(cfg.MaxParties, cfg.MaxPartySize), queues: map[string]*runner{}, stop: make(chan struct{}), owner: o.Owner}
+		metrics: o.Metrics, parties: o.Parties, queues: map[string]*runner{}, stop: make(chan struct{}), owner: o.Owner}
 	for i := range cfg.Queues {
 		q := &cfg.Queues[i]
 		mm.queues[q.Name] = &runner{mm: mm, q: q, kick: make(chan struct{}, 1), fresh: map[string]bool{},
@@ -90,7 +101,7 @@ func New(cfg Config, o Options) (*Matchmaker, error) {
 func (mm *Matchmaker) Config() Config { return mm.cfg }
 
 // Parties are the matchmaker's parties.
-func (mm *Matchmaker) Parties() *Parties { return mm.parties }
+func (mm *Matchmaker) Parties() PartyStore { return mm.parties }
 
 // Queue is the named queue's config.
 func (mm *Matchmaker) Queue(name string) (*Queue, bool) {
@@ -169,9 +180,9 @@ func (mm *Matchmaker) Submit(ctx context.Context, player Member, req Request) (*
 		return nil, err
 	}
 	now := mm.now()
-	t := &Ticket{ID: "t-" + rand.Text()[:20], Queue: q.Name, Owner: player.ID, Skill: skill, Region: region,
+	t := &Ticket{ID: newTicketID(q.Name, rand.Text()[:20]), Queue: q.Name, Owner: player.ID, Skill: skill, Region: region,
 		Properties: req.Properties, Created: now, Expires: now.Add(q.TicketTTL.D()), Status: Searching}
-	party, err := mm.parties.lockFor(player.ID, t.ID)
+	party, err := mm.parties.Lock(ctx, player.ID, t.ID)
 	if err != nil {
 		mm.metrics.refused.WithLabelValues("party").Inc()
 		return nil, err
@@ -182,12 +193,12 @@ func (mm *Matchmaker) Submit(ctx context.Context, player Member, req Request) (*
 		t.Members = []Member{player}
 	}
 	if t.Size() > q.TeamSize() {
-		mm.parties.unlock(t.Party, t.ID)
+		mm.parties.Unlock(context.Background(), t.Party, t.ID)
 		mm.metrics.refused.WithLabelValues("party_size").Inc()
 		return nil, fmt.Errorf("%w: a party of %d does not fit a team of %d in queue %s", ErrInvalid, t.Size(), q.TeamSize(), q.Name)
 	}
 	if err := mm.store.Add(ctx, t); err != nil {
-		mm.parties.unlock(t.Party, t.ID)
+		mm.parties.Unlock(context.Background(), t.Party, t.ID)
 		reason := "live_ticket"
 		if errors.Is(err, ErrCapacity) {
 			reason = "capacity"
@@ -297,7 +308,7 @@ func (mm *Matchmaker) Cancel(ctx context.Context, id, player string) (*Ticket, e
 // shared store the feed tells them instead (on every instance, this one included).
 func (mm *Matchmaker) changed(t *Ticket) {
 	if t.Status.Terminal() {
-		mm.parties.unlock(t.Party, t.ID)
+		mm.parties.Unlock(context.Background(), t.Party, t.ID)
 	}
 	if mm.feed {
 		return
@@ -319,7 +330,7 @@ func (mm *Matchmaker) fromFeed(t *Ticket) {
 		}
 	}
 	if t.Status.Terminal() {
-		mm.parties.unlock(t.Party, t.ID)
+		mm.parties.Unlock(context.Background(), t.Party, t.ID)
 	}
 	for _, m := range t.Members {
 		mm.notify(m.ID, t)

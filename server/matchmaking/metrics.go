@@ -12,6 +12,7 @@ type Metrics struct {
 	placementFailures *prometheus.CounterVec
 	runs              *prometheus.CounterVec
 	runSeconds        *prometheus.HistogramVec
+	readSeconds       *prometheus.HistogramVec
 	timeToMatch       *prometheus.HistogramVec
 	spread            *prometheus.HistogramVec
 	leases            *prometheus.CounterVec
@@ -36,6 +37,7 @@ func NewMetrics() *Metrics {
 		placementFailures: cv("placement_failures_total", "Placements that failed (the tickets searched on).", "queue"),
 		runs:              cv("runs_total", "Matcher runs, on arrival or full (timer: widening, expiry).", "queue", "kind"),
 		runSeconds:        hv("run_seconds", "Time of one matcher run.", prometheus.ExponentialBuckets(0.00001, 4, 10)),
+		readSeconds:       hv("read_seconds", "Time to bring a matcher run's view of its queue up to date (the changes since the last run, or the whole queue).", prometheus.ExponentialBuckets(0.00001, 4, 10)),
 		timeToMatch:       hv("time_to_match_seconds", "From a ticket's creation to its match.", prometheus.ExponentialBuckets(0.005, 2, 14)),
 		spread:            hv("skill_spread", "Highest minus lowest skill in a new match.", prometheus.ExponentialBuckets(10, 2, 8)),
 		leases:            cv("leases_total", "Times this instance took over a queue's lease (shared store).", "queue"),
@@ -47,7 +49,7 @@ func NewMetrics() *Metrics {
 // Register registers every metric with reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.submitted, m.outcomes, m.refused, m.matches, m.backfills, m.placementFailures,
-		m.runs, m.runSeconds, m.timeToMatch, m.spread, m.leases, m.live, m.parties} {
+		m.runs, m.runSeconds, m.readSeconds, m.timeToMatch, m.spread, m.leases, m.live, m.parties} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

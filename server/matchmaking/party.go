@@ -1,6 +1,7 @@
 package matchmaking
 
 import (
+	"context"
 	"crypto/rand"
 	"fmt"
 	"strings"
@@ -17,6 +18,29 @@ type Party struct {
 	Members []Member  `json:"members"` // the leader first
 	Created time.Time `json:"created_at"`
 	Ticket  string    `json:"ticket,omitempty"` // the live ticket, while one is open
+}
+
+// PartyStore keeps parties: Parties in this instance's memory, RedisParties shared by a
+// cluster (a party made on one instance is joined with its code on any other). Parties it
+// hands out are copies.
+type PartyStore interface {
+	// Create makes a party led by leader (ErrInParty if they are in one; ErrCapacity).
+	Create(ctx context.Context, leader Member) (*Party, error)
+	// Join adds m to the party with the invite code (ErrNoParty, ErrInParty, ErrPartyBusy
+	// while it has a live ticket, ErrPartyFull).
+	Join(ctx context.Context, code string, m Member) (*Party, error)
+	// Leave removes player from party id; the next member leads when the leader leaves, and
+	// the party ends with its last member. ErrPartyBusy while the party has a live ticket.
+	Leave(ctx context.Context, id, player string) error
+	// Get returns party id to one of its members (ErrNoParty, ErrNotYours).
+	Get(ctx context.Context, id, player string) (*Party, error)
+	// Lock freezes player's party (if any) for ticket: only its leader may queue it
+	// (ErrNotLeader), one live ticket at a time (ErrLiveTicket), and no one joins or leaves
+	// until Unlock(party, ticket). Nil, nil for a player in no party.
+	Lock(ctx context.Context, player, ticket string) (*Party, error)
+	Unlock(ctx context.Context, id, ticket string)
+	// Len is the number of parties.
+	Len() int
 }
 
 // Parties holds the parties of this instance. Safe for concurrent use (mu guards all).
@@ -50,8 +74,8 @@ func (p *Party) copy() *Party {
 	return &c
 }
 
-// Create makes a party led by leader (ErrInParty if they are in one).
-func (ps *Parties) Create(leader Member) (*Party, error) {
+// Create implements PartyStore.
+func (ps *Parties) Create(_ context.Context, leader Member) (*Party, error) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	if ps.byPlayer[leader.ID] != nil {
@@ -68,8 +92,8 @@ func (ps *Parties) Create(leader Member) (*Party, error) {
 	return p.copy(), nil
 }
 
-// Join adds m to the party with the invite code.
-func (ps *Parties) Join(code string, m Member) (*Party, error) {
+// Join implements PartyStore.
+func (ps *Parties) Join(_ context.Context, code string, m Member) (*Party, error) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	p := ps.byCode[strings.ToUpper(strings.TrimSpace(code))]
@@ -90,9 +114,8 @@ func (ps *Parties) Join(code string, m Member) (*Party, error) {
 	return p.copy(), nil
 }
 
-// Leave removes player from party id; the next member leads when the leader leaves, and the
-// party ends with its last member. Refused while the party has a live ticket.
-func (ps *Parties) Leave(id, player string) error {
+// Leave implements PartyStore.
+func (ps *Parties) Leave(_ context.Context, id, player string) error {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	p := ps.byID[id]
@@ -122,8 +145,8 @@ func (ps *Parties) Leave(id, player string) error {
 	return nil
 }
 
-// Get returns party id to one of its members.
-func (ps *Parties) Get(id, player string) (*Party, error) {
+// Get implements PartyStore.
+func (ps *Parties) Get(_ context.Context, id, player string) (*Party, error) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	p := ps.byID[id]
@@ -136,17 +159,6 @@ func (ps *Parties) Get(id, player string) (*Party, error) {
 	return p.copy(), nil
 }
 
-// Of is player's party, if any.
-func (ps *Parties) Of(player string) (*Party, bool) {
-	ps.mu.Lock()
-	defer ps.mu.Unlock()
-	p := ps.byPlayer[player]
-	if p == nil {
-		return nil, false
-	}
-	return p.copy(), true
-}
-
 // Len is the number of parties.
 func (ps *Parties) Len() int {
 	ps.mu.Lock()
@@ -154,9 +166,8 @@ func (ps *Parties) Len() int {
 	return len(ps.byID)
 }
 
-// lockFor freezes player's party (if any) for ticket: only its leader may queue it, and no one
-// joins or leaves until the ticket has its outcome (unlock). Nil, nil for a player in no party.
-func (ps *Parties) lockFor(player, ticket string) (*Party, error) {
+// Lock implements PartyStore.
+func (ps *Parties) Lock(_ context.Context, player, ticket string) (*Party, error) {
 	ps.mu.Lock()
 	defer ps.mu.Unlock()
 	p := ps.byPlayer[player]
@@ -172,7 +183,8 @@ func (ps *Parties) lockFor(player, ticket string) (*Party, error) {
 	return p.copy(), nil
 }
 
-func (ps *Parties) unlock(id, ticket string) {
+// Unlock implements PartyStore.
+func (ps *Parties) Unlock(_ context.Context, id, ticket string) {
 	if id == "" {
 		return
 	}

@@ -2,6 +2,7 @@ package matchmaking
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,6 +26,13 @@ type runner struct {
 	full  bool
 
 	told map[string]progress // runner goroutine only: the window each searching ticket was last told
+
+	// With a Tail store: the queue as of cursor (runner goroutine only), read in full when
+	// resync is set (the lease was taken over) or the log has a gap.
+	cache     map[string]*Ticket
+	cursor    uint64
+	resync    atomic.Bool
+	lastStale time.Time // the last look for claims a lost matcher left
 
 	// With a shared store (Leaser): the lease this runner holds, if any (runner goroutine only;
 	// placements get a copy).
@@ -161,16 +169,92 @@ func (r *runner) renew(l Leaser) {
 	r.leaseMu.Unlock()
 	r.leading.Store(ok)
 	if !ok {
+		r.resync.Store(true) // another instance changes the queue meanwhile
 		return
 	}
-	if !was {
-		r.mm.metrics.leases.WithLabelValues(r.q.Name).Inc()
-		r.mm.log.Info("matchmaking: this instance runs the queue", "queue", r.q.Name, "fence", f.Token)
-		r.wantFull()
+	if was {
+		return
 	}
-	if n, err := l.RequeueStale(ctx, f, 15*time.Second); err == nil && n > 0 {
+	r.mm.metrics.leases.WithLabelValues(r.q.Name).Inc()
+	r.mm.log.Info("matchmaking: this instance runs the queue", "queue", r.q.Name, "fence", f.Token)
+	if n, err := l.RequeueStale(ctx, f, staleClaim); err == nil && n > 0 {
 		r.mm.log.Info("matchmaking: requeued tickets a lost matcher held", "queue", r.q.Name, "tickets", n)
 	}
+	r.resync.Store(true)
+	r.wantFull()
+}
+
+// staleClaim is how long a claim may last before the queue's matcher gives its tickets back
+// (a placement gives up after 10 s).
+const staleClaim = 15 * time.Second
+
+// searching is the queue's searching tickets that no placement holds: from the store, or with
+// a Tail store from the runner's copy of the queue brought up to date with what changed.
+func (r *runner) searching(ctx context.Context) ([]*Ticket, error) {
+	tail, ok := r.mm.store.(Tail)
+	if !ok {
+		return r.mm.store.Searching(ctx, r.q.Name)
+	}
+	if r.resync.Swap(false) || r.cache == nil {
+		if err := r.snapshot(ctx, tail); err != nil {
+			return nil, err
+		}
+	} else {
+		changed, gone, cursor, err := tail.Since(ctx, r.q.Name, r.cursor)
+		if errors.Is(err, errGap) {
+			r.mm.log.Info("matchmaking: the change log moved past this matcher: reading the queue", "queue", r.q.Name)
+			err = r.snapshot(ctx, tail)
+		} else if err == nil {
+			r.cursor = cursor
+			for _, t := range changed {
+				if old := r.cache[t.ID]; old != nil && old.Version > t.Version {
+					continue
+				}
+				if t.Status == Searching {
+					r.cache[t.ID] = t
+				} else {
+					delete(r.cache, t.ID)
+				}
+			}
+			for _, id := range gone {
+				delete(r.cache, id)
+			}
+		}
+		if err != nil {
+			r.resync.Store(true)
+			return nil, err
+		}
+	}
+	out := make([]*Ticket, 0, len(r.cache))
+	var claims []*Ticket
+	for _, t := range r.cache {
+		if !t.Placing {
+			out = append(out, t)
+		} else {
+			claims = append(claims, t)
+		}
+	}
+	// Claims a lost matcher left (or that outlived any placement) go back to the search.
+	if now := time.Now(); now.Sub(r.lastStale) >= time.Second {
+		r.lastStale = now
+		fence, _ := r.lease()
+		if ids := staleClaims(claims, fence, staleClaim, now); len(ids) > 0 {
+			_ = r.mm.store.Requeue(ctx, ids)
+		}
+	}
+	return out, nil
+}
+
+func (r *runner) snapshot(ctx context.Context, tail Tail) error {
+	ts, cursor, err := tail.Snapshot(ctx, r.q.Name)
+	if err != nil {
+		return err
+	}
+	r.cache, r.cursor = make(map[string]*Ticket, len(ts)), cursor
+	for _, t := range ts {
+		r.cache[t.ID] = t
+	}
+	return nil
 }
 
 // once runs the matcher over the queue and starts the placements it asks for. It reports when
@@ -187,7 +271,9 @@ func (r *runner) once() (time.Time, bool) {
 
 	mm, q := r.mm, r.q
 	ctx := context.Background()
-	tickets, err := mm.store.Searching(ctx, q.Name)
+	read := time.Now()
+	tickets, err := r.searching(ctx)
+	mm.metrics.readSeconds.WithLabelValues(q.Name).Observe(time.Since(read).Seconds())
 	if err != nil {
 		mm.log.Warn("matchmaking: cannot read the queue", "queue", q.Name, "err", err)
 		return mm.now().Add(time.Second), true

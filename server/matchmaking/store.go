@@ -72,3 +72,17 @@ type Outcome struct {
 	Window float64
 	At     time.Time
 }
+
+// Tail is a Store that can say what changed in a queue: while it holds a queue's lease, the
+// runner keeps the queue in memory and reads only the tickets that changed since its last pass
+// (a pass costs what changed, not the queue's length); it reads the queue in full when it takes
+// the lease over, and when the store no longer knows every change since its cursor.
+type Tail interface {
+	// Snapshot is every searching ticket of queue (placing ones too) and the cursor it is
+	// complete as of.
+	Snapshot(ctx context.Context, queue string) ([]*Ticket, uint64, error)
+	// Since is the current state of each ticket of queue changed after cursor (ended ones
+	// too), the ids of those gone from the store, and the new cursor; errGap when the changes
+	// since cursor are no longer all known.
+	Since(ctx context.Context, queue string, cursor uint64) (changed []*Ticket, gone []string, next uint64, err error)
+}

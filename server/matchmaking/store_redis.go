@@ -7,27 +7,38 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// RedisStore keeps tickets in a standalone Redis, shared by every instance of a cluster: the
-// queues, the one-live-ticket-per-player index and the queue leases with their fencing tokens.
-// Every state change is a WATCH/MULTI transaction (a ticket's JSON, its queue's set, its
-// players' index), published on one channel that every instance's store subscribes to (Feed):
-// long-polls and session pushes work whichever instance the player asks.
+// RedisStore keeps tickets in Redis shared by every instance of a cluster: a standalone Redis
+// (*redis.Client) or a Redis Cluster (*redis.ClusterClient). It holds the queues, the
+// one-live-ticket-per-player index and the queue leases with their fencing tokens. Every
+// change of a queue's tickets is one WATCH/MULTI transaction (or script) within the queue's
+// hash slot, appended to the queue's change log (so the matcher reads only what changed: Tail)
+// and published on one channel that every instance's store subscribes to (Feed): long-polls
+// and session pushes work whichever instance the player asks.
 //
-// Keys (prefix P, default "tickrelay:mm:"): P+"t:"+id the ticket (JSON, expires with the
-// retention after its own expiry), P+"q:"+queue the queue's searching ids, P+"live:"+player
-// its live ticket, P+"n" the live count, P+"lease:"+queue "owner token", P+"fence:"+queue the
-// token counter, P+"changed" the channel. Redis Cluster is not supported (the transactions span
-// slots).
+// Keys (prefix P, default "tickrelay:mm:", without braces). A queue's keys share the hash tag
+// {q:QUEUE}, so each queue lives in one slot of a cluster: P{q:Q}:t:ID a ticket (JSON,
+// expiring with the retention after its own expiry; ticket ids name their queue, see
+// newTicketID), P{q:Q}:set its live ids, P{q:Q}:seq and P{q:Q}:log the change counter and log
+// (a stream of at most about logMax entries, each the changed ticket), P{q:Q}:lease "owner token", P{q:Q}:fence the
+// token counter. The live index has the tag {live}: P{live}:p:PLAYER the player's live ticket,
+// P{live}:n the live tickets (a sorted set by expiry). Parties: see RedisParties. The channel is
+// P+"changed" (the changed ticket's JSON).
+//
+// The live index and a queue are in different slots: a ticket takes its players' live keys
+// first, then enters its queue; it leaves its queue first, then gives them back. An instance
+// that dies in between leaves live keys naming a ticket that has ended or never was: they are
+// recognised as stale (the ticket they name is not searching) and taken over, and expire anyway.
 //
 // Goroutines: one subscriber goroutine (Close stops it); mu guards the waiters.
 type RedisStore struct {
-	rdb    *redis.Client
+	rdb    redis.UniversalClient
 	prefix string
 	max    int
 	retain time.Duration
@@ -40,10 +51,19 @@ type RedisStore struct {
 	onChange func(*Ticket)
 }
 
-// NewRedisStore connects a store to rdb (standalone Redis) and starts its subscriber.
-func NewRedisStore(rdb *redis.Client, prefix string, maxLive int, retain time.Duration, log *slog.Logger) (*RedisStore, error) {
+// logMax is about how many changes a queue's log keeps (Redis trims it approximately; each
+// entry carries the ticket, ~0.5 KB): a matcher that falls further behind (at 1,000 tickets/s,
+// about 7 s) reads its queue again in full.
+const logMax = 20000
+
+// NewRedisStore connects a store to rdb (a standalone Redis or a Redis Cluster) and starts its
+// subscriber.
+func NewRedisStore(rdb redis.UniversalClient, prefix string, maxLive int, retain time.Duration, log *slog.Logger) (*RedisStore, error) {
 	if prefix == "" {
 		prefix = "tickrelay:mm:"
+	}
+	if strings.ContainsAny(prefix, "{}") {
+		return nil, fmt.Errorf("%w: the Redis key prefix %q may not contain braces (the store sets the hash tags)", ErrConfig, prefix)
 	}
 	if log == nil {
 		log = slog.Default()
@@ -70,22 +90,21 @@ func (s *RedisStore) Close() error {
 func (s *RedisStore) listen() {
 	defer close(s.done)
 	for m := range s.sub.Channel() {
-		id := m.Payload
+		t, err := decodeTicket([]byte(m.Payload))
+		if err != nil {
+			s.log.Warn("matchmaking: an undecodable ticket change", "err", err)
+			continue
+		}
 		s.mu.Lock()
-		ws := s.waiters[id]
-		delete(s.waiters, id)
+		ws := s.waiters[t.ID]
+		delete(s.waiters, t.ID)
 		fn := s.onChange
 		s.mu.Unlock()
 		for _, w := range ws {
 			close(w)
 		}
 		if fn != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			t, err := s.Get(ctx, id)
-			cancel()
-			if err == nil {
-				fn(t)
-			}
+			fn(t)
 		}
 	}
 }
@@ -97,14 +116,33 @@ func (s *RedisStore) OnChange(fn func(*Ticket)) {
 	s.mu.Unlock()
 }
 
-func (s *RedisStore) tkey(id string) string    { return s.prefix + "t:" + id }
-func (s *RedisStore) qkey(q string) string     { return s.prefix + "q:" + q }
-func (s *RedisStore) lkey(p string) string     { return s.prefix + "live:" + p }
-func (s *RedisStore) leaseKey(q string) string { return s.prefix + "lease:" + q }
-func (s *RedisStore) fenceKey(q string) string { return s.prefix + "fence:" + q }
+// newTicketID is a ticket id naming its queue ("t-QUEUE-RANDOM"): the Redis store finds the
+// ticket's slot from it.
+func newTicketID(queue, random string) string { return "t-" + queue + "-" + random }
+
+// queueOf is the queue a ticket id names ("" when it names none).
+func queueOf(id string) string {
+	i := strings.LastIndexByte(id, '-')
+	if !strings.HasPrefix(id, "t-") || i <= 2 || i == len(id)-1 {
+		return ""
+	}
+	return id[2:i]
+}
+
+func (s *RedisStore) qtag(q string) string      { return s.prefix + "{q:" + q + "}:" }
+func (s *RedisStore) tkey(id string) string     { return s.qtag(queueOf(id)) + "t:" + id }
+func (s *RedisStore) qkey(q string) string      { return s.qtag(q) + "set" }
+func (s *RedisStore) seqKey(q string) string    { return s.qtag(q) + "seq" }
+func (s *RedisStore) logKey(q string) string    { return s.qtag(q) + "log" }
+func (s *RedisStore) leaseKey(q string) string  { return s.qtag(q) + "lease" }
+func (s *RedisStore) fenceKey(q string) string  { return s.qtag(q) + "fence" }
+func (s *RedisStore) lkey(player string) string { return s.prefix + "{live}:p:" + player }
+func (s *RedisStore) nkey() string              { return s.prefix + "{live}:n" }
 func (s *RedisStore) keep(t *Ticket) time.Duration {
 	return max(time.Until(t.Expires), 0) + s.retain + time.Minute
 }
+
+func ms(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 1), 10) }
 
 func decodeTicket(b []byte) (*Ticket, error) {
 	var t Ticket
@@ -114,56 +152,110 @@ func decodeTicket(b []byte) (*Ticket, error) {
 	return &t, nil
 }
 
-// addScript stores a new ticket atomically: KEYS = ticket, queue set, live counter, then each
-// member's live key; ARGV = body, ticket ms to keep, id, max live, live-key ms, channel.
-var addScript = redis.NewScript(`
-for i = 4, #KEYS do
-  if redis.call('EXISTS', KEYS[i]) == 1 then return 'live' end
+// liveClaimScript takes the live keys KEYS[2..] for ticket ARGV[1] (for ARGV[3] ms), all or
+// none, and counts it in the sorted set KEYS[1] by its expiry ARGV[4] (ms): it answers the
+// tickets that hold some of them already, 'cap' when ARGV[2] tickets are live, or 'ok'.
+var liveClaimScript = redis.NewScript(`
+local busy = {}
+for i = 2, #KEYS do
+  local v = redis.call('GET', KEYS[i])
+  if v and v ~= ARGV[1] then busy[#busy + 1] = v end
 end
-if tonumber(redis.call('GET', KEYS[3]) or '0') >= tonumber(ARGV[4]) then return 'cap' end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-redis.call('SADD', KEYS[2], ARGV[3])
-for i = 4, #KEYS do redis.call('SET', KEYS[i], ARGV[3], 'PX', ARGV[5]) end
-redis.call('INCR', KEYS[3])
-redis.call('PUBLISH', ARGV[6], ARGV[3])
+if #busy > 0 then return busy end
+local t = redis.call('TIME')
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t[1] * 1000 + math.floor(t[2] / 1000))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 'cap' end
+for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[3]) end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
 return 'ok'
 `)
 
+// liveReleaseScript gives back the live keys KEYS[2..] that still name ticket ARGV[1] and
+// uncounts it.
+var liveReleaseScript = redis.NewScript(`
+for i = 2, #KEYS do
+  if redis.call('GET', KEYS[i]) == ARGV[1] then redis.call('DEL', KEYS[i]) end
+end
+return redis.call('ZREM', KEYS[1], ARGV[1])
+`)
+
+// addScript enters a ticket in its queue: KEYS = ticket, queue set, seq, log; ARGV = body,
+// ms to keep, id, log length, channel.
+var addScript = redis.NewScript(`
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], ARGV[3])
+local s = redis.call('INCR', KEYS[3])
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[4], s .. '-1', 'id', ARGV[3], 'b', ARGV[1])
+redis.call('PUBLISH', ARGV[5], ARGV[1])
+return s
+`)
+
+func (s *RedisStore) liveKeys(ms []Member) []string {
+	keys := []string{s.nkey()}
+	for _, m := range ms {
+		keys = append(keys, s.lkey(m.ID))
+	}
+	return keys
+}
+
+func (s *RedisStore) release(ctx context.Context, id string, members []Member) error {
+	return liveReleaseScript.Run(ctx, s.rdb, s.liveKeys(members), id).Err()
+}
+
 func (s *RedisStore) Add(ctx context.Context, t *Ticket) error {
+	if queueOf(t.ID) != t.Queue {
+		return fmt.Errorf("%w: ticket id %q does not name its queue %q", ErrInvalid, t.ID, t.Queue)
+	}
 	body, err := json.Marshal(t)
 	if err != nil {
 		return err
 	}
-	keys := []string{s.tkey(t.ID), s.qkey(t.Queue), s.prefix + "n"}
-	for _, m := range t.Members {
-		keys = append(keys, s.lkey(m.ID))
-	}
-	ms := func(d time.Duration) string { return strconv.FormatInt(max(d.Milliseconds(), 1), 10) }
-	res, err := addScript.Run(ctx, s.rdb, keys, body, ms(s.keep(t)), t.ID, s.max, ms(time.Until(t.Expires)+time.Minute), s.prefix+"changed").Text()
-	switch {
-	case err != nil:
-		return err
-	case res == "live":
-		return ErrLiveTicket
-	case res == "cap":
-		return ErrCapacity
-	}
-	return nil
-}
-
-// watch runs an optimistic transaction, again when a watched key changed meanwhile (at most
-// 50 times).
-func (s *RedisStore) watch(ctx context.Context, fn func(*redis.Tx) error, keys ...string) error {
-	var err error
-	for range 50 {
-		if err = s.rdb.Watch(ctx, fn, keys...); !errors.Is(err, redis.TxFailedErr) {
+	keys := s.liveKeys(t.Members)
+	for attempt := 0; ; attempt++ {
+		res, err := liveClaimScript.Run(ctx, s.rdb, keys, t.ID, s.max, ms(time.Until(t.Expires)+time.Minute), t.Expires.UnixMilli()).Result()
+		if err != nil {
 			return err
 		}
+		if res == "ok" {
+			break
+		}
+		if res == "cap" {
+			return ErrCapacity
+		}
+		busy, _ := res.([]any)
+		stale := attempt == 0
+		for _, b := range busy {
+			id, _ := b.(string)
+			if !stale || !s.ended(ctx, id) {
+				return ErrLiveTicket
+			}
+		}
+		for _, b := range busy { // left by an instance that died between two steps
+			if err := s.release(ctx, b.(string), t.Members); err != nil {
+				return err
+			}
+		}
+	}
+	err = addScript.Run(ctx, s.rdb, []string{s.tkey(t.ID), s.qkey(t.Queue), s.seqKey(t.Queue), s.logKey(t.Queue)},
+		body, ms(s.keep(t)), t.ID, logMax, s.prefix+"changed").Err()
+	if err != nil {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+		_ = s.release(rctx, t.ID, t.Members)
+		cancel()
 	}
 	return err
 }
 
+// ended reports whether ticket id is known not to be live (gone, or with its outcome).
+func (s *RedisStore) ended(ctx context.Context, id string) bool {
+	t, err := s.Get(ctx, id)
+	return errors.Is(err, ErrNoTicket) || err == nil && t.Status.Terminal()
+}
+
 func (s *RedisStore) Get(ctx context.Context, id string) (*Ticket, error) {
+	if queueOf(id) == "" {
+		return nil, ErrNoTicket
+	}
 	b, err := s.rdb.Get(ctx, s.tkey(id)).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, ErrNoTicket
@@ -179,209 +271,14 @@ func (s *RedisStore) Live(ctx context.Context, player string) (string, bool, err
 	if errors.Is(err, redis.Nil) {
 		return "", false, nil
 	}
-	return id, err == nil, err
-}
-
-func (s *RedisStore) Searching(ctx context.Context, queue string) ([]*Ticket, error) {
-	ts, err := s.queue(ctx, queue)
 	if err != nil {
-		return nil, err
+		return "", false, err
 	}
-	out := ts[:0]
-	for _, t := range ts {
-		if !t.Placing {
-			out = append(out, t)
-		}
+	if s.ended(ctx, id) {
+		_ = s.release(ctx, id, []Member{{ID: player}})
+		return "", false, nil
 	}
-	return out, nil
-}
-
-// queue returns every ticket in queue's set (placing ones too), dropping ids that are gone.
-func (s *RedisStore) queue(ctx context.Context, queue string) ([]*Ticket, error) {
-	ids, err := s.rdb.SMembers(ctx, s.qkey(queue)).Result()
-	if err != nil || len(ids) == 0 {
-		return nil, err
-	}
-	keys := make([]string, len(ids))
-	for i, id := range ids {
-		keys[i] = s.tkey(id)
-	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]*Ticket, 0, len(vals))
-	for i, v := range vals {
-		str, ok := v.(string)
-		if !ok {
-			s.rdb.SRem(ctx, s.qkey(queue), ids[i])
-			continue
-		}
-		t, err := decodeTicket([]byte(str))
-		if err != nil {
-			return nil, err
-		}
-		if t.Status == Searching {
-			out = append(out, t)
-		}
-	}
-	return out, nil
-}
-
-// change runs f on the current tickets ids in one transaction (fenced by f's lease when set):
-// f returns the changed tickets, or an error that aborts with nothing written.
-func (s *RedisStore) change(ctx context.Context, fence Fence, ids []string, f func(ts []*Ticket) error) ([]*Ticket, error) {
-	keys := make([]string, 0, len(ids)+1)
-	for _, id := range ids {
-		keys = append(keys, s.tkey(id))
-	}
-	if fence.Token != "" {
-		keys = append(keys, s.leaseKey(fence.Queue))
-	}
-	var out []*Ticket
-	err := s.watch(ctx, func(tx *redis.Tx) error {
-		if fence.Token != "" {
-			holder, err := tx.Get(ctx, s.leaseKey(fence.Queue)).Result()
-			if err != nil && !errors.Is(err, redis.Nil) {
-				return err
-			}
-			if holder != fence.Token {
-				return ErrFenced
-			}
-		}
-		ts := make([]*Ticket, len(ids))
-		for i, id := range ids {
-			b, err := tx.Get(ctx, s.tkey(id)).Bytes()
-			if errors.Is(err, redis.Nil) {
-				return ErrNoTicket
-			}
-			if err != nil {
-				return err
-			}
-			if ts[i], err = decodeTicket(b); err != nil {
-				return err
-			}
-		}
-		if err := f(ts); err != nil {
-			out = ts
-			return err
-		}
-		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			for _, t := range ts {
-				t.Version++
-				body, err := json.Marshal(t)
-				if err != nil {
-					return err
-				}
-				p.Set(ctx, s.tkey(t.ID), body, s.keep(t))
-				if t.Status.Terminal() {
-					p.SRem(ctx, s.qkey(t.Queue), t.ID)
-					for _, m := range t.Members {
-						p.Del(ctx, s.lkey(m.ID)) // the index names no other ticket: one live per player
-					}
-					p.Decr(ctx, s.prefix+"n")
-				}
-				p.Publish(ctx, s.prefix+"changed", t.ID)
-			}
-			return nil
-		})
-		out = ts
-		return err
-	}, keys...)
-	return out, err
-}
-
-func (s *RedisStore) Claim(ctx context.Context, f Fence, ids []string) error {
-	_, err := s.change(ctx, f, ids, func(ts []*Ticket) error {
-		for _, t := range ts {
-			if t.Status != Searching || t.Placing {
-				return errClaimed
-			}
-		}
-		now := time.Now()
-		for _, t := range ts {
-			t.Placing, t.Claimed, t.ClaimedBy = true, now, f.Token
-		}
-		return nil
-	})
-	if errors.Is(err, redis.TxFailedErr) || errors.Is(err, ErrNoTicket) {
-		return errClaimed
-	}
-	return err
-}
-
-func (s *RedisStore) Requeue(ctx context.Context, ids []string) error {
-	for _, id := range ids {
-		_, err := s.change(ctx, Fence{}, []string{id}, func(ts []*Ticket) error {
-			if !ts[0].Placing || ts[0].Status != Searching {
-				return errNotSearching
-			}
-			ts[0].Placing = false
-			ts[0].Attempts++
-			return nil
-		})
-		if err != nil && !errors.Is(err, errNotSearching) && !errors.Is(err, ErrNoTicket) {
-			return err
-		}
-	}
-	return nil
-}
-
-func (s *RedisStore) Finish(ctx context.Context, f Fence, id string, o Outcome) (*Ticket, error) {
-	ts, err := s.change(ctx, f, []string{id}, func(ts []*Ticket) error {
-		t := ts[0]
-		if t.Status != Searching {
-			return errNotSearching
-		}
-		t.Status, t.Reason, t.Seats, t.Window, t.Ended, t.Placing = o.Status, o.Reason, o.Seats, o.Window, o.At, false
-		return nil
-	})
-	if len(ts) == 0 {
-		return nil, err
-	}
-	return ts[0], err
-}
-
-func (s *RedisStore) FinishAll(ctx context.Context, f Fence, ids []string, os []Outcome) ([]*Ticket, error) {
-	ts, err := s.change(ctx, f, ids, func(ts []*Ticket) error {
-		for _, t := range ts {
-			if t.Status != Searching {
-				return errNotSearching
-			}
-		}
-		for i, t := range ts {
-			o := os[i]
-			t.Status, t.Reason, t.Seats, t.Window, t.Ended, t.Placing = o.Status, o.Reason, o.Seats, o.Window, o.At, false
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return ts, nil
-}
-
-func (s *RedisStore) Cancel(ctx context.Context, id, player string) (*Ticket, error) {
-	ts, err := s.change(ctx, Fence{}, []string{id}, func(ts []*Ticket) error {
-		t := ts[0]
-		switch {
-		case !t.Has(player):
-			return ErrNotYours
-		case t.Status != Searching:
-			return ErrFinished
-		case t.Placing:
-			return ErrPlacing
-		}
-		t.Status, t.Reason, t.Ended = Cancelled, "cancelled by "+player, time.Now()
-		return nil
-	})
-	if errors.Is(err, redis.TxFailedErr) {
-		err = ErrPlacing // it changed under us: a placement claimed it; ask again
-	}
-	if len(ts) == 0 || errors.Is(err, ErrNotYours) {
-		return nil, err
-	}
-	return ts[0], err
+	return id, true, nil
 }
 
 func (s *RedisStore) Changed(ctx context.Context, id string, version uint64) (<-chan struct{}, error) {
@@ -421,62 +318,10 @@ func (s *RedisStore) drop(id string, ch chan struct{}) {
 // Sweep is done by Redis (every key has a TTL).
 func (s *RedisStore) Sweep(time.Time, time.Duration) {}
 
+// Len is the live tickets (counted until they end or expire).
 func (s *RedisStore) Len() int {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	n, _ := s.rdb.Get(ctx, s.prefix+"n").Int()
-	return n
-}
-
-// leaseScript acquires or renews KEYS[1] for owner ARGV[1]: a new holder gets the next token of
-// KEYS[2]; the value is "owner token". Answers the token, or "" when another owner holds it.
-var leaseScript = redis.NewScript(`
-local v = redis.call('GET', KEYS[1])
-if v then
-  local owner, token = string.match(v, '^(%S+) (%S+)$')
-  if owner == ARGV[1] then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    return token
-  end
-  return ''
-end
-local token = tostring(redis.call('INCR', KEYS[2]))
-redis.call('SET', KEYS[1], ARGV[1] .. ' ' .. token, 'PX', ARGV[2])
-return token
-`)
-
-// releaseScript deletes KEYS[1] if it still says ARGV[1].
-var releaseScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
-`)
-
-// Lease implements Leaser. The fence's token is "owner token": writes check the lease key
-// still holds exactly it.
-func (s *RedisStore) Lease(ctx context.Context, queue, owner string, ttl time.Duration) (Fence, bool, error) {
-	tok, err := leaseScript.Run(ctx, s.rdb, []string{s.leaseKey(queue), s.fenceKey(queue)}, owner, strconv.FormatInt(ttl.Milliseconds(), 10)).Text()
-	if err != nil || tok == "" {
-		return Fence{}, false, err
-	}
-	return Fence{Queue: queue, Token: owner + " " + tok}, true, nil
-}
-
-func (s *RedisStore) ReleaseLease(ctx context.Context, f Fence) error {
-	return releaseScript.Run(ctx, s.rdb, []string{s.leaseKey(f.Queue)}, f.Token).Err()
-}
-
-// RequeueStale implements Leaser: tickets claimed under another fence (that holder lost the
-// lease: its Finish would be refused) or longer ago than stale go back to the search.
-func (s *RedisStore) RequeueStale(ctx context.Context, f Fence, stale time.Duration) (int, error) {
-	ts, err := s.queue(ctx, f.Queue)
-	if err != nil {
-		return 0, err
-	}
-	var ids []string
-	for _, t := range ts {
-		if t.Placing && (t.ClaimedBy != f.Token || time.Since(t.Claimed) > stale) {
-			ids = append(ids, t.ID)
-		}
-	}
-	return len(ids), s.Requeue(ctx, ids)
+	n, _ := s.rdb.ZCount(ctx, s.nkey(), strconv.FormatInt(time.Now().UnixMilli(), 10), "+inf").Result()
+	return int(n)
 }

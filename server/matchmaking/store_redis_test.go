@@ -185,11 +185,12 @@ func TestRedisFencing(t *testing.T) {
 	}
 	defer s.Close()
 	now := time.Now()
-	tk := &Ticket{ID: "t1", Queue: "duel", Owner: "p1", Members: []Member{{ID: "p1"}}, Skill: 1500, Created: now, Expires: now.Add(time.Minute), Status: Searching}
+	t1 := newTicketID("duel", "ONE")
+	tk := &Ticket{ID: t1, Queue: "duel", Owner: "p1", Members: []Member{{ID: "p1"}}, Skill: 1500, Created: now, Expires: now.Add(time.Minute), Status: Searching}
 	if err := s.Add(ctx, tk); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Add(ctx, &Ticket{ID: "t2", Queue: "duel", Members: []Member{{ID: "p1"}}, Created: now, Expires: now.Add(time.Minute)}); err != ErrLiveTicket {
+	if err := s.Add(ctx, &Ticket{ID: newTicketID("duel", "TWO"), Queue: "duel", Members: []Member{{ID: "p1"}}, Created: now, Expires: now.Add(time.Minute)}); err != ErrLiveTicket {
 		t.Fatalf("second live ticket: %v", err)
 	}
 	fa, ok, err := s.Lease(ctx, "duel", "a", 300*time.Millisecond)
@@ -199,32 +200,32 @@ func TestRedisFencing(t *testing.T) {
 	if _, ok, _ := s.Lease(ctx, "duel", "b", 300*time.Millisecond); ok {
 		t.Fatal("b got a held lease")
 	}
-	if err := s.Claim(ctx, fa, []string{"t1"}); err != nil {
+	if err := s.Claim(ctx, fa, []string{t1}); err != nil {
 		t.Fatal(err)
 	}
 	// a stalls past its TTL; b takes over with a newer token.
 	waitFor(t, 3*time.Second, "the lease to lapse", func() bool {
-		n, _ := rdb.Exists(ctx, "fence:lease:duel").Result()
+		n, _ := rdb.Exists(ctx, "fence:{q:duel}:lease").Result()
 		return n == 0
 	})
 	fb, ok, err := s.Lease(ctx, "duel", "b", time.Second)
 	if err != nil || !ok || fb.Token == fa.Token {
 		t.Fatalf("lease b: %v %v %q", ok, err, fb.Token)
 	}
-	if _, err := s.Finish(ctx, fa, "t1", Outcome{Status: Matched, At: time.Now()}); err != ErrFenced {
+	if _, err := s.Finish(ctx, fa, t1, Outcome{Status: Matched, At: time.Now()}); err != ErrFenced {
 		t.Fatalf("a finishing after losing the lease: %v, want ErrFenced", err)
 	}
 	if n, err := s.RequeueStale(ctx, fb, time.Hour); err != nil || n != 1 {
 		t.Fatalf("requeue a's claim: %d %v", n, err)
 	}
 	ts, _ := s.Searching(ctx, "duel")
-	if len(ts) != 1 || ts[0].ID != "t1" {
+	if len(ts) != 1 || ts[0].ID != t1 {
 		t.Fatalf("searching after the takeover: %v", ts)
 	}
-	if err := s.Claim(ctx, fb, []string{"t1"}); err != nil {
+	if err := s.Claim(ctx, fb, []string{t1}); err != nil {
 		t.Fatal(err)
 	}
-	ft, err := s.Finish(ctx, fb, "t1", Outcome{Status: Matched, At: time.Now()})
+	ft, err := s.Finish(ctx, fb, t1, Outcome{Status: Matched, At: time.Now()})
 	if err != nil || ft.Status != Matched {
 		t.Fatalf("b finishes: %v %v", ft, err)
 	}

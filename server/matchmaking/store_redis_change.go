@@ -1,0 +1,342 @@
+package matchmaking
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// logSource appends tickets to the change log KEYS[2], numbered by KEYS[1]: ARGV[1] the log's
+// length, then pairs of id and JSON (run inside a MULTI, as plain EVAL: a script cache miss
+// cannot be retried there).
+const logSource = `
+for i = 2, #ARGV, 2 do
+  local s = redis.call('INCR', KEYS[1])
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], s .. '-1', 'id', ARGV[i], 'b', ARGV[i + 1])
+end
+return 0
+`
+
+// watch runs an optimistic transaction, again when a watched key changed meanwhile (at most
+// 50 times).
+func (s *RedisStore) watch(ctx context.Context, fn func(*redis.Tx) error, keys ...string) error {
+	var err error
+	for range 50 {
+		if err = s.rdb.Watch(ctx, fn, keys...); !errors.Is(err, redis.TxFailedErr) {
+			return err
+		}
+	}
+	return err
+}
+
+// change runs f on the current tickets ids (all of one queue) in one transaction (fenced by
+// fence's lease when set): f returns an error that aborts with nothing written, or changes the
+// tickets, which are then stored, logged and published. The players of tickets that ended get
+// their live keys back afterwards.
+func (s *RedisStore) change(ctx context.Context, fence Fence, ids []string, f func(ts []*Ticket) error) ([]*Ticket, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	queue := queueOf(ids[0])
+	keys := make([]string, 0, len(ids)+1)
+	for _, id := range ids {
+		if queueOf(id) != queue || queue == "" {
+			return nil, fmt.Errorf("%w: tickets %s of several queues in one change", ErrNoTicket, strings.Join(ids, ","))
+		}
+		keys = append(keys, s.tkey(id))
+	}
+	if fence.Token != "" {
+		if fence.Queue != queue {
+			return nil, fmt.Errorf("%w: queue %s's fence for a ticket of %s", ErrFenced, fence.Queue, queue)
+		}
+		keys = append(keys, s.leaseKey(fence.Queue))
+	}
+	var out []*Ticket
+	err := s.watch(ctx, func(tx *redis.Tx) error {
+		if fence.Token != "" {
+			holder, err := tx.Get(ctx, s.leaseKey(fence.Queue)).Result()
+			if err != nil && !errors.Is(err, redis.Nil) {
+				return err
+			}
+			if holder != fence.Token {
+				return ErrFenced
+			}
+		}
+		vals, err := tx.MGet(ctx, keys[:len(ids)]...).Result()
+		if err != nil {
+			return err
+		}
+		ts := make([]*Ticket, len(ids))
+		for i, v := range vals {
+			str, ok := v.(string)
+			if !ok {
+				return ErrNoTicket
+			}
+			if ts[i], err = decodeTicket([]byte(str)); err != nil {
+				return err
+			}
+		}
+		if err := f(ts); err != nil {
+			out = ts
+			return err
+		}
+		bodies := make([][]byte, len(ts))
+		for i, t := range ts {
+			t.Version++
+			if bodies[i], err = json.Marshal(t); err != nil {
+				return err
+			}
+		}
+		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			args := []any{logMax}
+			for i, t := range ts {
+				p.Set(ctx, s.tkey(t.ID), bodies[i], s.keep(t))
+				if t.Status.Terminal() {
+					p.SRem(ctx, s.qkey(queue), t.ID)
+				}
+				args = append(args, t.ID, bodies[i])
+			}
+			p.Eval(ctx, logSource, []string{s.seqKey(queue), s.logKey(queue)}, args...)
+			for _, b := range bodies {
+				p.Publish(ctx, s.prefix+"changed", b)
+			}
+			return nil
+		})
+		out = ts
+		return err
+	}, keys...)
+	if err == nil {
+		for _, t := range out {
+			if t.Status.Terminal() {
+				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+				if rerr := s.release(rctx, t.ID, t.Members); rerr != nil {
+					s.log.Warn("matchmaking: live keys not given back (they are stale, and expire)", "ticket", t.ID, "err", rerr)
+				}
+				cancel()
+			}
+		}
+	}
+	return out, err
+}
+
+func (s *RedisStore) Claim(ctx context.Context, f Fence, ids []string) error {
+	_, err := s.change(ctx, f, ids, func(ts []*Ticket) error {
+		for _, t := range ts {
+			if t.Status != Searching || t.Placing {
+				return errClaimed
+			}
+		}
+		now := time.Now()
+		for _, t := range ts {
+			t.Placing, t.Claimed, t.ClaimedBy = true, now, f.Token
+		}
+		return nil
+	})
+	if errors.Is(err, redis.TxFailedErr) || errors.Is(err, ErrNoTicket) {
+		return errClaimed
+	}
+	return err
+}
+
+func (s *RedisStore) Requeue(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		_, err := s.change(ctx, Fence{}, []string{id}, func(ts []*Ticket) error {
+			if !ts[0].Placing || ts[0].Status != Searching {
+				return errNotSearching
+			}
+			ts[0].Placing = false
+			ts[0].Attempts++
+			return nil
+		})
+		if err != nil && !errors.Is(err, errNotSearching) && !errors.Is(err, ErrNoTicket) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *RedisStore) Finish(ctx context.Context, f Fence, id string, o Outcome) (*Ticket, error) {
+	ts, err := s.change(ctx, f, []string{id}, func(ts []*Ticket) error {
+		t := ts[0]
+		if t.Status != Searching {
+			return errNotSearching
+		}
+		t.Status, t.Reason, t.Seats, t.Window, t.Ended, t.Placing = o.Status, o.Reason, o.Seats, o.Window, o.At, false
+		return nil
+	})
+	if len(ts) == 0 {
+		return nil, err
+	}
+	return ts[0], err
+}
+
+func (s *RedisStore) FinishAll(ctx context.Context, f Fence, ids []string, os []Outcome) ([]*Ticket, error) {
+	ts, err := s.change(ctx, f, ids, func(ts []*Ticket) error {
+		for _, t := range ts {
+			if t.Status != Searching {
+				return errNotSearching
+			}
+		}
+		for i, t := range ts {
+			o := os[i]
+			t.Status, t.Reason, t.Seats, t.Window, t.Ended, t.Placing = o.Status, o.Reason, o.Seats, o.Window, o.At, false
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return ts, nil
+}
+
+func (s *RedisStore) Cancel(ctx context.Context, id, player string) (*Ticket, error) {
+	if queueOf(id) == "" {
+		return nil, ErrNoTicket
+	}
+	ts, err := s.change(ctx, Fence{}, []string{id}, func(ts []*Ticket) error {
+		t := ts[0]
+		switch {
+		case !t.Has(player):
+			return ErrNotYours
+		case t.Status != Searching:
+			return ErrFinished
+		case t.Placing:
+			return ErrPlacing
+		}
+		t.Status, t.Reason, t.Ended = Cancelled, "cancelled by "+player, time.Now()
+		return nil
+	})
+	if errors.Is(err, redis.TxFailedErr) {
+		err = ErrPlacing // it changed under us: a placement claimed it; ask again
+	}
+	if len(ts) == 0 || errors.Is(err, ErrNotYours) {
+		return nil, err
+	}
+	return ts[0], err
+}
+
+func (s *RedisStore) Searching(ctx context.Context, queue string) ([]*Ticket, error) {
+	ts, _, err := s.Snapshot(ctx, queue)
+	if err != nil {
+		return nil, err
+	}
+	out := ts[:0]
+	for _, t := range ts {
+		if !t.Placing {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// Snapshot implements Tail: every searching ticket of queue (placing ones too) and the log
+// position it is complete as of.
+func (s *RedisStore) Snapshot(ctx context.Context, queue string) ([]*Ticket, uint64, error) {
+	var seq *redis.StringCmd
+	var members *redis.StringSliceCmd
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		seq = p.Get(ctx, s.seqKey(queue))
+		members = p.SMembers(ctx, s.qkey(queue))
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, 0, err
+	}
+	cursor, _ := strconv.ParseUint(seq.Val(), 10, 64)
+	ids := members.Val()
+	ts, gone, err := s.load(ctx, queue, ids)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(gone) > 0 {
+		s.rdb.SRem(ctx, s.qkey(queue), gone)
+	}
+	out := ts[:0]
+	for _, t := range ts {
+		if t.Status == Searching {
+			out = append(out, t)
+		}
+	}
+	return out, cursor, nil
+}
+
+// load reads tickets ids of queue: those found, and the ids of those gone.
+func (s *RedisStore) load(ctx context.Context, queue string, ids []string) ([]*Ticket, []any, error) {
+	if len(ids) == 0 {
+		return nil, nil, nil
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = s.qtag(queue) + "t:" + id
+	}
+	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, nil, err
+	}
+	out := make([]*Ticket, 0, len(vals))
+	var gone []any
+	for i, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			gone = append(gone, ids[i])
+			continue
+		}
+		t, err := decodeTicket([]byte(str))
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, t)
+	}
+	return out, gone, nil
+}
+
+// errGap: the log no longer holds every change since the cursor (read a Snapshot).
+var errGap = errors.New("matchmaking: the change log was trimmed past the cursor")
+
+// Since implements Tail: the tickets of queue changed after cursor as they are now (ended ones
+// too) and the new cursor, in one read of the log (its entries carry the tickets).
+func (s *RedisStore) Since(ctx context.Context, queue string, cursor uint64) ([]*Ticket, []string, uint64, error) {
+	last := map[string]string{} // id → its newest JSON
+	var order []string
+	for {
+		const batch = 4096
+		es, err := s.rdb.XRangeN(ctx, s.logKey(queue), strconv.FormatUint(cursor+1, 10)+"-0", "+", batch).Result()
+		if err != nil {
+			return nil, nil, cursor, err
+		}
+		for i, e := range es {
+			n, err := strconv.ParseUint(strings.TrimSuffix(e.ID, "-1"), 10, 64)
+			if err != nil || i == 0 && n != cursor+1 {
+				return nil, nil, cursor, errGap
+			}
+			cursor = n
+			id, _ := e.Values["id"].(string)
+			b, _ := e.Values["b"].(string)
+			if id == "" || b == "" {
+				return nil, nil, cursor, fmt.Errorf("matchmaking: change log entry %s of queue %s without a ticket", e.ID, queue)
+			}
+			if _, seen := last[id]; !seen {
+				order = append(order, id)
+			}
+			last[id] = b
+		}
+		if len(es) < batch {
+			break
+		}
+	}
+	ts := make([]*Ticket, 0, len(order))
+	for _, id := range order {
+		t, err := decodeTicket([]byte(last[id]))
+		if err != nil {
+			return nil, nil, cursor, err
+		}
+		ts = append(ts, t)
+	}
+	return ts, nil, cursor, nil
+}
