@@ -136,25 +136,33 @@ func Run(ctx context.Context, args []string, opt Options) error {
 	return srv.Shutdown(sctx)
 }
 
-// ticketStore is where matchmaking tickets live: in Redis with --redis (the queues are shared by
-// every instance, one matcher per queue under a lease), else in memory. With --redis-cluster
-// each instance keeps its own queues (the Redis store needs a standalone Redis) and says so.
+// ticketStore is where matchmaking tickets and parties live: in Redis with --redis or
+// --redis-cluster (the queues and parties are shared by every instance, one matcher per queue
+// under a lease; with a Redis Cluster each queue lives in one hash slot), else in memory.
 func (o *options) ticketStore(c matchmaking.Config, log *slog.Logger) (matchmaking.Store, func(), error) {
 	nop := func() {}
-	if o.redisCluster != "" {
-		log.Warn("matchmaking: queues are per instance with --redis-cluster (the shared ticket store needs a standalone --redis)")
-	}
-	if o.redis == "" {
+	var rdb redis.UniversalClient
+	switch {
+	case o.redisCluster != "":
+		var addrs []string
+		for _, a := range strings.Split(o.redisCluster, ",") {
+			if a = strings.TrimSpace(a); a != "" {
+				addrs = append(addrs, a)
+			}
+		}
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRedirects: 3})
+	case o.redis != "":
+		opts := &redis.Options{Addr: o.redis}
+		if strings.Contains(o.redis, "://") {
+			var err error
+			if opts, err = redis.ParseURL(o.redis); err != nil {
+				return nil, nop, fmt.Errorf("--redis: %w", err)
+			}
+		}
+		rdb = redis.NewClient(opts)
+	default:
 		return nil, nop, nil
 	}
-	opts := &redis.Options{Addr: o.redis}
-	if strings.Contains(o.redis, "://") {
-		var err error
-		if opts, err = redis.ParseURL(o.redis); err != nil {
-			return nil, nop, fmt.Errorf("--redis: %w", err)
-		}
-	}
-	rdb := redis.NewClient(opts)
 	retain := c.Retain.D()
 	if retain <= 0 {
 		retain = 5 * time.Minute

@@ -12,19 +12,22 @@
 //     its answer would next change (the next widening or expiry). It is table-tested and
 //     property-tested and knows nothing of time except the now it is given.
 //   - Store (store.go): where tickets live: in memory for one instance (store_memory.go), or in
-//     Redis shared by a cluster (store_redis.go), with a lease per queue fenced by a token so
-//     that one instance at a time runs a queue's matcher, and a change feed for every instance.
+//     Redis shared by a cluster, standalone or Redis Cluster (store_redis*.go), with a lease
+//     per queue fenced by a token so that one instance at a time runs a queue's matcher, a
+//     change feed for every instance, and a change log per queue (Tail) so that the matcher
+//     reads only what changed.
 //   - Placer (placement.go): creates a match for a group and reserves every seat, all or none
 //     (placement_local.go: this instance; placement_cluster.go: the least loaded instance).
 //   - Matchmaker (matchmaker.go): one goroutine per queue runs the matcher when tickets arrive
 //     (no fixed interval: a ticket that fits is matched at once) and on a timer only for the
 //     next widening or expiry; placements run beside it.
-//   - Parties (party.go) and the HTTP API (http.go, fixed in server/API.md).
+//   - Parties (party.go: PartyStore, in memory; party_redis.go: shared in Redis beside the
+//     tickets) and the HTTP API (http.go, fixed in server/API.md).
 //
 // # Goroutines and locks
 //
-// Each queue has one runner goroutine (runner.run) that alone calls the matcher for that queue and
-// claims tickets (with a shared store only while it holds the queue's lease, which a goroutine
+// Each queue has one runner goroutine (runner.run) that alone calls the matcher for that queue,
+// owns its copy of the queue (runner.cache, with a Tail store) and claims tickets (with a shared store only while it holds the queue's lease, which a goroutine
 // of its own renews; runner.leaseMu guards the fence); placement goroutines (at most
 // Config.MaxPlacements at once per queue) resolve or requeue the tickets they claimed. The Redis
 // store's subscriber goroutine wakes long-polls and feeds changes to the matchmaker. The memory store's mu guards every ticket and the

@@ -24,11 +24,16 @@ type instance struct {
 // startInstance is one tickrelay instance with a matchmaker over the shared Redis at addr.
 func startInstance(t *testing.T, addr, name string, cfg Config) *instance {
 	t.Helper()
+	return startInstanceOn(t, redis.NewClient(&redis.Options{Addr: addr}), name, cfg)
+}
+
+// startInstanceOn is startInstance over rdb (a standalone or cluster client it closes).
+func startInstanceOn(t *testing.T, rdb redis.UniversalClient, name string, cfg Config) *instance {
+	t.Helper()
 	srv, err := server.New(server.Config{Secret: testSecret, NodeID: name, Log: slog.New(slog.DiscardHandler), ShutdownGrace: time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
-	rdb := redis.NewClient(&redis.Options{Addr: addr})
 	store, err := NewRedisStore(rdb, "test:mm:", 100000, time.Minute, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
