@@ -29,11 +29,9 @@ func (c *closeCodeConn) Write(b []byte) (int, error) {
 	return c.Conn.Write(b)
 }
 
-// upgrade is srv.upgrader.Upgrade, through closeCodeConn when compression is on.
+// upgrade is srv.upgrader.Upgrade, over rawReadConn, or through closeCodeConn when compression
+// is on.
 func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request) (*gws.Conn, error) {
-	if !srv.cfg.Compression {
-		return srv.upgrader.Upgrade(w, r)
-	}
 	hj, ok := w.(http.Hijacker)
 	if !ok {
 		return nil, http.ErrNotSupported
@@ -42,11 +40,17 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request) (*gws.Conn, e
 	if err != nil {
 		return nil, err
 	}
+	// rawReadConn: reads that stay out of the scheduler's system-call path (rawconn.go); with
+	// compression, closeCodeConn fixes gws's close code for a message that inflates too large.
+	var conn net.Conn = &closeCodeConn{Conn: nc}
+	if !srv.cfg.Compression {
+		conn = newRawReadConn(nc)
+	}
 	// The request was read in full (an upgrade request has no body), so brw holds nothing
 	// more of the client's; like gws's own Upgrade, read the connection with a small buffer.
-	br := bufio.NewReaderSize(nc, 1024)
+	br := bufio.NewReaderSize(conn, 1024)
 	if brw.Reader.Buffered() > 0 {
 		br = brw.Reader // a client that sent frames before the 101: keep them
 	}
-	return srv.upgrader.UpgradeFromConn(&closeCodeConn{Conn: nc}, br, r)
+	return srv.upgrader.UpgradeFromConn(conn, br, r)
 }

@@ -180,14 +180,19 @@ func (w *writer) trimBuf() {
 	}
 }
 
-// tryWrite makes one non-blocking write(2); EAGAIN is 0 bytes written, not an error.
+// tryWrite makes one non-blocking write(2) (rawWrite: not through the scheduler's system-call
+// path); EAGAIN is 0 bytes written, not an error.
 func (w *writer) tryWrite(b []byte) (int, error) {
 	var n int
 	var werr error
 	err := w.raw.Write(func(fd uintptr) bool {
 		for {
-			n, werr = syscall.Write(int(fd), b)
-			if werr != syscall.EINTR {
+			r, e := rawWrite(fd, b)
+			if e != syscall.EINTR {
+				n = max(r, 0)
+				if e != 0 {
+					werr = e
+				}
 				break
 			}
 		}
