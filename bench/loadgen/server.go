@@ -154,6 +154,9 @@ func (s *Server) Alive() bool {
 	}
 }
 
+// Exited is closed when a server this package started has exited (nil for an external one).
+func (s *Server) Exited() <-chan struct{} { return s.exited }
+
 // Stop ends a server this package started, by its pid: SIGTERM, then SIGKILL after 3 s.
 // External servers are left alone.
 func (s *Server) Stop() {
