@@ -99,10 +99,11 @@ func (r *Registry) Restore(data []byte, epoch uint32) (*Match, error) {
 	m.state.clearChanges()
 	m.events, m.nEvents = m.events[:0], 0
 	m.publishInfo()
+	tick, members := m.tick, len(m.order) // the match goroutine owns them once started
 	if err := r.start(m, opts); err != nil {
 		return nil, err
 	}
-	r.log.Info("match restored", "match", m.id, "game", m.game, "epoch", epoch, "tick", m.tick, "members", len(m.order))
+	r.log.Info("match restored", "match", m.id, "game", m.game, "epoch", epoch, "tick", tick, "members", members)
 	return m, nil
 }
 

@@ -18,7 +18,7 @@ func (nopSink) Deliver(_, _ []byte)                           {}
 func (nopSink) Detached(string, uint32, protocol.LeaveReason) {}
 
 // With --redis an arena match's checkpoints reach Redis every --checkpoint-every, and they are
-// deleted when the match ends; without Redis nothing is checkpointed (no sink: checked by the
+// deleted when the match ends (a tombstone stays); without Redis nothing is checkpointed (no sink: checked by the
 // registry's nil Checkpoints, see game's tests).
 func TestCheckpointsInRedis(t *testing.T) {
 	rd := redistest.Start(t)
@@ -60,17 +60,17 @@ func TestCheckpointsInRedis(t *testing.T) {
 	waitRedis(t, rd, key, "0")
 }
 
-// waitRedis polls EXISTS key until it answers want (the writer stores from its own goroutine).
+// waitRedis polls HEXISTS key data until it answers want (the writer stores from its own goroutine).
 func waitRedis(t *testing.T, rd *redistest.Server, key, want string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got, err := rd.Do("EXISTS", key)
+		got, err := rd.Do("HEXISTS", key, "data")
 		if err == nil && got == want {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("EXISTS %s = %q (%v), want %s", key, got, err, want)
+			t.Fatalf("HEXISTS %s data = %q (%v), want %s", key, got, err, want)
 		}
 		time.Sleep(20 * time.Millisecond) // polling Redis, not synchronising the test
 	}

@@ -55,6 +55,20 @@ func TestStoresFencedByEpoch(t *testing.T) {
 			if _, err := s.Get(ctx, "m"); !errors.Is(err, checkpoint.ErrNotFound) {
 				t.Fatalf("get after delete: %v", err)
 			}
+			// The tombstone: a Put of the ended epoch still in flight does not bring it back;
+			// a later epoch (the match restored elsewhere) is stored.
+			if err := s.Put(ctx, checkpoint.Record{Match: "m", Epoch: 2, Tick: 41, Data: []byte{7}}); !errors.Is(err, checkpoint.ErrFenced) {
+				t.Fatalf("put of the ended epoch: %v", err)
+			}
+			if _, err := s.Get(ctx, "m"); !errors.Is(err, checkpoint.ErrNotFound) {
+				t.Fatalf("get after a fenced put: %v", err)
+			}
+			if err := s.Put(ctx, checkpoint.Record{Match: "m", Epoch: 3, Tick: 50, Data: []byte{8}}); err != nil {
+				t.Fatalf("put of a later epoch: %v", err)
+			}
+			if got, err := s.Get(ctx, "m"); err != nil || got.Epoch != 3 {
+				t.Fatalf("get of the later epoch: %+v %v", got, err)
+			}
 		})
 	}
 }

@@ -29,18 +29,24 @@ type Store interface {
 	Put(ctx context.Context, r Record) error
 	// Get returns match's checkpoint, or ErrNotFound.
 	Get(ctx context.Context, match string) (Record, error)
-	// Delete removes match's checkpoint if its epoch is at most epoch.
+	// Delete removes match's checkpoint if its epoch is at most epoch (the match ended in
+	// epoch): afterwards Get finds nothing and a Put of epoch or earlier is fenced (a tombstone),
+	// so an ended match is never restored.
 	Delete(ctx context.Context, match string, epoch uint32) error
 }
 
 // MemoryStore is a Store in this process's memory.
+// Tombstones are kept for the life of the store.
 type MemoryStore struct {
-	mu sync.Mutex
-	m  map[string]Record
+	mu    sync.Mutex
+	m     map[string]Record
+	ended map[string]uint32
 }
 
 // NewMemoryStore returns an empty MemoryStore.
-func NewMemoryStore() *MemoryStore { return &MemoryStore{m: map[string]Record{}} }
+func NewMemoryStore() *MemoryStore {
+	return &MemoryStore{m: map[string]Record{}, ended: map[string]uint32{}}
+}
 
 func (s *MemoryStore) Put(_ context.Context, r Record) error {
 	s.mu.Lock()
@@ -48,6 +54,10 @@ func (s *MemoryStore) Put(_ context.Context, r Record) error {
 	if old, ok := s.m[r.Match]; ok && old.Epoch > r.Epoch {
 		return ErrFenced
 	}
+	if e, ok := s.ended[r.Match]; ok && e >= r.Epoch {
+		return ErrFenced
+	}
+	delete(s.ended, r.Match)
 	r.Data = append([]byte(nil), r.Data...)
 	s.m[r.Match] = r
 	return nil
@@ -67,8 +77,10 @@ func (s *MemoryStore) Get(_ context.Context, match string) (Record, error) {
 func (s *MemoryStore) Delete(_ context.Context, match string, epoch uint32) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r, ok := s.m[match]; ok && r.Epoch <= epoch {
-		delete(s.m, match)
+	if r, ok := s.m[match]; ok && r.Epoch > epoch {
+		return nil
 	}
+	delete(s.m, match)
+	s.ended[match] = max(s.ended[match], epoch)
 	return nil
 }

@@ -29,18 +29,26 @@ func NewRedisStore(c redis.UniversalClient, prefix string, ttl time.Duration) *R
 
 func (s *RedisStore) key(match string) string { return s.prefix + "cp:{" + match + "}" }
 
-// put writes the hash unless a later epoch is stored: 1 written, 0 fenced.
+// put writes the hash unless a later epoch is stored or the match ended at this epoch or a
+// later one (its tombstone): 1 written, 0 fenced.
 var put = redis.NewScript(`
-local e = redis.call('HGET', KEYS[1], 'epoch')
-if e and tonumber(e) > tonumber(ARGV[1]) then return 0 end
+local v = redis.call('HMGET', KEYS[1], 'epoch', 'ended')
+if v[1] and tonumber(v[1]) > tonumber(ARGV[1]) then return 0 end
+if v[2] and tonumber(v[2]) >= tonumber(ARGV[1]) then return 0 end
 redis.call('HSET', KEYS[1], 'epoch', ARGV[1], 'tick', ARGV[2], 'game', ARGV[3], 'taken', ARGV[4], 'data', ARGV[5])
+redis.call('HDEL', KEYS[1], 'ended')
 redis.call('PEXPIRE', KEYS[1], ARGV[6])
 return 1`)
 
-// del removes the hash if its epoch is at most ARGV[1].
+// del replaces the checkpoint by a tombstone (the match ended in epoch ARGV[1]) unless a later
+// epoch is stored: a Put of that epoch still in flight cannot bring the checkpoint back, so a
+// match that ended is never restored elsewhere.
 var del = redis.NewScript(`
 local e = redis.call('HGET', KEYS[1], 'epoch')
-if e and tonumber(e) <= tonumber(ARGV[1]) then redis.call('DEL', KEYS[1]) end
+if e and tonumber(e) > tonumber(ARGV[1]) then return 1 end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'ended', ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1`)
 
 func (s *RedisStore) Put(ctx context.Context, r Record) error {
@@ -73,7 +81,7 @@ func (s *RedisStore) Get(ctx context.Context, match string) (Record, error) {
 }
 
 func (s *RedisStore) Delete(ctx context.Context, match string, epoch uint32) error {
-	if err := del.Run(ctx, s.c, []string{s.key(match)}, epoch).Err(); err != nil {
+	if err := del.Run(ctx, s.c, []string{s.key(match)}, epoch, s.ttl.Milliseconds()).Err(); err != nil {
 		return fmt.Errorf("checkpoint: delete %s: %w", match, err)
 	}
 	return nil

@@ -44,6 +44,15 @@ type BusConfig struct {
 	// owner died is claimed and restored here (failover.go) and a drain hands matches to
 	// other instances (handoff.go); nil: they end LOST / STOPPED.
 	Checkpoints checkpoint.Store
+	// LeaseTTL is the directory's lease lifetime (DirectoryConfig.LeaseTTL); default
+	// DefaultLeaseTTL. A lease is judged gone only after the bus has been healthy this long
+	// plus a second (failover.go).
+	LeaseTTL time.Duration
+	// HandoffTimeout bounds one match's hand-off at drain (handoff.go); default 5s.
+	HandoffTimeout time.Duration
+	// FailoverWait is how long relayed players wait for a new owner of a match whose lease is
+	// gone before it ends LOST; default 10s.
+	FailoverWait time.Duration
 
 	ownsSubstrate bool // Close closes Broker and Directory too (NewRedisBus)
 }
@@ -72,6 +81,15 @@ func (c BusConfig) withDefaults() BusConfig {
 	}
 	if c.Capacity <= 0 {
 		c.Capacity = 20000
+	}
+	if c.LeaseTTL <= 0 {
+		c.LeaseTTL = DefaultLeaseTTL
+	}
+	if c.HandoffTimeout <= 0 {
+		c.HandoffTimeout = 5 * time.Second
+	}
+	if c.FailoverWait <= 0 {
+		c.FailoverWait = 10 * time.Second
 	}
 	return c
 }
@@ -107,6 +125,7 @@ type Bus struct {
 	epochs  map[string]uint32       // local matches announced, by id
 	closed  bool
 
+	fo      failoverState                // failover.go
 	nodes   atomic.Pointer[[]NodeInfo]   // the live nodes as of the last heartbeat
 	admin   atomic.Pointer[AdminHandler] // HandleAdmin (admin.go)
 	started time.Time
@@ -137,8 +156,10 @@ func newBus(cfg BusConfig, env server.BusEnv) (*Bus, error) {
 	}
 	b.log = b.log.With("node", b.node)
 	b.m = newRelayMetrics(b)
+	b.fo.m = newFailoverMetrics()
+	b.fo.healthySince.Store(time.Now().UnixNano())
 	if env.Metrics != nil {
-		for _, c := range b.m.collectors() {
+		for _, c := range append(b.m.collectors(), b.fo.m.collectors()...) {
 			if err := env.Metrics.Register(c); err != nil {
 				return nil, err
 			}
@@ -164,6 +185,7 @@ func newBus(cfg BusConfig, env server.BusEnv) (*Bus, error) {
 		b.log.Warn("cluster: node channel subscription pending", "err", err)
 	}
 	cfg.Broker.OnReconnect(b.repairAll)
+	cfg.Broker.OnReconnect(b.unsettle)
 	b.heartbeat()
 	b.wg.Add(1)
 	go b.loop()
@@ -189,7 +211,8 @@ func (b *Bus) Locate(ctx context.Context, id string) (server.MatchHandle, error)
 	e, err := b.cfg.Directory.Lookup(lctx, id)
 	switch {
 	case errors.Is(err, ErrNotFound):
-		return nil, fmt.Errorf("%w %q", server.ErrNoMatch, id)
+		// No live lease: a match that ended, or one whose owner died (failover.go).
+		return b.recoverMatch(ctx, id)
 	case err != nil:
 		return nil, fmt.Errorf("%w: directory: %v", server.ErrUnavailable, err)
 	case e.Node == b.node:
@@ -292,6 +315,14 @@ func (b *Bus) Withdraw(id string) {
 	b.goTracked(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), b.cfg.RPCTimeout)
 		defer cancel()
+		if b.cfg.Checkpoints != nil {
+			// The checkpoint goes (a tombstone of this epoch) before the lease: a claimer that
+			// finds no lease must not find the checkpoint of a match that ended. A later epoch
+			// (the match restored or handed elsewhere) is not touched.
+			if err := b.cfg.Checkpoints.Delete(ctx, id, epoch); err != nil {
+				b.log.Warn("cluster: checkpoint not deleted", "match", id, "err", err)
+			}
+		}
 		if err := b.cfg.Directory.Release(ctx, id, b.node, epoch); err != nil {
 			b.log.Warn("cluster: release failed (the lease expires by itself)", "match", id, "err", err)
 		}
@@ -390,6 +421,7 @@ func (b *Bus) loop() {
 		case <-hb.C:
 			b.heartbeat()
 		case <-live.C:
+			b.observeHealth()
 			b.checkLiveness()
 		case <-retry.C:
 			for _, rm := range b.remoteList() {
@@ -442,10 +474,12 @@ func (b *Bus) heartbeat() {
 		}
 		for _, id := range lost {
 			// Another instance (or a newer epoch) holds it now: this copy must not go on
-			// answering as the owner (failover, issue 12, restores it there).
+			// answering as the owner. END MOVED: the match goes on there (its players resume
+			// it anywhere; relaying instances follow the new owner).
 			b.log.Warn("cluster: lease lost, stopping the local copy", "match", id)
 			if m, ok := b.env.Registry.Get(id); ok {
-				m.Stop(protocol.EndLost)
+				b.fo.m.stopped.Inc()
+				m.Stop(protocol.EndMoved)
 			}
 		}
 	}

@@ -28,6 +28,7 @@ type ownerRelay struct {
 	m       *game.Match
 	id      string
 	channel string
+	epoch   uint32 // the match's: every message carries it, receivers drop older epochs' (failover)
 
 	mu      sync.Mutex
 	seq     uint64
@@ -99,7 +100,7 @@ func (r *ownerRelay) publish(m *wmsg) {
 	}
 	r.seq++
 	r.last = time.Now()
-	m.Seq, m.Match = r.seq, r.id
+	m.Seq, m.Match, m.C = r.seq, r.id, r.epoch
 	r.b.send(r.id, r.channel, appendWmsg(nil, m))
 }
 
@@ -112,7 +113,7 @@ func (r *ownerRelay) beat() {
 		return
 	}
 	r.last = time.Now()
-	m := wmsg{Kind: kBeat, Seq: r.seq, Match: r.id}
+	m := wmsg{Kind: kBeat, Seq: r.seq, Match: r.id, C: r.epoch}
 	r.b.send(r.id, r.channel, appendWmsg(nil, &m))
 }
 
@@ -184,7 +185,7 @@ func (b *Bus) relayFor(id string) (*ownerRelay, error) {
 	}
 	r := b.owned[id]
 	if r == nil {
-		r = &ownerRelay{b: b, m: m, id: id, channel: b.names.Match(id), proxies: map[proxyKey]*proxySink{}, last: time.Now()}
+		r = &ownerRelay{b: b, m: m, id: id, channel: b.names.Match(id), epoch: m.Info().Epoch, proxies: map[proxyKey]*proxySink{}, last: time.Now()}
 		b.owned[id] = r
 	}
 	return r, nil

@@ -36,6 +36,15 @@ type remoteMatch struct {
 	sinks   map[uint64]*relayed
 	bySink  map[game.Sink]*relayed
 	gone    bool
+
+	// Failover (failover_relay.go): messages of an epoch below floor are a stale owner's and
+	// dropped; lastMsg is when the channel last said anything (a silent owner is suspect);
+	// suspect is set when the owner said MOVED or a newer epoch showed up; waitSince is when
+	// the lease was first found gone without a new owner.
+	floor     uint32
+	lastMsg   time.Time
+	suspect   bool
+	waitSince time.Time
 }
 
 type relayState uint8
@@ -78,7 +87,8 @@ func (b *Bus) link(ctx context.Context, e MatchEntry) (*remoteMatch, error) {
 		b.mu.Unlock()
 		return rm, nil
 	}
-	rm = &remoteMatch{b: b, id: e.ID, channel: ch, e: e, sinks: map[uint64]*relayed{}, bySink: map[game.Sink]*relayed{}}
+	rm = &remoteMatch{b: b, id: e.ID, channel: ch, e: e, sinks: map[uint64]*relayed{}, bySink: map[game.Sink]*relayed{},
+		floor: e.Epoch, lastMsg: time.Now()}
 	b.remotes[ch] = rm
 	b.mu.Unlock()
 	sctx, cancel := context.WithTimeout(ctx, b.cfg.RPCTimeout)
@@ -97,6 +107,7 @@ func (b *Bus) unlink(rm *remoteMatch) {
 	b.mu.Lock()
 	if b.remotes[rm.channel] == rm {
 		delete(b.remotes, rm.channel)
+		b.fo.follows.Delete(rm.id)
 	}
 	b.mu.Unlock()
 	b.goTracked(func() {
@@ -159,11 +170,14 @@ func (rm *remoteMatch) onTick(t *tickMsg) {
 	epoch, tick, since, ok := deltaHead(t.Shared)
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
-	rm.sequence(t.Seq, false)
 	if !ok {
 		rm.b.m.bad.Inc()
 		return
 	}
+	if !rm.current(epoch) {
+		return
+	}
+	rm.sequence(t.Seq, false)
 	me := rm.b.node
 	for _, wt := range t.Tails {
 		if wt.Node != me {
@@ -188,6 +202,9 @@ func (rm *remoteMatch) onTick(t *tickMsg) {
 func (rm *remoteMatch) onMessage(m *wmsg) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
+	if m.C != 0 && !rm.current(m.C) { // 0: not from an owner (a refusal)
+		return
+	}
 	rm.sequence(m.Seq, m.Kind == kBeat)
 	if m.Kind == kBeat || m.Node != rm.b.node {
 		return
@@ -238,6 +255,10 @@ func (rm *remoteMatch) frame(r *relayed, f []byte) {
 	var msg protocol.ServerMsg
 	if err := protocol.DecodeServer(f, &msg); err != nil {
 		rm.b.m.bad.Inc()
+		return
+	}
+	if msg.Op == protocol.OpEnd && msg.Reason == protocol.EndMoved {
+		rm.moved(msg.Epoch) // the owner's copy stopped: the match goes on elsewhere, follow it
 		return
 	}
 	switch msg.Op {
@@ -319,36 +340,6 @@ func (rm *remoteMatch) forget(r *relayed) {
 		rm.gone = true
 		rm.b.unlink(rm)
 	}
-}
-
-// check runs on the liveness loop: an owner gone from the registry ends the match for the
-// local recipients (END, reason LOST); unanswered repairs are asked again, and a repair that
-// stays unanswered while the directory no longer has the match ends it too.
-func (rm *remoteMatch) check() {
-	if !rm.b.alive(rm.e.Node) {
-		rm.lost("the instance running the match was lost")
-		return
-	}
-	rm.mu.Lock()
-	stale := false
-	for _, r := range rm.sinks {
-		if (r.state == stRepair || r.state == stSync || r.state == stAwaitJoined) && !r.asked.IsZero() &&
-			time.Since(r.asked) > 2*rm.b.cfg.Liveness {
-			stale = true
-		}
-	}
-	rm.mu.Unlock()
-	if !stale {
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), rm.b.cfg.RPCTimeout)
-	defer cancel()
-	if e, err := rm.b.cfg.Directory.Lookup(ctx, rm.id); err == nil && e.Node == rm.e.Node && e.Epoch == rm.e.Epoch {
-		return
-	} else if err != nil && !isNotFound(err) {
-		return // the directory is unreachable: keep trying
-	}
-	rm.lost("the match is no longer running")
 }
 
 // retry asks again for the repairs, syncs and snapshots unanswered for RepairRetry (their

@@ -30,6 +30,8 @@ const (
 	kDetach  kind = 3 // match channel: the match removed (node, sink) with reason A
 	kJoinAns kind = 4 // match channel: the answer to (node, sink)'s join: PID or Code+Str
 	kBeat    kind = 5 // match channel: nothing new; Seq is the last sequence number sent
+	// Every numbered match-channel message but kTick (whose delta names it) carries the
+	// owner's epoch in C: a receiver drops what an older epoch (a stale owner) sends.
 
 	kJoin    kind = 10 // node channel: join Match as user Str, name Str2, meta Bin, req A, for (Node, Sink)
 	kLeave   kind = 11 // node channel: PID of (Node, Sink) leaves with reason A

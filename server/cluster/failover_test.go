@@ -1,0 +1,274 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/tickrelay/tickrelay/game"
+	"github.com/tickrelay/tickrelay/game/arena"
+	"github.com/tickrelay/tickrelay/protocol"
+	"github.com/tickrelay/tickrelay/server"
+	"github.com/tickrelay/tickrelay/server/checkpoint"
+)
+
+// failoverTTL is the node and lease lifetime of the failover tests (the defaults are 3 s).
+const failoverTTL = time.Second
+
+// failoverNet is a memory cluster whose instances checkpoint their matches into one store and
+// can "die" (their directory calls fail and their broker is cut, as for a killed process or
+// one cut off from Redis) and come back.
+type failoverNet struct {
+	t       *testing.T
+	net     *MemoryNetwork
+	dir     *MemoryDirectory
+	store   checkpoint.Store
+	brokers map[string]*MemoryBroker
+	dirs    map[string]*mortalDir
+	mu      sync.Mutex
+}
+
+func newFailoverNet(t *testing.T) *failoverNet {
+	return &failoverNet{t: t, net: NewMemoryNetwork(), dir: NewMemoryDirectory(DirectoryConfig{NodeTTL: failoverTTL, LeaseTTL: failoverTTL}),
+		store: checkpoint.NewMemoryStore(), brokers: map[string]*MemoryBroker{}, dirs: map[string]*mortalDir{}}
+}
+
+func (f *failoverNet) substrate() substrate {
+	return substrate{
+		broker: func(node string) Broker {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.brokers[node] = f.net.Broker(node, nil)
+			return f.brokers[node]
+		},
+		directory: func(node string) Directory {
+			f.mu.Lock()
+			defer f.mu.Unlock()
+			f.dirs[node] = &mortalDir{Directory: f.dir}
+			return f.dirs[node]
+		},
+	}
+}
+
+func (f *failoverNet) start(name string, mutate ...func(*BusConfig, *server.Config)) *instance {
+	w := checkpoint.NewWriter(checkpoint.WriterConfig{Store: f.store, Log: slog.New(slog.DiscardHandler)})
+	f.t.Cleanup(func() { _ = w.Close(context.Background()) })
+	opts := append([]func(*BusConfig, *server.Config){func(bc *BusConfig, cfg *server.Config) {
+		fastBus(bc)
+		bc.LeaseTTL, bc.Checkpoints = failoverTTL, f.store
+		cfg.Checkpoints, cfg.CheckpointEvery = w, 100*time.Millisecond
+	}}, mutate...)
+	return startInstance(f.t, name, f.substrate(), opts...)
+}
+
+// kill makes node unreachable: no heartbeat, no lease refresh, nothing published or received.
+func (f *failoverNet) kill(node string) {
+	f.dirs[node].dead.Store(true)
+	f.brokers[node].Cut(errDead)
+}
+
+// revive reconnects node (SIGCONT, or its network back).
+func (f *failoverNet) revive(node string) {
+	f.dirs[node].dead.Store(false)
+	f.brokers[node].Restore()
+}
+
+// waitCheckpoint waits until match id has a checkpoint of epoch at tick ≥ 1.
+func (f *failoverNet) waitCheckpoint(id string, epoch uint32) {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := f.store.Get(context.Background(), id)
+		if err == nil && r.Epoch == epoch && r.Tick > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("no checkpoint of %s in epoch %d: %+v %v", id, epoch, r, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the store, not synchronising the test
+	}
+}
+
+// settle waits until every instance may judge leases (healthy for LeaseTTL + 1 s).
+func settle(t *testing.T, ins ...*instance) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for _, in := range ins {
+		for !in.bus.settled() {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never settled", in.name)
+			}
+			time.Sleep(20 * time.Millisecond) // polling the bus's clock
+		}
+	}
+}
+
+// owners lists the instances among ins that run match id.
+func owners(id string, ins ...*instance) []*instance {
+	var out []*instance
+	for _, in := range ins {
+		if _, ok := in.srv.Registry().Get(id); ok {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// untilEpoch feeds c's frames into mi until a JOINED of epoch (a frame of the old epoch after
+// it, or an END, fails the test).
+func untilEpoch(c *client, mi *game.Mirror, epoch uint32) protocol.ServerMsg {
+	c.t.Helper()
+	return c.feedUntil(mi, func(m *protocol.ServerMsg) bool { return m.Op == protocol.OpJoined && m.Epoch == epoch })
+}
+
+// The owner dies: one of the two instances relaying the match claims it (exactly one owner,
+// epoch 2), restores it from the checkpoint, and both relayed players get a JOINED of the new
+// epoch (never END LOST) and then mirrors equal to the new owner's state; the pids and the
+// acks of the inputs applied before the checkpoint carry over.
+func TestFailoverRelayedPlayersFollowRestoredMatch(t *testing.T) {
+	f := newFailoverNet(t)
+	a, b, c := f.start("a"), f.start("b"), f.start("c")
+	waitNodes(t, 3, a, b, c)
+	settle(t, a, b, c)
+	cr := a.create(a.guest("ann"), map[string]any{"game": "arena"})
+	id := cr.Match.ID
+	ann := a.connect("ann")
+	ann.join(id, "")
+	bob, cid := b.connect("bob"), c.connect("cid")
+	mb, mc := &game.Mirror{}, &game.Mirror{}
+	jb := bob.join(id, "")
+	if err := mb.ApplyJoined(&jb); err != nil {
+		t.Fatal(err)
+	}
+	jc := cid.join(id, "")
+	if err := mc.ApplyJoined(&jc); err != nil {
+		t.Fatal(err)
+	}
+	bob.send(protocol.ClientMsg{Op: protocol.OpInput, Seq: 1, Payload: arena.EncodeInput(nil, 1, 0)})
+	bob.feedUntil(mb, func(m *protocol.ServerMsg) bool { return m.Op == protocol.OpDelta && m.Ack >= 1 })
+	f.waitCheckpoint(id, 1)
+	f.waitCheckpointAfter(id, jb.Tick+2) // taken after the input was applied
+
+	died := time.Now()
+	f.kill("a")
+	jb2 := untilEpoch(bob, mb, 2)
+	tookB := time.Since(died)
+	jc2 := untilEpoch(cid, mc, 2)
+	tookC := time.Since(died)
+	t.Logf("relayed players followed the restored match after %v and %v", tookB.Round(time.Millisecond), tookC.Round(time.Millisecond))
+	if tookB > 8*time.Second || tookC > 8*time.Second {
+		t.Fatalf("followed after %v / %v, want well under the 10 s outcome budget", tookB, tookC)
+	}
+	if jb2.PID != jb.PID || jc2.PID != jc.PID {
+		t.Fatalf("pids changed: bob %d→%d, cid %d→%d", jb.PID, jb2.PID, jc.PID, jc2.PID)
+	}
+	if jb2.Ack < 1 {
+		t.Fatalf("bob's ack after the restore is %d: the input applied before the checkpoint was forgotten", jb2.Ack)
+	}
+	own := owners(id, b, c)
+	if len(own) != 1 {
+		t.Fatalf("%d instances run the match after the failover, want exactly 1", len(own))
+	}
+	e, err := f.dir.Lookup(context.Background(), id)
+	if err != nil || e.Node != own[0].name || e.Epoch != 2 {
+		t.Fatalf("directory: %+v %v, want %s in epoch 2", e, err, own[0].name)
+	}
+	bob.converge(mb, func() uint64 { return viewOf(t, own[0], id, jb.PID) })
+	cid.converge(mc, func() uint64 { return viewOf(t, own[0], id, jc.PID) })
+	// The match goes on: an input through the follower reaches the new owner.
+	bob.send(protocol.ClientMsg{Op: protocol.OpInput, Seq: 2, Payload: arena.EncodeInput(nil, 0, 1)})
+	bob.feedUntil(mb, func(m *protocol.ServerMsg) bool { return m.Op == protocol.OpDelta && m.Ack >= 2 })
+	restored := testutil.ToFloat64(b.bus.fo.m.claims.WithLabelValues(claimRestored)) +
+		testutil.ToFloat64(c.bus.fo.m.claims.WithLabelValues(claimRestored))
+	if restored != 1 {
+		t.Fatalf("%v restores counted, want 1", restored)
+	}
+}
+
+// waitCheckpointAfter waits until match id's stored checkpoint was taken after tick.
+func (f *failoverNet) waitCheckpointAfter(id string, tick uint32) {
+	f.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		r, err := f.store.Get(context.Background(), id)
+		if err == nil && r.Tick > tick {
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("no checkpoint of %s after tick %d: %+v %v", id, tick, r, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the store, not synchronising the test
+	}
+}
+
+// Three instances claim the same dead owner's match at once: exactly one restores it (the
+// directory's fence refuses the others, which find the winner), never two owners.
+func TestFailoverClaimRaceExactlyOnce(t *testing.T) {
+	f := newFailoverNet(t)
+	x, b, c, d := f.start("x"), f.start("b"), f.start("c"), f.start("d")
+	waitNodes(t, 4, x, b, c, d)
+	cr := x.create(x.guest("ann"), map[string]any{"game": "arena"})
+	id := cr.Match.ID
+	ann := x.connect("ann")
+	ann.join(id, "")
+	f.waitCheckpoint(id, 1)
+	f.kill("x")
+	settle(t, b, c, d)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := f.dir.Lookup(context.Background(), id); isNotFound(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dead owner's lease never expired")
+		}
+		time.Sleep(20 * time.Millisecond) // polling the directory for the lease's expiry
+	}
+	racers := []*instance{b, c, d}
+	errs := make([]error, len(racers))
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, in := range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, errs[i] = in.bus.claim(context.Background(), id)
+		}()
+	}
+	close(start)
+	wg.Wait()
+	won := 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, ErrTaken), errors.Is(err, ErrFenced):
+		default:
+			t.Fatalf("%s: claim: %v", racers[i].name, err)
+		}
+	}
+	own := owners(id, racers...)
+	if won != 1 || len(own) != 1 {
+		t.Fatalf("%d claims won, %d owners: want exactly 1 (errors %v)", won, len(own), errs)
+	}
+	e, err := f.dir.Lookup(context.Background(), id)
+	if err != nil || e.Node != own[0].name || e.Epoch != 2 {
+		t.Fatalf("directory: %+v %v, want %s in epoch 2", e, err, own[0].name)
+	}
+	// The losers route to the winner; a late claim of the old epoch is fenced.
+	for _, in := range racers {
+		h, err := in.bus.Locate(context.Background(), id)
+		if err != nil || h.Owner().Node != own[0].name {
+			t.Fatalf("%s locates %v (%v), want %s", in.name, h, err, own[0].name)
+		}
+	}
+	if err := f.dir.Claim(context.Background(), MatchEntry{ID: id, Game: "arena", Node: "x", Epoch: 1}); !errors.Is(err, ErrTaken) && !errors.Is(err, ErrFenced) {
+		t.Fatalf("the old owner's claim of epoch 1: %v, want refused", err)
+	}
+}
