@@ -534,7 +534,7 @@ func clusterVerdict(res *result.Result) result.Verdict {
 		}
 		if f.Kind == FaultInstanceKill {
 			if f.LostEndMs < 0 || f.LostEndMs > 10000 {
-				why = append(why, fmt.Sprintf("%d/%d affected players got END lost within 10 s", f.LostEnds, f.LostEndsExpect))
+				why = append(why, fmt.Sprintf("%d/%d affected players had a definitive outcome within 10 s (END %d, playing on the new owner %d)", f.LostEnds+f.Followed, f.LostEndsExpect, f.LostEnds, f.Followed))
 			}
 		} else {
 			if cl.RelayedDropped > 0 {
@@ -592,7 +592,7 @@ func clusterSummary(b *strings.Builder, r *result.Result) {
 	if f := cl.Fault; f != nil {
 		fmt.Fprintf(b, "   fault %s at %.1fs for %.1fs: /readyz degraded after %v ms", f.Kind, f.AtS, f.ForS, f.DegradedAfterMs)
 		if f.Kind == FaultInstanceKill {
-			fmt.Fprintf(b, "; END lost to %d/%d affected players, the last %.0f ms after the kill", f.LostEnds, f.LostEndsExpect, f.LostEndMs)
+			fmt.Fprintf(b, "; of %d affected players %d play on the new owner, %d got END, the last outcome %.0f ms after the kill", f.LostEndsExpect, f.Followed, f.LostEnds, f.LostEndMs)
 		} else {
 			fmt.Fprintf(b, "; remote players playing again %.0f ms after it ended", f.RecoveredMs)
 		}

@@ -228,18 +228,27 @@ func (rig *clusterRig) recovery(ctx context.Context, cms []*clusterMatch, end ti
 }
 
 // killInstance kill -9s instance n2 and waits until every player on another instance of a
-// match n2 owned got END (the lost outcome), within 10 s.
+// match n2 owned has a definitive outcome within 10 s: END (the game cannot be restored), or
+// playing again on the instance that claimed the match (an input sent after the kill acked).
 func (rig *clusterRig) killInstance(ctx context.Context, cms []*clusterMatch, rs runs, f *result.Fault,
 	t0 time.Time, stopWatch context.CancelFunc, degraded <-chan []float64) *result.Fault {
 	victim := 1
-	expect := 0
+	type want struct {
+		c   *client
+		seq uint32
+	}
+	var ws []want
 	for _, cm := range cms {
 		if cm.owner != victim {
 			continue
 		}
 		for i, c := range cm.clients {
 			if cm.inst[i] != victim && c.joined.Load() {
-				expect++
+				var top uint32
+				for k := range c.ring {
+					top = max(top, c.ring[k].seq.Load())
+				}
+				ws = append(ws, want{c, top + 1})
 			}
 		}
 	}
@@ -247,16 +256,24 @@ func (rig *clusterRig) killInstance(ctx context.Context, cms []*clusterMatch, rs
 	rig.killed[victim] = true
 	rig.mu.Unlock()
 	_ = syscall.Kill(rig.inst[victim].PID, syscall.SIGKILL)
-	f.LostEndsExpect, f.LostEndMs = expect, -1
+	f.LostEndsExpect, f.LostEndMs = len(ws), -1
 	for time.Since(t0) < 12*time.Second && ctx.Err() == nil {
-		got := 0
+		ends := 0
 		for i := range rs {
 			if i != victim {
-				got += rs[i][1].errors()["END received"]
+				ends += rs[i][1].errors()["END received"]
 			}
 		}
-		f.LostEnds = got
-		if got >= expect {
+		followed := 0
+		for _, w := range ws {
+			w.c.mu.Lock()
+			if w.c.lastAck >= w.seq {
+				followed++
+			}
+			w.c.mu.Unlock()
+		}
+		f.LostEnds, f.Followed = ends, followed
+		if ends+followed >= len(ws) {
 			f.LostEndMs = float64(time.Since(t0).Milliseconds())
 			break
 		}

@@ -360,6 +360,7 @@ type Fault struct {
 	RecoveredMs     float64   `json:"recovered_ms,omitempty"`       // Redis faults, after the fault ended: every remote player acked again (−1: not in 10 s)
 	SubscriberCuts  int       `json:"subscriber_cuts,omitempty"`    // redis-obl: subscriber connections Redis cut
 	LostEnds        int       `json:"lost_ends,omitempty"`          // instance-kill9: END frames the affected players got
-	LostEndsExpect  int       `json:"lost_ends_expected,omitempty"` // players who should get one
-	LostEndMs       float64   `json:"lost_end_ms,omitempty"`        // after the kill: the last of them (−1: not all in time)
+	LostEndsExpect  int       `json:"lost_ends_expected,omitempty"` // affected players: relayed players of a match the killed instance owned
+	LostEndMs       float64   `json:"lost_end_ms,omitempty"`        // after the kill: the last affected player's definitive outcome (END, or playing on the new owner) (−1: not all in time)
+	Followed        int       `json:"followed,omitempty"`           // instance-kill9: affected players playing again on the match's new owner (an input sent after the kill acked)
 }
