@@ -89,6 +89,7 @@ type Bot struct {
 	snap    snapshotSum       // the server's state at one tick (the answer to the check's SYNC)
 	markAt  time.Time
 	markEp  uint32
+	markTk  uint32 // frames of ticks after this one count (older ones may have been in flight)
 	fig     BotFigures
 	verify  chan bool
 }
@@ -388,11 +389,12 @@ func (b *Bot) finish(o Outcome, why string) {
 	b.drop(1000)
 }
 
-// Mark makes the bot count the DELTAs of epoch it receives after t (stale frames of an old
-// owner that should have stopped).
+// Mark makes the bot count the DELTAs of epoch it receives after t for ticks the old owner
+// computed after t (stale frames of an owner that should have stopped): ticks above the last one
+// it had at t + 2 (a frame or two may have been queued in the stopped process's writers).
 func (b *Bot) Mark(t time.Time, epoch uint32) {
 	b.mu.Lock()
-	b.markAt, b.markEp = t, epoch
+	b.markAt, b.markEp, b.markTk = t, epoch, b.fig.EpochSeen[epoch].LastTick+2
 	b.mu.Unlock()
 }
 
@@ -442,7 +444,7 @@ func (b *Bot) onFrame(frame []byte, at time.Time) {
 		b.playing(0, false)
 	case protocol.OpDelta:
 		b.mu.Lock()
-		if !b.markAt.IsZero() && at.After(b.markAt) && m.Epoch == b.markEp {
+		if !b.markAt.IsZero() && at.After(b.markAt) && m.Epoch == b.markEp && m.Tick > b.markTk {
 			b.fig.Stale++
 		}
 		b.mu.Unlock()
