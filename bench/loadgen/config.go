@@ -21,6 +21,7 @@ const (
 	ScenarioStorm   = "connect-storm" // N connections, opened 200 at a time, idle, closed
 	ScenarioCluster = "arena-cluster" // arena over several instances and a redis-server (cluster.go)
 	ScenarioMM      = "matchmaking"   // tickets arriving at a rate into the duel and arena queues
+	ScenarioIdle    = "idle-matches"  // M matches created and never joined: the idle cost of a match
 )
 
 // Targets: what serves the run.
@@ -125,7 +126,7 @@ func Defaults() Config {
 // Normalize checks c and fills what depends on other settings.
 func (c *Config) Normalize() error {
 	switch c.Scenario {
-	case ScenarioArena, ScenarioFloor, ScenarioFanout, ScenarioStorm, ScenarioMM:
+	case ScenarioArena, ScenarioFloor, ScenarioFanout, ScenarioStorm, ScenarioMM, ScenarioIdle:
 	case ScenarioCluster:
 		if c.Addr != "" {
 			return errors.New("arena-cluster starts its own instances and Redis: no -addr")
@@ -137,7 +138,7 @@ func (c *Config) Normalize() error {
 			return err
 		}
 	default:
-		return fmt.Errorf("unknown scenario %q (arena, floor, fanout, connect-storm, matchmaking, arena-cluster)", c.Scenario)
+		return fmt.Errorf("unknown scenario %q (arena, floor, fanout, connect-storm, matchmaking, arena-cluster, idle-matches)", c.Scenario)
 	}
 	if c.Addr != "" {
 		if err := loopbackOnly(c.Addr); err != nil {

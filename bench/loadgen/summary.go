@@ -54,6 +54,11 @@ func Summary(r *result.Result) string {
 		}
 	case r.Cluster != nil:
 		clusterSummary(&b, r)
+	case r.IdleMatches != nil:
+		im := r.IdleMatches
+		fmt.Fprintf(&b, "   %d matches created, %d still there after the %.1fs window\n", im.Created, im.Alive, r.WindowS)
+		fmt.Fprintf(&b, "   server CPU %.3fs = %.4f cores = %.3f µs per match-second; %.0f context switches/s; RSS %.1f MB\n",
+			r.Server.CPUSeconds, r.Server.CPUCores, im.CPUUsPerMatchS, r.Server.CtxPerSec, r.Server.RSSEndMB)
 	default:
 		p := r.Params
 		probe := ""

@@ -26,7 +26,7 @@ import (
 func Main(args []string, games ...game.GameType) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	return Run(ctx, args, Options{Games: games, OnSignal: stop})
+	return Run(ctx, args, Options{Games: games, OnSignal: stop, Procs: true})
 }
 
 // Options are what Run takes beyond the command line.
@@ -39,6 +39,10 @@ type Options struct {
 	// OnSignal, when set, is called once ctx is done, before the shutdown starts. Main uses it
 	// to restore the default signal handling, so a second Ctrl-C kills a slow shutdown.
 	OnSignal func()
+	// Procs applies --gomaxprocs (default auto: server/procs' policy). Main sets it: the policy
+	// changes the whole process's GOMAXPROCS, so servers run inside tests (several per process)
+	// leave it alone unless --gomaxprocs is given.
+	Procs bool
 }
 
 // Run is Main with a context of its own: it serves until ctx is done, then shuts down.
@@ -96,6 +100,12 @@ func Run(ctx context.Context, args []string, opt Options) error {
 	if con != nil {
 		defer con.Close()
 	}
+	stopProcs, err := startProcs(o.gomaxprocs, opt.Procs || o.given["gomaxprocs"], srv, cfg.Log)
+	if err != nil {
+		mm.Close()
+		return err
+	}
+	defer stopProcs()
 	if err := srv.Start(); err != nil {
 		mm.Close()
 		return err

@@ -32,7 +32,7 @@ import (
 
 func main() {
 	cfg := loadgen.Defaults()
-	flag.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "arena, floor (arena against the transport floor), fanout, connect-storm, matchmaking or arena-cluster (instances + redis-server)")
+	flag.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "arena, floor (arena against a transport floor), fanout, connect-storm, matchmaking, arena-cluster (instances + redis-server) or idle-matches (-matches M created, never joined)")
 	flag.StringVar(&cfg.Target, "target", "", "server to build and start: tickrelay, floor (the gws floor) or epoll (the epoll floor) (default: floor for -scenario floor, else tickrelay)")
 	flag.StringVar(&cfg.Addr, "addr", "", "target an already running server at this 127.0.0.1 host:port instead of starting one")
 	flag.IntVar(&cfg.ServerPID, "server-pid", 0, "with -addr: the server's pid, for its CPU and memory from /proc")
@@ -105,6 +105,9 @@ func main() {
 	cfg.ServerArgs = *serverArgs
 	if cfg.ServerArgs == "" {
 		cfg.ServerArgs = loadgen.DefaultArgs[cfg.Target]
+		if cfg.Scenario == loadgen.ScenarioIdle && cfg.Target == loadgen.TargetTickrelay {
+			cfg.ServerArgs += loadgen.IdleMatchArgs
+		}
 	}
 	code := run(&cfg)
 	if *cpuProfile != "" {
@@ -209,6 +212,8 @@ func run(cfg *loadgen.Config) int {
 			res, err = loadgen.RunStorm(ctx, c, srv)
 		case loadgen.ScenarioMM:
 			res, err = loadgen.RunMatchmaking(ctx, c, srv)
+		case loadgen.ScenarioIdle:
+			res, err = loadgen.RunIdleMatches(ctx, c, srv)
 		default:
 			res, err = loadgen.RunLoad(ctx, c, srv)
 		}

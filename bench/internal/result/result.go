@@ -55,6 +55,14 @@ type Result struct {
 	Cluster  *Cluster  `json:"cluster,omitempty"`
 
 	Matchmaking *Matchmaking `json:"matchmaking,omitempty"`
+	IdleMatches *IdleMatches `json:"idle_matches,omitempty"`
+}
+
+// IdleMatches is idle-matches' figures: matches created and never joined, held by the server.
+type IdleMatches struct {
+	Created        int     `json:"created"`
+	Alive          int     `json:"alive"`              // still there after the window
+	CPUUsPerMatchS float64 `json:"cpu_us_per_match_s"` // µs of server CPU per match per second
 }
 
 // Matchmaking is the matchmaking workload's figures.
