@@ -5,7 +5,8 @@
 #   make bench  quick benchmarks (≤ 2 min); make bench-full for the whole set
 #   make cluster  a local redis-server and three instances on 127.0.0.1:8081-8083 with the demo
 #   make chaos  arena-cluster under every Redis and instance fault of issue 10, bigger and longer
-#               than make test's short version (≈ 6 min); result lines in bench/out/chaos.jsonl
+#               than make test's short version (≈ 6 min); result lines in bench/out/chaos.jsonl;
+#               then issue 12's failover faults at full size (bench/failover: 1,000 bots, kill -9)
 SHELL := /bin/bash
 GO ?= go
 LISTEN ?= 127.0.0.1:8080
@@ -80,6 +81,8 @@ clean:
 
 CHAOS_MATCHES ?= 20
 CHAOS_FAULTS ?= redis-kill9 redis-sigstop redis-debug-sleep redis-client-kill redis-obl instance-kill9
+# issue 12's failover faults with real processes (bench/failover): test:matches:bots-per-match
+CHAOS_FAILOVER ?= TestFailoverKill9:100:10
 chaos:
 	@fail=0; for f in none $(CHAOS_FAULTS); do \
 	  fault=$$f; [ "$$f" = none ] && fault=""; \
@@ -87,5 +90,11 @@ chaos:
 	  $(GO) run ./bench/cmd/loadgen -scenario arena-cluster -matches $(CHAOS_MATCHES) -players 10 \
 	    -warmup 3s -duration 30s -fault "$$fault" -fault-at 5s -fault-for 5s \
 	    -out bench/out/chaos.jsonl -label "make chaos" || fail=1; \
+	done; \
+	for spec in $(CHAOS_FAILOVER); do \
+	  IFS=: read -r test m p <<< "$$spec"; \
+	  echo "== chaos: failover $$test, $$m matches × $$p bots, 3 instances"; \
+	  $(GO) test -count=1 -v -timeout 15m -run "^$$test$$" ./bench/failover \
+	    -args -failover.matches $$m -failover.players $$p || fail=1; \
 	done; \
 	if [ $$fail = 0 ]; then echo "make chaos: all passed"; else echo "make chaos: FAILED (see above)"; exit 1; fi

@@ -23,6 +23,8 @@ type BotConfig struct {
 	InputEvery  time.Duration // one arena input per this (default 50 ms: one per tick at 20 Hz)
 	BackoffBase time.Duration // full-jitter base of reconnects and JOIN retries (default 2 s)
 	BackoffCap  time.Duration // default 8 s
+	JoinBase    time.Duration // full-jitter base of JOIN retries while the match is between owners (default 500 ms, like the SDK)
+	JoinCap     time.Duration // default 2 s
 	DialTimeout time.Duration // default 3 s
 	GiveUpAfter time.Duration // stop following after this long without the match (default 30 s)
 }
@@ -36,6 +38,8 @@ func (c *BotConfig) defaults() {
 	def(&c.InputEvery, 50*time.Millisecond)
 	def(&c.BackoffBase, 2*time.Second)
 	def(&c.BackoffCap, 8*time.Second)
+	def(&c.JoinBase, 500*time.Millisecond)
+	def(&c.JoinCap, 2*time.Second)
 	def(&c.DialTimeout, 3*time.Second)
 	def(&c.GiveUpAfter, 30*time.Second)
 }
@@ -80,6 +84,7 @@ type Bot struct {
 	phase     phase
 	following bool // the seat must be taken back with JOIN by id
 	attempt   int
+	joinAtt   int
 	lostSince time.Time
 	checkReq  uint32
 
@@ -498,7 +503,8 @@ func (b *Bot) onError(m *protocol.ServerMsg) {
 	case m.RefOp == protocol.OpJoin && (m.Code == protocol.ErrCodeUnavailable || m.Code == protocol.ErrCodeTimeout || m.Code == protocol.ErrCodeNotFound):
 		// Between owners: ask again after the next delay, on the same connection.
 		gen := b.gen
-		d := b.nextDelay()
+		d := FullJitter(b.joinAtt, b.cfg.JoinBase, b.cfg.JoinCap)
+		b.joinAtt++
 		time.AfterFunc(d, func() {
 			select {
 			case b.in <- event{gen: gen, rejoin: true}:
@@ -517,7 +523,7 @@ func (b *Bot) onError(m *protocol.ServerMsg) {
 // playing: the bot has the match's state (JOINED or CATCHUP).
 func (b *Bot) playing(ack uint32, hasAck bool) {
 	b.phase, b.following = phPlaying, false
-	b.attempt = 0
+	b.attempt, b.joinAtt = 0, 0
 	b.lostSince = time.Time{}
 	b.seen(hasAck, ack)
 }
