@@ -82,7 +82,7 @@ clean:
 CHAOS_MATCHES ?= 20
 CHAOS_FAULTS ?= redis-kill9 redis-sigstop redis-debug-sleep redis-client-kill redis-obl instance-kill9
 # issue 12's failover faults with real processes (bench/failover): test:matches:bots-per-match
-CHAOS_FAILOVER ?= TestFailoverKill9:100:10
+CHAOS_FAILOVER ?= TestFailoverKill9:100:10 TestFailoverSigstop:20:10
 chaos:
 	@fail=0; for f in none $(CHAOS_FAULTS); do \
 	  fault=$$f; [ "$$f" = none ] && fault=""; \

@@ -72,3 +72,7 @@ func runFault(t *testing.T, fault string, matches, players int) {
 // kill -9 the owner of every match mid-game: each bot plays again within 10 s, at most one
 // checkpoint interval lost, mirrors equal to the restored server's state.
 func TestFailoverKill9(t *testing.T) { runFault(t, FaultKill, 4, 6) }
+
+// SIGSTOP the owner past its lease, then SIGCONT: the stale copy stops (END MOVED to whoever is
+// still connected to it), no frame of it after that, every bot plays on the new owner.
+func TestFailoverSigstop(t *testing.T) { runFault(t, FaultStop, 3, 6) }

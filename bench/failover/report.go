@@ -157,6 +157,9 @@ func (r *Report) Failures(outcome time.Duration, checkpointTicks int) []string {
 		if r.Stale > 0 {
 			bad("%d stale frames of the old owner after SIGCONT", r.Stale)
 		}
+		if r.EndMoved == 0 { // a third of the bots were connected to the stopped owner
+			bad("no END MOVED from the stale copy to the players still connected to it")
+		}
 	case FaultDrain:
 		if r.MatchesEnded > 0 {
 			bad("%d matches ended", r.MatchesEnded)
