@@ -13,6 +13,9 @@ import (
 // long queue costs at most a few full runs per second. Arrivals do not wait for it.
 const minRerun = 200 * time.Millisecond
 
+// arrivalGap is the shortest gap between two runs: what arrives meanwhile is matched together.
+const arrivalGap = 5 * time.Millisecond
+
 // runner is one queue's matcher loop. Only its goroutine calls once; arrive and wantFull are
 // called from anywhere (mu guards fresh and full).
 type runner struct {
@@ -109,7 +112,7 @@ func (r *runner) run() {
 			}
 		}()
 	}
-	var due, lastFull time.Time // when the armed timer fires (zero: not armed); the last full run
+	var due, lastFull, lastRun time.Time // when the armed timer fires (zero: not armed); the last full run; the last run
 	for {
 		select {
 		case <-r.mm.stop:
@@ -124,6 +127,18 @@ func (r *runner) run() {
 		if _, held := r.lease(); !held {
 			continue // another instance runs this queue
 		}
+		// Arrivals close together are taken in one run: at 1,000 tickets/s a run every
+		// arrivalGap takes about ten, for at most arrivalGap of latency.
+		if wait := arrivalGap - time.Since(lastRun); wait > 0 {
+			gap := time.NewTimer(wait)
+			select {
+			case <-r.mm.stop:
+				gap.Stop()
+				return
+			case <-gap.C:
+			}
+		}
+		lastRun = time.Now()
 		r.mu.Lock()
 		full := r.full
 		r.mu.Unlock()

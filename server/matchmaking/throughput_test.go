@@ -71,7 +71,7 @@ func benchThroughput(b *testing.B, store Store, rs *redistest.Server, deep int) 
 		b.Fatal(err)
 	}
 	defer srv.Shutdown(context.Background())
-	done := make(chan *Ticket, 20000)
+	done := make(chan *Ticket, 100000)
 	var mm *Matchmaker
 	mm, err = New(Config{TicketTTL: Duration(20 * time.Second)}, Options{Placer: NewLocalPlacer(srv), Store: store, Log: slog.New(slog.DiscardHandler),
 		Notify: func(p string, t *Ticket) {
