@@ -70,6 +70,14 @@ type NodeLoad struct {
 	Load    float64 `json:"load"`
 }
 
+// SeatPlacer is a Bus whose placement also counts the seats it placed itself since the
+// instances' last heartbeats, so that the matches placed between two heartbeats do not all go
+// to the instance that was the least loaded at the last one. PlaceSeats picks the instance for
+// a new match of seats players and counts them there.
+type SeatPlacer interface {
+	PlaceSeats(ctx context.Context, seats int) (NodeLoad, error)
+}
+
 // Bus is the seam between this instance and the others. The server reaches matches only
 // through it: the in-memory bus (one instance, no Redis) finds them in the local registry; the
 // cluster bus (server/cluster) also finds matches owned by other instances and relays their

@@ -57,6 +57,15 @@ func (srv *Server) Owner() Owner { return srv.owner() }
 // cluster (from the heartbeats).
 func (srv *Server) PlaceNode(ctx context.Context) (NodeLoad, error) { return srv.bus.Place(ctx) }
 
+// PlaceSeats is PlaceNode for a match of seats players that will be created there: a cluster
+// bus counts them on that instance until its heartbeats do (SeatPlacer).
+func (srv *Server) PlaceSeats(ctx context.Context, seats int) (NodeLoad, error) {
+	if sp, ok := srv.bus.(SeatPlacer); ok {
+		return sp.PlaceSeats(ctx, seats)
+	}
+	return srv.bus.Place(ctx)
+}
+
 // IssueSession signs a session token for player, for server-side callers that act for a
 // player on another instance (the matchmaker creating a match there).
 func (srv *Server) IssueSession(player, name string) (string, error) {

@@ -127,6 +127,7 @@ type Bus struct {
 
 	fo      failoverState                // failover.go
 	nodes   atomic.Pointer[[]NodeInfo]   // the live nodes as of the last heartbeat
+	placed  placedSeats                  // seats placed on each node lately (place.go)
 	admin   atomic.Pointer[AdminHandler] // HandleAdmin (admin.go)
 	started time.Time
 	live    struct {

@@ -16,7 +16,7 @@ import (
 // session token to act for a player there, and matches wherever they run.
 type ClusterHost interface {
 	Host
-	PlaceNode(ctx context.Context) (server.NodeLoad, error)
+	PlaceSeats(ctx context.Context, seats int) (server.NodeLoad, error)
 	IssueSession(player, name string) (string, error)
 	Locate(ctx context.Context, id string) (server.MatchHandle, error)
 }
@@ -42,7 +42,7 @@ const placedHeader = "X-Tickrelay-Placed"
 
 // Place implements Placer.
 func (p *ClusterPlacer) Place(ctx context.Context, q *Queue, g Group) (Placement, error) {
-	nl, err := p.host.PlaceNode(ctx)
+	nl, err := p.host.PlaceSeats(ctx, g.Players)
 	if err != nil || nl.Node == p.host.NodeID() || nl.Address == "" {
 		return p.LocalPlacer.Place(ctx, q, g)
 	}
