@@ -500,7 +500,7 @@ func (b *Bot) onError(m *protocol.ServerMsg) {
 	case m.RefOp == protocol.OpResume: // UNAVAILABLE, TIMEOUT: try elsewhere
 		b.drop(uint16(protocol.CloseTimeout))
 		b.addr = b.other()
-	case m.RefOp == protocol.OpJoin && (m.Code == protocol.ErrCodeUnavailable || m.Code == protocol.ErrCodeTimeout || m.Code == protocol.ErrCodeNotFound):
+	case m.RefOp == protocol.OpJoin && (m.Code == protocol.ErrCodeUnavailable || m.Code == protocol.ErrCodeTimeout):
 		// Between owners: ask again after the next delay, on the same connection.
 		gen := b.gen
 		d := FullJitter(b.joinAtt, b.cfg.JoinBase, b.cfg.JoinCap)

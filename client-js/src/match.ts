@@ -138,6 +138,8 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
   private followAttempt = 0;
   private followSince = 0;
   private followTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Why the seat is being taken back (the RESUME_FAILED), for `left` if that fails. */
+  private followCause: TickrelayError | undefined;
   /**
    * How long a Match keeps trying to take its seat back (JOIN by id) after its instance was lost
    * before it gives up (`left`), ms. The claim of a dead owner's match takes up to its lease
@@ -267,6 +269,7 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
     const was = this.resuming || this.following;
     this.resuming = false;
     this.following = false;
+    this.followCause = undefined;
     this.followAttempt = 0;
     clearTimeout(this.followTimer);
     if (was) this.emit("resumed", { how, epoch: this.state.epoch, tick: this.state.tick, pid: this.pid });
@@ -384,6 +387,7 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
     // keeps it for the reconnect grace. Take it back with a JOIN by id on the new session.
     if (!this.following) this.followSince = Date.now();
     this.following = true;
+    this.followCause = err;
     this.emit("error", err);
     this.rejoin();
     return true;
@@ -400,15 +404,21 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
       onError: (err) => {
         if (this.status !== MatchStatus.JOINED || !this.following) return;
         if (err.code === ErrorCode.ALREADY_JOINED) return; // a JOINED is on its way
-        const transient =
-          err.code === ErrorCode.UNAVAILABLE || err.code === ErrorCode.TIMEOUT || err.code === ErrorCode.NOT_FOUND;
+        // UNAVAILABLE/TIMEOUT: the match is between owners (its dead owner's lease has not run
+        // out yet, or the claim is under way). Anything else (NOT_FOUND: the match is gone with a
+        // lone instance; MATCH_ENDED; a refusal) is final.
+        const transient = err.code === ErrorCode.UNAVAILABLE || err.code === ErrorCode.TIMEOUT;
         if (err.details.refOp === undefined && err.code === ErrorCode.UNAVAILABLE) return; // the socket went: the reconnect resumes, then JOINs
         if (!transient || Date.now() - this.followSince > this.followTimeoutMs) {
+          const cause = this.followCause ?? err;
           this.following = false;
+          this.followCause = undefined;
           this.status = err.code === ErrorCode.MATCH_ENDED ? MatchStatus.ENDED : MatchStatus.LEFT;
           this.release();
           this.emit("error", err);
-          this.emit("left", { reason: err.code === ErrorCode.MATCH_ENDED ? LeaveReason.ENDED : 0, error: err });
+          // The session was lost (RESUME_FAILED) and the seat could not be taken back: `left`
+          // carries the loss (the JOIN's refusal came as an `error`).
+          this.emit("left", { reason: err.code === ErrorCode.MATCH_ENDED ? LeaveReason.ENDED : 0, error: cause });
           return;
         }
         const delay = fullJitter(this.followAttempt++, this.followBackoff);

@@ -228,11 +228,25 @@ describe("following a match", () => {
     for (let i = 0; i < 20 && match.status === MatchStatus.JOINED; i++) {
       await settle();
       const join = ws2.last(Op.JOIN)!;
-      ws2.push([Op.ERROR, ErrorCode.NOT_FOUND, "no such match", Op.JOIN, join[1] as number]);
+      ws2.push([Op.ERROR, ErrorCode.UNAVAILABLE, "between owners", Op.JOIN, join[1] as number]);
       await vi.advanceTimersByTimeAsync(5000);
     }
     expect(match.status).toBe(MatchStatus.LEFT);
-    expect(events.at(-1)).toMatchObject(["left", { reason: 0 }]);
+    expect(events.at(-1)).toMatchObject(["left", { reason: 0, error: { code: ErrorCode.RESUME_FAILED } }]);
+  });
+
+  it("a JOIN by id answered NOT_FOUND (the match is gone) ends following at once", async () => {
+    const { ws, match, events } = await joinedMatch();
+    ws.drop(1006);
+    await vi.advanceTimersByTimeAsync(1000);
+    const ws2 = net.last;
+    ws2.accept("s-2", "r-x");
+    ws2.push([Op.ERROR, ErrorCode.RESUME_FAILED, "gone", Op.RESUME, ws2.last(Op.RESUME)![1] as number]);
+    await settle();
+    ws2.push([Op.ERROR, ErrorCode.NOT_FOUND, "no such match", Op.JOIN, ws2.last(Op.JOIN)![1] as number]);
+    expect(match.status).toBe(MatchStatus.LEFT);
+    expect(events.at(-1)).toMatchObject(["left", { reason: 0, error: { code: ErrorCode.RESUME_FAILED } }]);
+    expect(conn.slot).toBeNull();
   });
 
   it("a RESUME answered UNAVAILABLE drops the socket and tries again elsewhere", async () => {
