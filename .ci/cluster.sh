@@ -48,8 +48,11 @@ for port in "${PORTS[@]}"; do
 	curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null || { echo "cluster: instance on $port is not ready (see $LOGS)" >&2; exit 1; }
 done
 echo "cluster: redis on 127.0.0.1:$REDIS_PORT, three instances (Ctrl-C stops them all):"
-for port in "${PORTS[@]}"; do echo "  http://127.0.0.1:$port/"; done
+peers=$(printf 'http://127.0.0.1:%s,' "${PORTS[@]}")
+for port in "${PORTS[@]}"; do echo "  http://127.0.0.1:$port/?peers=${peers%,}"; done
 echo "cluster: open two of them in two tabs; create a match in one, join it from the other."
+echo "cluster: kill the instance that owns the match (kill -9 its PID below): both tabs play on (failover)."
+for i in "${!PORTS[@]}"; do echo "  node$((i + 1)) (port ${PORTS[i]}): PID ${pids[i + 1]}"; done
 echo "cluster: operators' console: http://127.0.0.1:$((PORTS[0] + 1000))/console/ (any instance's admin port; key: $TICKRELAY_API_KEY)"
 wait -n "${pids[@]}" || true
 echo "cluster: a process exited (see $LOGS)" >&2

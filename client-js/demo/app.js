@@ -111,11 +111,19 @@ function fail(err) {
 }
 
 /** A connected Connection to `address` (a reservation's), reusing `current` when it matches. */
+// ?peers=http://127.0.0.1:8081,http://127.0.0.1:8082 (make cluster prints such links): the other
+// instances of the cluster, where the SDK reconnects when this page's instance dies (failover).
+const peers = (new URLSearchParams(location.search).get("peers") || "")
+  .split(",")
+  .map((u) => u.trim())
+  .filter((u) => /^https?:\/\/[^/@\s]+\/?$/.test(u))
+  .map((u) => u.replace(/\/$/, "").replace(/^http/, "ws") + "/ws");
+
 async function connectionFor(current, address, stateEl) {
   const url = address || client.wsUrl;
-  if (current && current.url === url && current.state !== "closed") return current;
+  if (current && current.urls[0] === url && current.state !== "closed") return current;
   if (current) current.close();
-  const conn = client.connection({ url });
+  const conn = client.connection({ url, urls: peers.filter((p) => p !== url) });
   conn.on("state", (s) => {
     stateEl.textContent = s.state;
     stateEl.className = `state-${s.state}`;
