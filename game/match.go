@@ -59,6 +59,7 @@ type Match struct {
 	rng         *rand.Rand
 	pcg         *rand.PCG // rng's source, whose state a checkpoint keeps
 	checkpoints CheckpointSink
+	hold        func() bool // RegistryConfig.Hold
 	epoch       uint32
 	tick        uint32
 	lastEmit    uint32
@@ -84,6 +85,7 @@ type Match struct {
 	endReason   protocol.EndReason
 	endResult   []byte
 	ended       bool
+	frozen      bool // Freeze: a hand-off took its last checkpoint, it no longer ticks (freeze.go)
 	emptySince  time.Time
 	everJoined  bool // a player has taken a seat at least once (else UnusedTimeout applies)
 	infoDirty   bool
@@ -390,6 +392,9 @@ func (m *Match) run(t Ticker, onExit func()) {
 	ticked, _ := t.(interface{ Ticked() })
 	pause, _ := t.(pausable)
 	tick := func() {
+		if m.frozen || m.held() {
+			return // handed off, or its lease may have lapsed: nothing may change or go out
+		}
 		start := time.Now()
 		if err := m.safely(m.tickOnce); err != nil {
 			m.fail(err)
@@ -400,7 +405,7 @@ func (m *Match) run(t Ticker, onExit func()) {
 		m.ticks.observe(d, d > interval)
 	}
 	for !m.ended {
-		if pause != nil && m.canSleep() {
+		if pause != nil && !m.frozen && !m.held() && m.canSleep() {
 			// An idle match serves a request at once (a join, a reservation, or the deadline
 			// that woke it) rather than at its next tick; then it goes back to sleep.
 			if (m.in.depth() > 0 || m.sleep(pause)) && !m.ended {

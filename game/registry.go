@@ -38,6 +38,7 @@ type Registry struct {
 	unused  time.Duration
 	onEnded func(string)
 	cps     CheckpointSink
+	hold    func() bool
 	limits  Options
 	ended   *endedLog
 
@@ -77,6 +78,12 @@ type RegistryConfig struct {
 	// Checkpoints receives the checkpoints of matches whose game implements Checkpointer
 	// (every Options.CheckpointEvery) and is told when a match ended; nil: none are taken.
 	Checkpoints CheckpointSink
+	// Hold, when set, is asked before every tick of every match: while it returns true no
+	// match ticks (inputs and requests wait in the inboxes). A cluster owner that cannot
+	// know whether its leases still hold (it was not running for longer than a lease: a
+	// SIGSTOP) holds its matches until it knows, so it never sends a frame of a copy that
+	// another instance has taken over. It must be cheap and must not block.
+	Hold func() bool
 }
 
 // NewRegistry returns a Registry.
@@ -100,7 +107,7 @@ func NewRegistry(c RegistryConfig) *Registry {
 		c.EndedMax = 1000
 	}
 	return &Registry{catalog: c.Catalog, clock: c.Clock, log: c.Log, metrics: c.Metrics,
-		stagger: !c.NoStagger, unused: c.UnusedTimeout, onEnded: c.OnEnded, cps: c.Checkpoints, limits: c.Limits, matches: map[string]*Match{}, ended: newEndedLog(c.EndedRetention, c.EndedMax)}
+		stagger: !c.NoStagger, unused: c.UnusedTimeout, onEnded: c.OnEnded, cps: c.Checkpoints, hold: c.Hold, limits: c.Limits, matches: map[string]*Match{}, ended: newEndedLog(c.EndedRetention, c.EndedMax)}
 }
 
 // Catalog returns the registry's game catalog.
@@ -243,7 +250,7 @@ func (r *Registry) buildMatch(t GameType, o CreateOptions) (*Match, Options) {
 		log: r.log.With("match", o.ID), metrics: r.metrics.Match(t.Name),
 		in:  newInbox(opts.inboxLimits()),
 		ctl: make(chan func()), done: make(chan struct{}),
-		logic: t.New(), state: newState(), rng: mrand.New(pcg), pcg: pcg, checkpoints: r.cps,
+		logic: t.New(), state: newState(), rng: mrand.New(pcg), pcg: pcg, checkpoints: r.cps, hold: r.hold,
 		epoch: o.Epoch, label: label, members: map[uint32]*member{}, byUser: map[string]*member{},
 		reserved: map[string]time.Time{}, spectators: map[Sink]bool{},
 		ring: newRing(int(opts.RingDuration * time.Duration(opts.TickRate) / time.Second)),

@@ -136,3 +136,21 @@ type BusEnv struct {
 
 // BusFactory builds the bus when the server starts (Config.Bus).
 type BusFactory func(BusEnv) (Bus, error)
+
+// Drainer is implemented by a bus that can hand this instance's matches to other instances
+// at shutdown (a cluster bus with checkpoints). Shutdown calls Drain after it stopped
+// accepting connections and before it ends the matches left.
+type Drainer interface {
+	// Drain hands every local match it can to another live instance: for each one, once the
+	// new owner runs it, moved(id, address) is called (address: the new owner's base URL)
+	// and then the local copy stops. It returns when every hand-off finished or failed, or
+	// ctx is done; the matches still here are then ended by the registry's shutdown.
+	Drain(ctx context.Context, moved func(matchID, address string))
+}
+
+// LeaseHolder is implemented by a bus whose local matches hold leases that may lapse.
+// Holding reports that no match may tick now (game.RegistryConfig.Hold): the instance was not
+// running for a while (a SIGSTOP) and does not know yet whether its leases were taken.
+type LeaseHolder interface {
+	Holding() bool
+}

@@ -138,6 +138,14 @@ func New(cfg Config) (*Server, error) {
 		Checkpoints:    cfg.Checkpoints,
 		EndedRetention: cfg.EndedRetention,
 		UnusedTimeout:  cfg.UnusedMatchTimeout,
+		Hold: func() bool {
+			if b := bus.Load(); b != nil {
+				if h, ok := (*b).(LeaseHolder); ok {
+					return h.Holding()
+				}
+			}
+			return false
+		},
 		OnEnded: func(id string) {
 			srv.created.ended(id)
 			if b := bus.Load(); b != nil {
@@ -322,11 +330,18 @@ func (srv *Server) shutdown(ctx context.Context) error {
 		_ = srv.http.Shutdown(hctx)
 		cancel()
 	}
+	// Phase 1b (a cluster with checkpoints): hand the matches to other instances; their
+	// players are closed with 4003 MOVED naming the new owner. What could not move ends below.
+	hctx, hcancel := context.WithTimeout(ctx, srv.cfg.ShutdownGrace)
+	srv.handOff(hctx)
+	hcancel()
 	// Phase 2: matches end within the grace period.
 	gctx, cancel := context.WithTimeout(ctx, srv.cfg.ShutdownGrace)
 	err := srv.reg.Shutdown(gctx)
 	cancel()
-	// Phase 3: close every session with a reconnectable code.
+	// Phase 3: close every session with a reconnectable code: 4003 MOVED with the owner's
+	// address for a player of a match that runs elsewhere, else 4000 SHUTDOWN.
+	srv.closeRelayedMoved()
 	for _, s := range srv.hub.all() {
 		s.close(protocol.CloseShutdown, "server shutting down")
 	}

@@ -126,6 +126,7 @@ type Bus struct {
 	closed  bool
 
 	fo      failoverState                // failover.go
+	guard   leaseGuard                   // lease_guard.go
 	nodes   atomic.Pointer[[]NodeInfo]   // the live nodes as of the last heartbeat
 	placed  placedSeats                  // seats placed on each node lately (place.go)
 	admin   atomic.Pointer[AdminHandler] // HandleAdmin (admin.go)
@@ -159,6 +160,8 @@ func newBus(cfg BusConfig, env server.BusEnv) (*Bus, error) {
 	b.m = newRelayMetrics(b)
 	b.fo.m = newFailoverMetrics()
 	b.fo.healthySince.Store(time.Now().UnixNano())
+	b.guard.aliveAt.Store(time.Now().UnixNano())
+	b.guard.wake = make(chan struct{}, 1)
 	if env.Metrics != nil {
 		for _, c := range append(b.m.collectors(), b.fo.m.collectors()...) {
 			if err := env.Metrics.Register(c); err != nil {
@@ -188,8 +191,9 @@ func newBus(cfg BusConfig, env server.BusEnv) (*Bus, error) {
 	cfg.Broker.OnReconnect(b.repairAll)
 	cfg.Broker.OnReconnect(b.unsettle)
 	b.heartbeat()
-	b.wg.Add(1)
+	b.wg.Add(2)
 	go b.loop()
+	go b.watchdog()
 	return b, nil
 }
 
@@ -351,7 +355,7 @@ func (b *Bus) Place(context.Context) (server.NodeLoad, error) {
 	best := server.NodeLoad{Node: b.node, Address: b.env.PublicURL, Load: b.load()}
 	if ns := b.nodes.Load(); ns != nil {
 		for _, n := range *ns {
-			if n.Name != b.node && n.Address != "" && n.Load < best.Load {
+			if n.Name != b.node && n.Address != "" && n.Health != "draining" && n.Load < best.Load {
 				best = server.NodeLoad{Node: n.Name, Address: n.Address, Load: n.Load}
 			}
 		}
@@ -421,6 +425,8 @@ func (b *Bus) loop() {
 			return
 		case <-hb.C:
 			b.heartbeat()
+		case <-b.guard.wake:
+			b.heartbeat()
 		case <-live.C:
 			b.observeHealth()
 			b.checkLiveness()
@@ -435,8 +441,22 @@ func (b *Bus) loop() {
 // heartbeat writes this node's registry key with its load, refreshes the leases of the local
 // matches (dropping those the directory says another holds), and caches the live nodes.
 func (b *Bus) heartbeat() {
+	started := time.Now().UnixNano()
 	ctx, cancel := context.WithTimeout(context.Background(), b.cfg.RPCTimeout)
 	defer cancel()
+	var stopped []*game.Match
+	defer func() {
+		// A hold (lease_guard.go) ends once the copies whose lease is lost have stopped.
+		wctx, wcancel := context.WithTimeout(context.Background(), time.Second)
+		defer wcancel()
+		for _, m := range stopped {
+			select {
+			case <-m.Done():
+			case <-wctx.Done():
+			}
+		}
+		b.releaseHold(started)
+	}()
 	n := NodeInfo{Name: b.node, Address: b.env.PublicURL, Version: b.cfg.Version, Matches: b.env.Registry.Len(),
 		Load: b.load(), Started: b.started}
 	if b.env.Sessions != nil {
@@ -449,6 +469,9 @@ func (b *Bus) heartbeat() {
 	}
 	if err := b.cfg.Broker.Health(); err != nil {
 		n.Health = err.Error()
+	}
+	if b.fo.draining.Load() {
+		n.Health = "draining" // not a hand-off target (handoff.go)
 	}
 	if err := b.cfg.Directory.Heartbeat(ctx, n); err != nil {
 		b.log.Warn("cluster: heartbeat failed", "err", err)
@@ -481,6 +504,7 @@ func (b *Bus) heartbeat() {
 			if m, ok := b.env.Registry.Get(id); ok {
 				b.fo.m.stopped.Inc()
 				m.Stop(protocol.EndMoved)
+				stopped = append(stopped, m)
 			}
 		}
 	}

@@ -51,10 +51,15 @@
 // here are dropped (their seats kept for the reconnect grace: they may resume elsewhere, see
 // resume.go).
 //
-// Failover (issue 12) fits this shape: a match restored on another instance is claimed with
-// epoch + 1 (the directory fences the old epoch; an owner whose Refresh reports the lease lost
-// stops its copy); relaying instances would then re-Locate it instead of ending it, and their
-// players get a JOINED of the new epoch (clients already accept an epoch change as a snapshot).
+// # Failover (issue 12)
+//
+// With a checkpoint store (BusConfig.Checkpoints), a match whose lease is gone is claimed by the
+// first instance that needs it, in epoch + 1 (the fence lets exactly one win), and restored
+// from its checkpoint (failover.go); instances relaying it follow the new owner instead of
+// ending it, and drop frames of older epochs (failover_relay.go); a drain hands every local
+// match to another instance (handoff.go); a process that did not run for half a lease holds
+// its matches until its leases are checked (lease_guard.go); an owner whose refresh finds a
+// lease lost stops that copy with END MOVED.
 //
 // # Goroutines and locks
 //
@@ -66,8 +71,8 @@
 // waits for them.
 //
 // The bus runs Shards publisher goroutines and Shards receiver goroutines (a match's traffic
-// always uses the same shard, which keeps its order), and one loop for heartbeats, liveness and
-// repair retries; every other goroutine it starts is counted (goTracked) and Close waits for
+// always uses the same shard, which keeps its order), one loop for heartbeats, liveness and
+// repair retries, and the lease guard's watchdog; every other goroutine it starts is counted (goTracked) and Close waits for
 // all of them. Locks: Bus.mu guards its maps; ownerRelay.mu its sequence and proxies;
 // remoteMatch.mu its recipients. Order: Bus.mu is never held while taking the others, and
 // sinks (sessions) are called with remoteMatch.mu held: their Deliver and Detached never

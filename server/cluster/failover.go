@@ -149,42 +149,7 @@ func (b *Bus) claim(ctx context.Context, id string) (*game.Match, error) {
 	if m, ok := b.env.Registry.Get(id); ok {
 		return m, nil // restored here a moment ago
 	}
-	if _, ok := b.env.Registry.Catalog().Lookup(rec.Game); !ok {
-		b.fo.m.claims.WithLabelValues(claimNoCheckpoint).Inc()
-		return nil, fmt.Errorf("%w: game %q is not served here", errNoCheckpoint, rec.Game)
-	}
-	epoch, err := b.claimEpoch(ctx, id, rec.Game, rec.Epoch+1)
-	if err != nil {
-		return nil, err
-	}
-	// The lease is ours. The checkpoint under our epoch first: the old owner's end can no
-	// longer delete it, and if we die before our first checkpoint the next claimer has it.
-	mine := rec
-	mine.Epoch = epoch
-	if err := b.cfg.Checkpoints.Put(ctx, mine); err != nil {
-		b.log.Warn("failover: checkpoint not stored under the new epoch", "match", id, "epoch", epoch, "err", err)
-	}
-	m, err := b.env.Registry.Restore(rec.Data, epoch)
-	if err != nil {
-		b.fo.m.claims.WithLabelValues(claimFailed).Inc()
-		b.log.Error("failover: restore failed", "match", id, "epoch", epoch, "err", err)
-		rctx, cancel := context.WithTimeout(context.Background(), b.cfg.RPCTimeout)
-		defer cancel()
-		if !errors.Is(err, game.ErrClosed) && !errors.Is(err, game.ErrExists) {
-			// It will not restore anywhere: a tombstone, so the others give it up at once.
-			_ = b.cfg.Checkpoints.Delete(rctx, id, epoch)
-		}
-		_ = b.cfg.Directory.Release(rctx, id, b.node, epoch)
-		return nil, fmt.Errorf("%w: restore: %v", errNoCheckpoint, err)
-	}
-	b.mu.Lock()
-	b.epochs[id] = epoch
-	b.mu.Unlock()
-	_ = b.cfg.Directory.Claim(ctx, b.entry(m)) // our own lease again, with the match's info
-	b.fo.m.claims.WithLabelValues(claimRestored).Inc()
-	b.log.Info("failover: match restored here", "match", id, "epoch", epoch, "tick", rec.Tick,
-		"checkpoint_age", time.Since(rec.Taken).Round(time.Millisecond))
-	return m, nil
+	return b.restoreFrom(ctx, rec, rec.Epoch+1)
 }
 
 // claimEpoch claims id for this node at epoch (or a later one, over the fence of a claimer

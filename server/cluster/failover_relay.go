@@ -39,6 +39,12 @@ func (rm *remoteMatch) moved(epoch uint32) {
 		rm.floor = epoch + 1
 	}
 	rm.suspect = true
+	if rm.checkQueued.CompareAndSwap(false, true) { // look now, not at the next liveness tick
+		rm.b.goTracked(func() {
+			defer rm.checkQueued.Store(false)
+			rm.check()
+		})
+	}
 }
 
 // check runs on the liveness loop: it asks again for what stays unanswered, and when the

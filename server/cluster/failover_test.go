@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"os"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/lxzan/gws"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/tickrelay/tickrelay/game"
@@ -62,6 +64,9 @@ func (f *failoverNet) start(name string, mutate ...func(*BusConfig, *server.Conf
 		fastBus(bc)
 		bc.LeaseTTL, bc.Checkpoints = failoverTTL, f.store
 		cfg.Checkpoints, cfg.CheckpointEvery = w, 100*time.Millisecond
+		if os.Getenv("FAILOVER_LOG") != "" {
+			cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", name)
+		}
 	}}, mutate...)
 	return startInstance(f.t, name, f.substrate(), opts...)
 }
@@ -270,5 +275,202 @@ func TestFailoverClaimRaceExactlyOnce(t *testing.T) {
 	}
 	if err := f.dir.Claim(context.Background(), MatchEntry{ID: id, Game: "arena", Node: "x", Epoch: 1}); !errors.Is(err, ErrTaken) && !errors.Is(err, ErrFenced) {
 		t.Fatalf("the old owner's claim of epoch 1: %v, want refused", err)
+	}
+}
+
+// closedWith waits for c's connection to close and returns its close code and reason.
+func closedWith(t *testing.T, c *client) (uint16, string) {
+	t.Helper()
+	select {
+	case <-c.done:
+	case <-time.After(15 * time.Second):
+		t.Fatal("the connection did not close within 15 s")
+	}
+	var ce *gws.CloseError
+	if !errors.As(c.closed, &ce) {
+		t.Fatalf("closed without a close frame: %v", c.closed)
+	}
+	return ce.Code, string(ce.Reason)
+}
+
+// Draining an instance (its shutdown) hands each of its matches to another live instance:
+// nothing ends; its local players are closed with 4003 MOVED naming the new owner, where they
+// resume; players relayed through another instance follow (a JOINED of epoch 2) and their
+// mirrors equal the new owner's state.
+func TestDrainHandsMatchesOver(t *testing.T) {
+	f := newFailoverNet(t)
+	a, b, c := f.start("a"), f.start("b"), f.start("c")
+	waitNodes(t, 3, a, b, c)
+	const n = 4
+	type pair struct {
+		id       string
+		ann, bob *client
+		mb       *game.Mirror
+		pidB     uint32
+	}
+	ps := make([]pair, n)
+	for i := range ps {
+		m, err := a.srv.Registry().Create(game.CreateOptions{Game: "arena"}) // here, not where placement says
+		must(t, err)
+		must(t, a.bus.Announce(context.Background(), m.ID()))
+		p := pair{id: m.ID(), ann: a.connect("ann"), bob: b.connect("bob"), mb: &game.Mirror{}}
+		p.ann.join(p.id, "")
+		j := p.bob.join(p.id, "")
+		if err := p.mb.ApplyJoined(&j); err != nil {
+			t.Fatal(err)
+		}
+		p.pidB = j.PID
+		ps[i] = p
+	}
+	start := time.Now()
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		a.stop()
+	}()
+	addrs := map[string]*instance{b.base: b, c.base: c}
+	for _, p := range ps {
+		code, reason := closedWith(t, p.ann)
+		if code != uint16(protocol.CloseMoved) || addrs[reason] == nil {
+			t.Fatalf("local player closed with %d %q, want 4003 and the new owner's URL", code, reason)
+		}
+		own := owners(p.id, b, c)
+		if len(own) != 1 || own[0].base != reason {
+			t.Fatalf("match %s runs on %d instances, the close named %s", p.id, len(own), reason)
+		}
+		untilEpoch(p.bob, p.mb, 2) // an END on the way fails here
+		p.bob.converge(p.mb, func() uint64 { return viewOf(t, own[0], p.id, p.pidB) })
+		e, err := f.dir.Lookup(context.Background(), p.id)
+		if err != nil || e.Node != own[0].name || e.Epoch != 2 {
+			t.Fatalf("directory: %+v %v", e, err)
+		}
+	}
+	<-stopped
+	took := time.Since(start)
+	t.Logf("drain of %d matches: %v", n, took.Round(time.Millisecond))
+	if moved := testutil.ToFloat64(a.bus.fo.m.handoffs.WithLabelValues(handoffMoved)); moved != n {
+		t.Fatalf("%v hand-offs counted, want %d", moved, n)
+	}
+	if failed := testutil.ToFloat64(a.bus.fo.m.handoffs.WithLabelValues(handoffFailed)); failed != 0 {
+		t.Fatalf("%v hand-offs failed", failed)
+	}
+	// The ann of the first match resumes its seat on the new owner by JOINing the match again.
+	own := owners(ps[0].id, b, c)[0]
+	again := own.connect("ann")
+	j := again.join(ps[0].id, "")
+	if j.Epoch != 2 {
+		t.Fatalf("rejoin on the new owner: epoch %d", j.Epoch)
+	}
+}
+
+// Split brain: the owner is cut off past its lease; another instance restores the match
+// (epoch 2). When the owner comes back after not running (a SIGSTOP: the lease guard sees the
+// gap), it sends no tick of its stale copy: its local player's next frames end with END 6
+// MOVED, and the relayed player never sees an epoch-1 frame after following epoch 2.
+func TestSplitBrainStaleOwnerStops(t *testing.T) {
+	f := newFailoverNet(t)
+	a, b := f.start("a"), f.start("b")
+	waitNodes(t, 2, a, b)
+	settle(t, a, b)
+	cr := a.create(a.guest("ann"), map[string]any{"game": "arena"})
+	id := cr.Match.ID
+	ann := a.connect("ann")
+	ann.join(id, "")
+	bob := b.connect("bob")
+	mb := &game.Mirror{}
+	jb := bob.join(id, "")
+	if err := mb.ApplyJoined(&jb); err != nil {
+		t.Fatal(err)
+	}
+	f.waitCheckpoint(id, 1)
+	f.kill("a")
+	untilEpoch(bob, mb, 2)
+	// "SIGCONT": the process did not run (its watchdog's last beat is old), Redis is reachable.
+	a.bus.guard.aliveAt.Store(time.Now().Add(-time.Minute).UnixNano())
+	m, ok := a.srv.Registry().Get(id)
+	if !ok {
+		t.Fatal("the stale copy is gone already")
+	}
+	var last uint32
+	if err := m.Inspect(context.Background(), func(c *game.Ctx) { last = c.Tick() }); err != nil {
+		t.Fatal(err)
+	}
+	// An input waits in the stale copy's inbox: a tick after the pause would apply it and send
+	// a delta.
+	ann.send(protocol.ClientMsg{Op: protocol.OpInput, Seq: 1, Payload: arena.EncodeInput(nil, 1, 0)})
+	f.revive("a")
+	for {
+		msg := ann.next()
+		if msg.Op == protocol.OpDelta && msg.Tick > last {
+			t.Fatalf("the stale owner sent tick %d after its pause (last tick before it: %d)", msg.Tick, last)
+		}
+		if msg.Op == protocol.OpEnd {
+			if msg.Reason != protocol.EndMoved {
+				t.Fatalf("END reason %d, want 6 MOVED", msg.Reason)
+			}
+			break
+		}
+	}
+	// The relayed player plays on in epoch 2 (its input applied), and never sees epoch 1 again.
+	bob.send(protocol.ClientMsg{Op: protocol.OpInput, Seq: 1, Payload: arena.EncodeInput(nil, 1, 0)})
+	for {
+		msg := bob.feed(mb)
+		if msg.Epoch != 2 {
+			t.Fatalf("relayed player got a frame of epoch %d after following epoch 2", msg.Epoch)
+		}
+		if msg.Op == protocol.OpDelta && msg.Ack >= 1 {
+			break
+		}
+	}
+	if got := testutil.ToFloat64(a.bus.fo.m.stopped); got != 1 {
+		t.Fatalf("stale copies stopped: %v, want 1", got)
+	}
+}
+
+// Draining the only instance (nowhere to hand the match to) ends it STOPPED, as without a
+// cluster, and counts no failed hand-off.
+func TestDrainAloneEndsStopped(t *testing.T) {
+	f := newFailoverNet(t)
+	a := f.start("a")
+	waitNodes(t, 1, a)
+	cr := a.create(a.guest("ann"), map[string]any{"game": "arena"})
+	ann := a.connect("ann")
+	ann.join(cr.Match.ID, "")
+	go a.stop()
+	end := ann.expect(protocol.OpEnd)
+	if end.Reason != protocol.EndStopped {
+		t.Fatalf("END reason %d, want STOPPED", end.Reason)
+	}
+	if code, _ := closedWith(t, ann); code != uint16(protocol.CloseShutdown) {
+		t.Fatalf("closed with %d, want 4000", code)
+	}
+}
+
+// A hand-off the target refuses (it has no checkpoint store) falls back to END STOPPED,
+// counted as failed, and leaves a tombstone: nobody restores the match afterwards.
+func TestDrainRefusedEndsStopped(t *testing.T) {
+	f := newFailoverNet(t)
+	a := f.start("a")
+	b := f.start("b", func(bc *BusConfig, _ *server.Config) { bc.Checkpoints = nil })
+	waitNodes(t, 2, a, b)
+	m, err := a.srv.Registry().Create(game.CreateOptions{Game: "arena"})
+	must(t, err)
+	must(t, a.bus.Announce(context.Background(), m.ID()))
+	ann := a.connect("ann")
+	ann.join(m.ID(), "")
+	go a.stop()
+	end := ann.expect(protocol.OpEnd)
+	if end.Reason != protocol.EndStopped {
+		t.Fatalf("END reason %d, want STOPPED", end.Reason)
+	}
+	closedWith(t, ann)
+	if failed := testutil.ToFloat64(a.bus.fo.m.handoffs.WithLabelValues(handoffFailed)); failed != 1 {
+		t.Fatalf("%v failed hand-offs counted, want 1", failed)
+	}
+	if _, err := f.store.Get(context.Background(), m.ID()); !errors.Is(err, checkpoint.ErrNotFound) {
+		t.Fatalf("the checkpoint of the stopped match: %v, want a tombstone", err)
+	}
+	if len(owners(m.ID(), b)) != 0 {
+		t.Fatal("the refusing instance runs the match")
 	}
 }

@@ -187,12 +187,15 @@ type client struct {
 	req     uint32
 	welcome protocol.ServerMsg
 	last    []byte // the raw bytes of the frame next returned last
+	closed  error  // why the connection closed (a *gws.CloseError for a close frame); read after done
 }
 
 type clientHandler struct {
 	gws.BuiltinEventHandler
 	c *client
 }
+
+func (h *clientHandler) OnClose(_ *gws.Conn, err error) { h.c.closed = err }
 
 func (h *clientHandler) OnMessage(_ *gws.Conn, msg *gws.Message) {
 	defer msg.Close()

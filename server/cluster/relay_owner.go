@@ -206,6 +206,10 @@ func (b *Bus) handleRequest(msg []byte) {
 		b.serveAdmin(&q)
 		return
 	}
+	if q.Kind == kHandoff {
+		b.handleHandoff(&q)
+		return
+	}
 	r, err := b.relayFor(q.Match)
 	if err != nil {
 		b.refuse(&q, err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tickrelay/tickrelay/game"
@@ -41,10 +42,11 @@ type remoteMatch struct {
 	// dropped; lastMsg is when the channel last said anything (a silent owner is suspect);
 	// suspect is set when the owner said MOVED or a newer epoch showed up; waitSince is when
 	// the lease was first found gone without a new owner.
-	floor     uint32
-	lastMsg   time.Time
-	suspect   bool
-	waitSince time.Time
+	floor       uint32
+	lastMsg     time.Time
+	suspect     bool
+	waitSince   time.Time
+	checkQueued atomic.Bool // a check started by moved is under way
 }
 
 type relayState uint8

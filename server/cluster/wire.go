@@ -46,6 +46,7 @@ const (
 	kAnswer  kind = 20 // node channel: the answer to request RPC: Code (0: ok), Str, Bin
 	kTake    kind = 21 // node channel, answered: hand over session Str (token Str2, user in Bin): Str = match, PID
 	kAdmin   kind = 22 // node channel, answered: operator request Str (args Bin) for the node's AdminHandler (admin.go)
+	kHandoff kind = 23 // node channel, answered: take match Match from its checkpoint of epoch A (a drain); answer Str = address
 )
 
 // wmsg is any relay message but kTick (see tickMsg). Unused fields are zero.
