@@ -13,8 +13,9 @@
 // Per connection: the gws read loop (calls session.handle, one frame at a time, in order), and
 // a writer goroutine that exists only while the session has queued frames. Match goroutines call
 // Deliver and Detached, which never block: a client that cannot keep up is closed with 4001.
-// Timers (ping, idle) run as time.AfterFunc callbacks. The server's own goroutines (HTTP serve,
-// janitor, read loops, SSE streams) are counted in Server.wg, and Shutdown waits for them.
+// The idle timer runs as a time.AfterFunc callback; pings come from one ping wheel for the whole
+// server (pinger.go), not a timer per session. The server's own goroutines (HTTP serve, janitor,
+// ping wheel, read loops, SSE streams) are counted in Server.wg, and Shutdown waits for them.
 //
 // Locks: session.mu guards a session's match, pid, id and resume token; hub.mu guards the
 // session index; writer.mu guards the outbound queue. Lock order: hub.mu before session.mu

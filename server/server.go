@@ -53,7 +53,8 @@ type Server struct {
 	http      *http.Server
 	admin     *http.Server
 	draining  atomic.Bool
-	wg        sync.WaitGroup // read loops, SSE streams, janitor
+	wg        sync.WaitGroup // read loops, SSE streams, janitor, ping wheel
+	pinger    *pinger        // pings every session every PingInterval (pinger.go)
 	stop      chan struct{}  // closed when sessions are being closed (phase 3)
 	drain     chan struct{}  // closed when shutdown starts: SSE streams end at once
 	addr      atomic.Value   // net.Addr once listening
@@ -101,7 +102,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.RelayShare > cfg.RelayBudget {
 		return nil, fmt.Errorf("server: the relay share (%d bytes) must be at most the relay budget (%d bytes)", cfg.RelayShare, cfg.RelayBudget)
 	}
-	srv := &Server{cfg: cfg, log: cfg.Log, started: time.Now(), hub: newHub(cfg.ResumeWindow), stop: make(chan struct{}), drain: make(chan struct{}),
+	srv := &Server{cfg: cfg, log: cfg.Log, started: time.Now(), hub: newHub(cfg.ResumeWindow), pinger: newPinger(cfg.PingInterval), stop: make(chan struct{}), drain: make(chan struct{}),
 		conns:  newConnCounter(cfg.MaxConns, cfg.MaxConnsPerUser, cfg.MaxConnsPerIP),
 		guests: newKeyLimiter(cfg.GuestRate, cfg.GuestBurst), created: newMatchQuota(cfg.MaxMatchesPerUser)}
 	srv.sse = &sseHub{srv: srv, feeds: map[string]*sseFeed{}, perIP: map[string]int{}}
@@ -265,7 +266,8 @@ func (srv *Server) Serve(ln net.Listener) {
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(srv.log.Handler(), slog.LevelWarn),
 	}
-	srv.wg.Add(2)
+	srv.wg.Add(3)
+	go func() { defer srv.wg.Done(); srv.pinger.run(srv.stop) }()
 	go func() {
 		defer srv.wg.Done()
 		if err := srv.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -41,7 +41,7 @@ type session struct {
 	floodN    int
 	warned    bool
 	idle      *time.Timer
-	ping      *time.Timer
+	pingSlot  int   // the ping wheel's bucket holding this session (-1: none); guarded by srv.pinger.mu
 	touched   int64 // unix nanos of the last read-deadline push
 
 	pingAt atomic.Int64 // unix nanos the last server ping was queued (0: answered)
@@ -545,9 +545,7 @@ func (s *session) closed() {
 	if s.idle != nil {
 		s.idle.Stop()
 	}
-	if s.ping != nil {
-		s.ping.Stop()
-	}
+	s.srv.pinger.remove(s)
 	s.mu.Lock()
 	match, pid, code := s.match, s.pid, s.closeCode
 	s.gone = true

@@ -231,24 +231,9 @@ func (h *wsHandler) OnOpen(c *gws.Conn) {
 			s.close(protocol.CloseIdle, "no match joined")
 		}
 	})
-	s.schedulePing()
+	s.srv.pinger.add(s) // pinged every PingInterval by the server's ping wheel (pinger.go)
 	s.sendWelcome()
 	s.log.Debug("session opened", "session", s.sessionID(), "remote", c.RemoteAddr().String())
-}
-
-// schedulePing pings the client every PingInterval (a timer, not a goroutine per connection).
-func (s *session) schedulePing() {
-	s.ping = time.AfterFunc(s.srv.cfg.PingInterval, func() {
-		s.mu.Lock()
-		closing := s.closing
-		s.mu.Unlock()
-		if closing {
-			return
-		}
-		s.pingAt.Store(time.Now().UnixNano())
-		s.w.control(gws.OpcodePing, nil)
-		s.ping.Reset(s.srv.cfg.PingInterval)
-	})
 }
 
 func (h *wsHandler) OnClose(c *gws.Conn, err error) {
