@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# bench/issue13.sh: the quiet runs behind bench/RESULTS.md's "Thread wake-ups (issue 13)":
+# tickrelay before (BEFORE, default 97ec1d0: the server as it was, with the new measurements)
+# and after (this tree) against both transport floors, in alternating rounds, then probe mode
+# at 1,250 clients, the idle costs and fanout. ~16 minutes on the 2-core machine; needs it
+# quiet (run `uptime` first). Lines go to $OUT (default bench/out/issue13.jsonl) with labels
+# "issue13 <what> load=<1-min load average>".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+before=${BEFORE:-97ec1d0}
+out=${OUT:-bench/out/issue13.jsonl}
+rounds=${ROUNDS:-3}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+mkdir -p "$tmp/before-src" "$(dirname "$out")"
+git archive "$before" | tar -x -C "$tmp/before-src" || exit 2
+(cd "$tmp/before-src" && go build -o "$tmp/before" ./server/cmd/tickrelay) || exit 2
+go build -o "$tmp/after" ./server/cmd/tickrelay || exit 2
+go build -o "$tmp/floor" ./bench/cmd/floor || exit 2
+go build -o "$tmp/loadgen" ./bench/cmd/loadgen || exit 2
+lg() { # lg WHAT loadgen-args…
+  local what=$1 load
+  shift
+  load=$(cut -d' ' -f1 /proc/loadavg)
+  echo "issue13: $what $* (load $load)" >&2
+  "$tmp/loadgen" -out "$out" -label "issue13 $what load=$load" "$@" >/dev/null 2>"$tmp/err" || tail -2 "$tmp/err" >&2
+  grep -E '^   (server|latency|verdict|idle)' "$tmp/err" >&2
+}
+for r in $(seq "$rounds"); do
+  lg before -scenario arena -matches 50 -players 10 -server-bin "$tmp/before"
+  lg after -scenario arena -matches 50 -players 10 -server-bin "$tmp/after"
+  lg gws-floor -scenario floor -matches 50 -players 10 -server-bin "$tmp/floor"
+  lg epoll-floor -scenario floor -target epoll -matches 50 -players 10 -server-bin "$tmp/floor"
+done
+for r in 1 2; do
+  lg before-probe -scenario arena -probe -matches 125 -players 10 -server-bin "$tmp/before"
+  lg after-probe -scenario arena -probe -matches 125 -players 10 -server-bin "$tmp/after"
+done
+lg gws-floor-probe -scenario floor -probe -matches 125 -players 10 -server-bin "$tmp/floor"
+lg epoll-floor-probe -scenario floor -target epoll -probe -matches 125 -players 10 -server-bin "$tmp/floor"
+lg before-idle -scenario connect-storm -connections 10000 -idle 10s -server-bin "$tmp/before"
+lg after-idle -scenario connect-storm -connections 10000 -idle 10s -server-bin "$tmp/after"
+lg before-matches -scenario idle-matches -matches 1000 -warmup 3s -duration 10s -server-bin "$tmp/before"
+
+lg after-matches -scenario idle-matches -matches 1000 -warmup 3s -duration 10s -server-bin "$tmp/after"
+lg before-fanout -scenario fanout -spectators 1000 -server-bin "$tmp/before"
+lg after-fanout -scenario fanout -spectators 1000 -server-bin "$tmp/after"
+echo "issue13: done; lines in $out" >&2
