@@ -81,8 +81,9 @@ clean:
 
 CHAOS_MATCHES ?= 20
 CHAOS_FAULTS ?= redis-kill9 redis-sigstop redis-debug-sleep redis-client-kill redis-obl instance-kill9
-# issue 12's failover faults with real processes (bench/failover): test:matches:bots-per-match
-CHAOS_FAILOVER ?= TestFailoverKill9:100:10 TestFailoverSigstop:20:10
+# issue 12's failover faults with real processes (bench/failover): test:matches:bots per match:spread
+# (instances the bots connect to; 1: all on the owner, so that all 1,000 reconnect after the kill -9)
+CHAOS_FAILOVER ?= TestFailoverKill9:100:10:1 TestFailoverSigstop:20:10:3
 chaos:
 	@fail=0; for f in none $(CHAOS_FAULTS); do \
 	  fault=$$f; [ "$$f" = none ] && fault=""; \
@@ -92,9 +93,9 @@ chaos:
 	    -out bench/out/chaos.jsonl -label "make chaos" || fail=1; \
 	done; \
 	for spec in $(CHAOS_FAILOVER); do \
-	  IFS=: read -r test m p <<< "$$spec"; \
+	  IFS=: read -r test m p s <<< "$$spec"; \
 	  echo "== chaos: failover $$test, $$m matches × $$p bots, 3 instances"; \
 	  $(GO) test -count=1 -v -timeout 15m -run "^$$test$$" ./bench/failover \
-	    -args -failover.matches $$m -failover.players $$p || fail=1; \
+	    -args -failover.matches $$m -failover.players $$p -failover.spread $$s || fail=1; \
 	done; \
 	if [ $$fail = 0 ]; then echo "make chaos: all passed"; else echo "make chaos: FAILED (see above)"; exit 1; fi

@@ -22,7 +22,8 @@ const (
 type Options struct {
 	Fault     string
 	Matches   int           // arena matches, all created on instance n1 (the victim)
-	Players   int           // bots per match; bot p of a match connects to instance p mod Instances
+	Players   int           // bots per match; bot p of a match connects to instance p mod Spread
+	Spread    int           // instances the bots of a match connect to (default Instances; 1: all on the owner, so all reconnect)
 	Instances int           // default 3
 	Play      time.Duration // of play before the fault (default 3 s)
 	StopFor   time.Duration // sigstop: how long the owner stays stopped (default 6 s: past the 3 s lease)
@@ -36,6 +37,9 @@ type Options struct {
 func (o *Options) defaults() {
 	if o.Instances <= 0 {
 		o.Instances = 3
+	}
+	if o.Spread <= 0 || o.Spread > o.Instances {
+		o.Spread = o.Instances
 	}
 	if o.Play <= 0 {
 		o.Play = 3 * time.Second
@@ -239,7 +243,7 @@ func makeBots(ctx context.Context, rig *Rig, matches []string, o Options) ([]*Bo
 	var bots []*Bot
 	for m, id := range matches {
 		for p := 0; p < o.Players; p++ {
-			at := p % len(addrs)
+			at := p % o.Spread
 			tok, err := rig.API[at].Guest(ctx, "bot-"+strconv.Itoa(m)+"-"+strconv.Itoa(p))
 			if err != nil {
 				return nil, err
