@@ -46,3 +46,17 @@ lg after-matches -scenario idle-matches -matches 1000 -warmup 3s -duration 10s -
 lg before-fanout -scenario fanout -spectators 1000 -server-bin "$tmp/before"
 lg after-fanout -scenario fanout -spectators 1000 -server-bin "$tmp/after"
 echo "issue13: done; lines in $out" >&2
+# the medians per kind of run, as Markdown rows (what RESULTS.md quotes)
+jq -rs '
+  def med: sort | if length == 0 then 0 elif length % 2 == 1 then .[length/2|floor] else (.[length/2-1] + .[length/2]) / 2 end;
+  def r(n): . * pow(10; n) | round / pow(10; n);
+  map(select(.label | startswith("issue13 "))) | group_by(.label | split(" ")[1]) | map(
+    {what: (.[0].label | split(" ")[1]), runs: length, clients: (map(.clients) | med),
+     cpu: (map(.server.cpu_ms_per_client_s) | med | r(3)), p99: (map(.latency_ms.p99 // 0) | med | r(1)),
+     user: (map(.server.cpu_user_s // 0) | med | r(2)), sys: (map(.server.cpu_sys_s // 0) | med | r(2)),
+     cs: (map(.server.ctx_per_s // 0) | med | round), csmsg: (map(.server.ctx_per_msg // 0) | med | r(3)),
+     rw: (map((.server.read_calls_per_msg // 0) + (.server.write_calls_per_msg // 0)) | med | r(2)),
+     bytes: (map(.traffic.bytes_in_per_client_s) | med | round), other: (map(.other.cpu_cores) | med | r(2)),
+     idle: (map(.storm.idle_cpu_cores // .server.cpu_cores) | med | r(4)), idlecs: (map(.storm.idle_ctx_per_s // .server.ctx_per_s // 0) | med | round),
+     loads: (map(.label | capture("load=(?<l>[0-9.]+)").l) | join("/")), pass: (map(.verdict.pass) | all)})
+  | .[] | "| \(.what) | \(.runs) | \(.clients) | \(.cpu) | \(.p99) | \(.user) / \(.sys) | \(.cs) | \(.csmsg) | \(.rw) | \(.bytes) | idle \(.idle) cores, \(.idlecs)/s | other \(.other) | load \(.loads) | pass \(.pass) |"' "$out"

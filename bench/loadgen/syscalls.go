@@ -16,7 +16,7 @@ import (
 
 // The system calls -syscalls counts one by one, beside the total (raw_syscalls:sys_enter): the
 // socket reads and writes, and the ones that put a thread to sleep or wake one.
-var countedSyscalls = []string{"read", "write", "writev", "epoll_pwait", "epoll_wait", "epoll_ctl",
+var countedSyscalls = []string{"read", "write", "writev", "epoll_pwait", "epoll_pwait2", "epoll_wait", "epoll_ctl",
 	"futex", "nanosleep", "clock_nanosleep", "tgkill", "rt_sigreturn", "sched_yield", "getpid"}
 
 // syscallCounter counts a process's system calls in the kernel with `perf stat` over the
