@@ -17,27 +17,68 @@ import (
 	"github.com/tickrelay/tickrelay/protocol"
 	"github.com/tickrelay/tickrelay/server"
 	"github.com/tickrelay/tickrelay/server/checkpoint"
+	"github.com/tickrelay/tickrelay/server/cluster/redistest"
 )
 
 // failoverTTL is the node and lease lifetime of the failover tests (the defaults are 3 s).
 const failoverTTL = time.Second
 
-// failoverNet is a memory cluster whose instances checkpoint their matches into one store and
-// can "die" (their directory calls fail and their broker is cut, as for a killed process or
-// one cut off from Redis) and come back.
+// failoverNet is a cluster (memory, or over a real redis-server) whose instances checkpoint
+// their matches into one store and can "die" (their directory calls fail and their broker is
+// cut, as for a killed process or one cut off from Redis) and, in memory, come back.
 type failoverNet struct {
 	t       *testing.T
-	net     *MemoryNetwork
-	dir     *MemoryDirectory
+	dir     Directory // the test's own view of the directory
 	store   checkpoint.Store
-	brokers map[string]*MemoryBroker
+	sub     substrate
+	brokers map[string]Broker
 	dirs    map[string]*mortalDir
 	mu      sync.Mutex
 }
 
 func newFailoverNet(t *testing.T) *failoverNet {
-	return &failoverNet{t: t, net: NewMemoryNetwork(), dir: NewMemoryDirectory(DirectoryConfig{NodeTTL: failoverTTL, LeaseTTL: failoverTTL}),
-		store: checkpoint.NewMemoryStore(), brokers: map[string]*MemoryBroker{}, dirs: map[string]*mortalDir{}}
+	net := NewMemoryNetwork()
+	dir := NewMemoryDirectory(DirectoryConfig{NodeTTL: failoverTTL, LeaseTTL: failoverTTL})
+	f := &failoverNet{t: t, dir: dir, store: checkpoint.NewMemoryStore(), brokers: map[string]Broker{}, dirs: map[string]*mortalDir{}}
+	f.sub = substrate{
+		broker:    func(node string) Broker { return net.Broker(node, nil) },
+		directory: func(string) Directory { return dir },
+	}
+	return f
+}
+
+// newFailoverRedis is a failoverNet over a real redis-server: each instance has its own broker
+// and directory clients, the checkpoints are in Redis.
+func newFailoverRedis(t *testing.T) *failoverNet {
+	rd := redistest.Start(t)
+	rc := RedisConfig{Addr: rd.Addr, Logger: slog.New(slog.DiscardHandler)}
+	names := testNames()
+	dc := DirectoryConfig{Names: names, NodeTTL: failoverTTL, LeaseTTL: failoverTTL}
+	dir, err := NewRedisDirectory(rc, dc)
+	must(t, err)
+	t.Cleanup(func() { _ = dir.Close() })
+	rdb, err := NewRedisClient(rc)
+	must(t, err)
+	t.Cleanup(func() { _ = rdb.Close() })
+	f := &failoverNet{t: t, dir: dir, store: checkpoint.NewRedisStore(rdb, names.Prefix+":", time.Minute),
+		brokers: map[string]Broker{}, dirs: map[string]*mortalDir{}}
+	f.sub = substrate{
+		broker: func(node string) Broker {
+			c := rc
+			c.Name = node
+			b, err := NewRedisBroker(c)
+			must(t, err)
+			return b
+		},
+		directory: func(string) Directory {
+			d, err := NewRedisDirectory(rc, dc)
+			must(t, err)
+			return d
+		},
+		names:  names,
+		ownDir: true,
+	}
+	return f
 }
 
 func (f *failoverNet) substrate() substrate {
@@ -45,15 +86,17 @@ func (f *failoverNet) substrate() substrate {
 		broker: func(node string) Broker {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			f.brokers[node] = f.net.Broker(node, nil)
+			f.brokers[node] = f.sub.broker(node)
 			return f.brokers[node]
 		},
 		directory: func(node string) Directory {
 			f.mu.Lock()
 			defer f.mu.Unlock()
-			f.dirs[node] = &mortalDir{Directory: f.dir}
+			f.dirs[node] = &mortalDir{Directory: f.sub.directory(node)}
 			return f.dirs[node]
 		},
+		names:  f.sub.names,
+		ownDir: f.sub.ownDir,
 	}
 }
 
@@ -71,16 +114,22 @@ func (f *failoverNet) start(name string, mutate ...func(*BusConfig, *server.Conf
 	return startInstance(f.t, name, f.substrate(), opts...)
 }
 
-// kill makes node unreachable: no heartbeat, no lease refresh, nothing published or received.
+// kill makes node unreachable: no heartbeat, no lease refresh, nothing published or received
+// (a Redis broker is closed: that instance cannot come back).
 func (f *failoverNet) kill(node string) {
 	f.dirs[node].dead.Store(true)
-	f.brokers[node].Cut(errDead)
+	switch b := f.brokers[node].(type) {
+	case *MemoryBroker:
+		b.Cut(errDead)
+	default:
+		_ = b.Close()
+	}
 }
 
-// revive reconnects node (SIGCONT, or its network back).
+// revive reconnects node (SIGCONT, or its network back); memory brokers only.
 func (f *failoverNet) revive(node string) {
 	f.dirs[node].dead.Store(false)
-	f.brokers[node].Restore()
+	f.brokers[node].(*MemoryBroker).Restore()
 }
 
 // waitCheckpoint waits until match id has a checkpoint of epoch at tick ≥ 1.
@@ -136,7 +185,11 @@ func untilEpoch(c *client, mi *game.Mirror, epoch uint32) protocol.ServerMsg {
 // epoch (never END LOST) and then mirrors equal to the new owner's state; the pids and the
 // acks of the inputs applied before the checkpoint carry over.
 func TestFailoverRelayedPlayersFollowRestoredMatch(t *testing.T) {
-	f := newFailoverNet(t)
+	t.Run("memory", func(t *testing.T) { testFailoverFollow(t, newFailoverNet(t)) })
+	t.Run("redis", func(t *testing.T) { testFailoverFollow(t, newFailoverRedis(t)) })
+}
+
+func testFailoverFollow(t *testing.T, f *failoverNet) {
 	a, b, c := f.start("a"), f.start("b"), f.start("c")
 	waitNodes(t, 3, a, b, c)
 	settle(t, a, b, c)
@@ -214,7 +267,11 @@ func (f *failoverNet) waitCheckpointAfter(id string, tick uint32) {
 // Three instances claim the same dead owner's match at once: exactly one restores it (the
 // directory's fence refuses the others, which find the winner), never two owners.
 func TestFailoverClaimRaceExactlyOnce(t *testing.T) {
-	f := newFailoverNet(t)
+	t.Run("memory", func(t *testing.T) { testClaimRace(t, newFailoverNet(t)) })
+	t.Run("redis", func(t *testing.T) { testClaimRace(t, newFailoverRedis(t)) })
+}
+
+func testClaimRace(t *testing.T, f *failoverNet) {
 	x, b, c, d := f.start("x"), f.start("b"), f.start("c"), f.start("d")
 	waitNodes(t, 4, x, b, c, d)
 	cr := x.create(x.guest("ann"), map[string]any{"game": "arena"})
@@ -298,7 +355,11 @@ func closedWith(t *testing.T, c *client) (uint16, string) {
 // resume; players relayed through another instance follow (a JOINED of epoch 2) and their
 // mirrors equal the new owner's state.
 func TestDrainHandsMatchesOver(t *testing.T) {
-	f := newFailoverNet(t)
+	t.Run("memory", func(t *testing.T) { testDrain(t, newFailoverNet(t)) })
+	t.Run("redis", func(t *testing.T) { testDrain(t, newFailoverRedis(t)) })
+}
+
+func testDrain(t *testing.T, f *failoverNet) {
 	a, b, c := f.start("a"), f.start("b"), f.start("c")
 	waitNodes(t, 3, a, b, c)
 	const n = 4
