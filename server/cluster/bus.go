@@ -477,6 +477,9 @@ func (b *Bus) heartbeat() {
 		b.log.Warn("cluster: heartbeat failed", "err", err)
 	}
 	var es []MatchEntry
+	// A hand-off releases a lease under refreshMu: a refresh in flight with the old list would
+	// take it back (handoff.go).
+	b.fo.refreshMu.Lock()
 	b.mu.Lock()
 	ids := make([]string, 0, len(b.epochs))
 	for id := range b.epochs {
@@ -508,6 +511,7 @@ func (b *Bus) heartbeat() {
 			}
 		}
 	}
+	b.fo.refreshMu.Unlock()
 	if ns, err := b.cfg.Directory.Nodes(ctx); err == nil {
 		b.nodes.Store(&ns)
 		b.observe(ns)

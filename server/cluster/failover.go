@@ -50,6 +50,7 @@ type failoverState struct {
 	draining     atomic.Bool  // Drain began: claim nothing, take no hand-off
 	follows      sync.Map     // match id → MatchEntry: the new owner a relayed match follows
 	claiming     sync.Map     // match id → true: a claim or hand-off in progress here
+	refreshMu    sync.Mutex   // held by a heartbeat's lease refresh and by a hand-off's release
 	m            *failoverMetrics
 }
 

@@ -97,6 +97,9 @@ func (b *Bus) Drain(ctx context.Context, moved func(matchID, address string)) {
 			err := b.handoff(ctx, m, to, moved)
 			mu.Lock()
 			defer mu.Unlock()
+			if errors.Is(err, game.ErrNotRestorable) {
+				return // a game without checkpoints: it ends STOPPED, as it always did
+			}
 			if err != nil {
 				failN++
 				b.fo.m.handoffs.WithLabelValues(handoffFailed).Inc()
@@ -153,10 +156,13 @@ func (b *Bus) handoff(ctx context.Context, m *game.Match, targets []NodeInfo, mo
 		return fmt.Errorf("checkpoint: %w", err)
 	}
 	// The lease goes: our heartbeat must not take it back, and the target claims epoch + 1.
+	b.fo.refreshMu.Lock()
 	b.mu.Lock()
 	delete(b.epochs, id)
 	b.mu.Unlock()
-	if err := b.cfg.Directory.Release(ctx, id, b.node, epoch); err != nil {
+	err = b.cfg.Directory.Release(ctx, id, b.node, epoch)
+	b.fo.refreshMu.Unlock()
+	if err != nil {
 		b.log.Warn("drain: release failed (the target's claim waits for the lease to expire)", "match", id, "err", err)
 	}
 	var addr string
