@@ -90,7 +90,7 @@ type Config struct {
 	PartyTTL      Duration `json:"party_ttl"`
 	MaxWait       Duration `json:"max_wait"`       // longest ?wait= of a long-poll; default 30s
 	Retain        Duration `json:"retain"`         // how long a finished ticket can still be read; default 5m
-	MaxPlacements int      `json:"max_placements"` // concurrent placements per queue; default 64
+	MaxPlacements int      `json:"max_placements"` // concurrent placements per queue; default 256
 	// LeaseTTL is how long a queue's lease lasts unless renewed (a shared store: a dead
 	// matcher's queue is taken over within it); renewed every third of it. Default 3s.
 	LeaseTTL Duration `json:"lease_ttl"`
@@ -140,7 +140,7 @@ func (c Config) withDefaults() (Config, error) {
 	defD(&c.PartyTTL, time.Hour)
 	defD(&c.MaxWait, 30*time.Second)
 	defD(&c.Retain, 5*time.Minute)
-	def(&c.MaxPlacements, 64)
+	def(&c.MaxPlacements, 256)
 	defD(&c.LeaseTTL, 3*time.Second)
 	seen := map[string]bool{}
 	qs := make([]Queue, len(c.Queues))

@@ -33,7 +33,11 @@ type ClusterPlacer struct {
 
 // NewClusterPlacer returns a placer over host.
 func NewClusterPlacer(host ClusterHost) *ClusterPlacer {
-	return &ClusterPlacer{LocalPlacer: NewLocalPlacer(host), host: host, hc: &http.Client{Timeout: 5 * time.Second}}
+	// Placements run many at once (Config.MaxPlacements): keep that many connections to each
+	// instance alive (net/http keeps 2 by default, and opens a new one for every other).
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.MaxIdleConnsPerHost = 256
+	return &ClusterPlacer{LocalPlacer: NewLocalPlacer(host), host: host, hc: &http.Client{Timeout: 5 * time.Second, Transport: tr}}
 }
 
 // placedHeader marks a creation forwarded by another instance (server/placement.go): the
