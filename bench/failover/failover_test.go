@@ -16,6 +16,7 @@ var (
 	fMatches = flag.Int("failover.matches", 0, "matches per fault (0: the short version's)")
 	fPlayers = flag.Int("failover.players", 0, "bots per match (0: the short version's)")
 	fOnly    = flag.String("failover.fault", "", "run only this fault (kill9, sigstop, drain)")
+	fLogs    = flag.String("failover.logs", "", "keep the instances' logs in this directory (default: the test's temporary one)")
 	fSpread  = flag.Int("failover.spread", 0, "instances a match's bots connect to (0: all 3; 1: all on the owner, so that every bot reconnects)")
 )
 
@@ -58,7 +59,11 @@ func runFault(t *testing.T, fault string, matches, players int) {
 	matches, players = size(matches, players)
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
-	o := Options{Fault: fault, Matches: matches, Players: players, Spread: *fSpread, Bin: bin, LogDir: t.TempDir(), Logf: t.Logf}
+	logs := *fLogs
+	if logs == "" {
+		logs = t.TempDir()
+	}
+	o := Options{Fault: fault, Matches: matches, Players: players, Spread: *fSpread, Bin: bin, LogDir: logs, Logf: t.Logf}
 	rep, err := Run(ctx, o)
 	if err != nil {
 		t.Fatal(err)
