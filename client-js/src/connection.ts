@@ -248,6 +248,8 @@ export class Connection extends Emitter<ConnectionEvents> {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private lastRecv = 0;
   private welcomed = false;
+  /** URLs lost or failed since the last successful connect (the next attempt avoids them). */
+  private failedUrls: string[] = [];
 
   constructor(opts: ConnectionOptions) {
     super();
@@ -459,7 +461,11 @@ export class Connection extends Emitter<ConnectionEvents> {
     if ((this.opts.reconnect ?? true) && reconnectable(code) && this.backoff.attempts < max) {
       const delay = this.backoff.next();
       const movedTo = code === CloseCode.MOVED ? movedUrl(reason, this.opts.url) : null;
-      this.url = movedTo ?? pickUrl(this.urls, this.url, this.opts.backoff?.random);
+      // The instance just lost goes first in the list to avoid; instances that failed since the
+      // last successful connect stay in it (until every configured one has failed).
+      this.failedUrls = [this.url, ...this.failedUrls.filter((u) => u !== this.url)];
+      if (this.failedUrls.length >= this.urls.length) this.failedUrls = [this.url];
+      this.url = movedTo ?? pickUrl(this.urls, this.failedUrls, this.opts.backoff?.random);
       this.setState(ConnectionState.RECONNECTING, code, why);
       this.slot?.onReconnecting?.(code, why, this.url, delay, movedTo);
       clearTimeout(this.reconnectTimer);
@@ -508,6 +514,7 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   private becomeConnected(reason: string): void {
     this.backoff.reset();
+    this.failedUrls = [];
     this.closeCode = 0;
     this.setState(ConnectionState.CONNECTED, 0, reason);
     const interval = this.opts.pingIntervalMs ?? 5000;

@@ -40,11 +40,15 @@ export function checkWsUrl(url: string): string {
 }
 
 /**
- * A URL of `urls` for the next attempt: a random one other than `avoid` (the instance just
- * lost) when there is another, so a crowd that lost the same instance spreads over the rest.
+ * A URL of `urls` for the next attempt: a random one not in `avoid` (the instance just lost, and
+ * those that failed since the last successful connect) when there is one, so a crowd that lost
+ * the same instance spreads over the rest and nobody retries a dead one while a live one is
+ * left; else a random one other than the first of `avoid`.
  */
-export function pickUrl(urls: readonly string[], avoid: string, random: () => number = Math.random): string {
-  const others = urls.filter((u) => u !== avoid);
-  const from = others.length > 0 ? others : urls;
+export function pickUrl(urls: readonly string[], avoid: string | readonly string[], random: () => number = Math.random): string {
+  const bad = typeof avoid === "string" ? [avoid] : avoid;
+  let from = urls.filter((u) => !bad.includes(u));
+  if (from.length === 0) from = urls.filter((u) => u !== bad[0]);
+  if (from.length === 0) from = [...urls];
   return from[Math.min(from.length - 1, Math.floor(random() * from.length))]!;
 }

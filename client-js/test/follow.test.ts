@@ -90,6 +90,9 @@ describe("URLs", () => {
     expect(new Set(Array.from({ length: 200 }, () => pickUrl(urls, "ws://a/ws")))).toEqual(new Set(["ws://b/ws", "ws://c/ws"]));
     expect(pickUrl(["ws://a/ws"], "ws://a/ws")).toBe("ws://a/ws");
     expect(pickUrl(urls, "ws://a/ws", () => 0.999999)).toBe("ws://c/ws");
+    // Every failed one avoided while another is left; all failed: anything but the last lost.
+    for (let i = 0; i < 50; i++) expect(pickUrl(urls, ["ws://b/ws", "ws://a/ws"])).toBe("ws://c/ws");
+    for (let i = 0; i < 50; i++) expect(pickUrl(urls, ["ws://c/ws", "ws://a/ws", "ws://b/ws"])).not.toBe("ws://c/ws");
   });
 
   it("a Connection refuses a bad entry in urls", () => {
@@ -157,6 +160,18 @@ describe("following a match", () => {
     ws2.push(delta({ tick: 11 }));
     expect(match.tick).toBe(11);
     expect(events.at(-1)).toEqual(["resumed", { how: "catchup", epoch: 1, tick: 10, pid: 2 }]);
+  });
+
+  it("does not retry an instance that failed while another configured one is left", async () => {
+    const { ws } = await joinedMatch(); // on a
+    ws.drop(1006);
+    const tried = [base(ws)];
+    for (let i = 0; i < 2; i++) {
+      await vi.advanceTimersByTimeAsync(5000);
+      tried.push(base(net.last));
+      if (i === 0) net.last.drop(1006); // the second instance is down too
+    }
+    expect(new Set(tried)).toEqual(new Set(["ws://a:1/ws", "ws://b:2/ws", "ws://c:3/ws"]));
   });
 
   it("on 4003 with an unusable reason, and on 1006, goes to another configured instance", async () => {

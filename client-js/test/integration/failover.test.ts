@@ -1,6 +1,7 @@
 // The SDK follows one arena match from instance to instance (issue 12), against real server
 // processes and a real redis-server: A (the owner) is killed with SIGKILL and B claims the
-// match from its last checkpoint (1006, RESUME fails, JOIN by id takes the seat back). The same Match objects play
+// match from its last checkpoint (1006, RESUME fails, JOIN by id takes the seat back), then B
+// drains (SIGTERM) and hands the match to C (close 4003 MOVED naming C). The same Match objects play
 // on throughout; after each move both mirrors equal each other at the same tick, on the new
 // epoch, and inputs are acked again.
 import { WebSocket } from "ws";
@@ -14,7 +15,7 @@ let redis: RunningRedis | undefined;
 let a: RunningServer;
 let b: RunningServer;
 let setupError: unknown;
-let portC = 0; // the instance the drain hands the match to (not started yet)
+let portC = 0; // C, where the drain hands the match (started later)
 
 const args = (node: string): string[] => ["--redis", redis!.url, "--node", node, "--public-metrics", "--checkpoint-every", "1s"];
 
@@ -74,7 +75,7 @@ async function playOn(ann: Match, bob: Match, epoch: number): Promise<void> {
 }
 
 describe("failover", () => {
-  it("one match follows from A to B through a kill -9", async () => {
+  it("one match follows from A to B through a kill -9 and from B to C through a drain", async () => {
     if (setupError) throw setupError;
     const urlC = `ws://127.0.0.1:${portC}/ws`;
     const ca = new Client({ url: a.url, connection: { WebSocket } });
@@ -112,8 +113,29 @@ describe("failover", () => {
       expect(over("ann")).toEqual([]);
       expect(over("bob")).toEqual([]);
       expect((await (await fetch(`${b.url}/v1/matches/${info.id}`)).json()).owner.node).toBe("b");
-      console.log(`failover: kill -9 A→B: epoch ${epoch0}→${ann.epoch}, both playing again ${killMs} ms after the kill`);
+      const epoch1 = ann.epoch;
+      console.log(`failover: kill -9 A→B: epoch ${epoch0}→${epoch1}, both playing again ${killMs} ms after the kill`);
 
+      // Drain B (SIGTERM): the match is handed to C; both players (on B) are closed with 4003
+      // naming C, reconnect there and resume.
+      const c = await startServer({ args: args("c"), port: portC });
+      await seeEachOther([b, c]);
+      const movedAnn = nextEvent(ann, "moved", "ann's moved event", () => true, 15_000);
+      const movedBob = nextEvent(bob, "moved", "bob's moved event", () => true, 15_000);
+      const t1 = Date.now();
+      await b.stop(15_000);
+      const drainMs = Date.now() - t1;
+      const [[toAnn], [toBob]] = await Promise.all([movedAnn, movedBob]);
+      expect(toAnn).toEqual({ url: c.wsUrl, via: "close" });
+      expect(toBob).toEqual({ url: c.wsUrl, via: "close" });
+      await playOn(ann, bob, epoch1 + 1);
+      expect(ann.connection.url).toBe(c.wsUrl);
+      expect(bob.connection.url).toBe(c.wsUrl);
+      expect(over("ann")).toEqual([]);
+      expect(over("bob")).toEqual([]);
+      console.log(
+        `failover: kill -9 A→B then drain B→C: epochs ${epoch0}→${epoch1}→${ann.epoch}; both playing again ${killMs} ms after the kill; the drain took ${drainMs} ms`,
+      );
     } finally {
       ann.connection.close();
       bob.connection.close();
