@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -107,6 +108,7 @@ func (f *failoverNet) start(name string, mutate ...func(*BusConfig, *server.Conf
 		fastBus(bc)
 		bc.LeaseTTL, bc.Checkpoints = failoverTTL, f.store
 		cfg.Checkpoints, cfg.CheckpointEvery = w, 100*time.Millisecond
+		cfg.GuestBurst = 1000 // every test client is a guest from 127.0.0.1
 		if os.Getenv("FAILOVER_LOG") != "" {
 			cfg.Log = slog.New(slog.NewTextHandler(os.Stderr, nil)).With("node", name)
 		}
@@ -362,20 +364,25 @@ func TestDrainHandsMatchesOver(t *testing.T) {
 func testDrain(t *testing.T, f *failoverNet) {
 	a, b, c := f.start("a"), f.start("b"), f.start("c")
 	waitNodes(t, 3, a, b, c)
-	const n = 4
+	n := 4
+	if v, err := strconv.Atoi(os.Getenv("DRAIN_MATCHES")); err == nil && v > 0 {
+		n = v // a bigger drain for figures
+	}
 	type pair struct {
-		id       string
-		ann, bob *client
-		mb       *game.Mirror
-		pidB     uint32
+		id         string
+		ann, bob   *client
+		mb         *game.Mirror
+		pidA, pidB uint32
+		tokA       string
 	}
 	ps := make([]pair, n)
 	for i := range ps {
 		m, err := a.srv.Registry().Create(game.CreateOptions{Game: "arena"}) // here, not where placement says
 		must(t, err)
 		must(t, a.bus.Announce(context.Background(), m.ID()))
-		p := pair{id: m.ID(), ann: a.connect("ann"), bob: b.connect("bob"), mb: &game.Mirror{}}
-		p.ann.join(p.id, "")
+		p := pair{id: m.ID(), tokA: a.guest("ann"), bob: b.connect("bob"), mb: &game.Mirror{}}
+		p.ann = a.dialToken(p.tokA)
+		p.pidA = p.ann.join(p.id, "").PID
 		j := p.bob.join(p.id, "")
 		if err := p.mb.ApplyJoined(&j); err != nil {
 			t.Fatal(err)
@@ -409,18 +416,19 @@ func testDrain(t *testing.T, f *failoverNet) {
 	<-stopped
 	took := time.Since(start)
 	t.Logf("drain of %d matches: %v", n, took.Round(time.Millisecond))
-	if moved := testutil.ToFloat64(a.bus.fo.m.handoffs.WithLabelValues(handoffMoved)); moved != n {
+	if moved := testutil.ToFloat64(a.bus.fo.m.handoffs.WithLabelValues(handoffMoved)); moved != float64(n) {
 		t.Fatalf("%v hand-offs counted, want %d", moved, n)
 	}
 	if failed := testutil.ToFloat64(a.bus.fo.m.handoffs.WithLabelValues(handoffFailed)); failed != 0 {
 		t.Fatalf("%v hand-offs failed", failed)
 	}
-	// The ann of the first match resumes its seat on the new owner by JOINing the match again.
+	// The local player of the first match takes its seat back on the new owner (the URL of
+	// the close) by JOINing the match again with its token: the same pid, in epoch 2.
 	own := owners(ps[0].id, b, c)[0]
-	again := own.connect("ann")
+	again := own.dialToken(ps[0].tokA)
 	j := again.join(ps[0].id, "")
-	if j.Epoch != 2 {
-		t.Fatalf("rejoin on the new owner: epoch %d", j.Epoch)
+	if j.Epoch != 2 || j.PID != ps[0].pidA {
+		t.Fatalf("rejoin on the new owner: epoch %d pid %d, want epoch 2 and its seat %d", j.Epoch, j.PID, ps[0].pidA)
 	}
 }
 
