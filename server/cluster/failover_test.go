@@ -543,3 +543,43 @@ func TestDrainRefusedEndsStopped(t *testing.T) {
 		t.Fatal("the refusing instance runs the match")
 	}
 }
+
+// Nobody relays the match when its owner dies: its player reconnects to another instance and
+// JOINs the match by id with its token; that instance claims it (Locate finds no lease) and the
+// player takes its seat back (same pid, epoch 2, its ack carried over).
+func TestFailoverClaimedByReconnectingPlayer(t *testing.T) {
+	f := newFailoverNet(t)
+	a, b := f.start("a"), f.start("b")
+	waitNodes(t, 2, a, b)
+	settle(t, a, b)
+	m, err := a.srv.Registry().Create(game.CreateOptions{Game: "arena"})
+	must(t, err)
+	must(t, a.bus.Announce(context.Background(), m.ID()))
+	tok := a.guest("ann")
+	ann := a.dialToken(tok)
+	mi := &game.Mirror{}
+	j := ann.join(m.ID(), "")
+	must(t, mi.ApplyJoined(&j))
+	ann.send(protocol.ClientMsg{Op: protocol.OpInput, Seq: 1, Payload: arena.EncodeInput(nil, 1, 0)})
+	ann.feedUntil(mi, func(msg *protocol.ServerMsg) bool { return msg.Op == protocol.OpDelta && msg.Ack >= 1 })
+	f.waitCheckpointAfter(m.ID(), j.Tick+2)
+	f.kill("a")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if _, err := f.dir.Lookup(context.Background(), m.ID()); isNotFound(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the dead owner's lease never expired")
+		}
+		time.Sleep(20 * time.Millisecond) // polling the directory for the lease's expiry
+	}
+	again := b.dialToken(tok)
+	j2 := again.join(m.ID(), "")
+	if j2.Epoch != 2 || j2.PID != j.PID || j2.Ack < 1 {
+		t.Fatalf("JOINED on b: epoch %d pid %d ack %d, want epoch 2, pid %d, ack ≥ 1", j2.Epoch, j2.PID, j2.Ack, j.PID)
+	}
+	if len(owners(m.ID(), b)) != 1 {
+		t.Fatal("b does not run the match")
+	}
+}
