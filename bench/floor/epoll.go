@@ -9,6 +9,7 @@ import (
 	"math"
 	"net"
 	"runtime"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
@@ -33,8 +34,8 @@ type EpollServer struct {
 	addr  string
 	start time.Time
 
-	conns   []*econn // by fd
-	nconns  int
+	conns   []*econn     // by fd
+	nconns  atomic.Int64 // read by Conns from other goroutines
 	matches map[string]*ematch
 	due     dueHeap
 	nmatch  int
@@ -133,7 +134,7 @@ func (s *EpollServer) Close() {
 }
 
 // Conns is the number of open connections (HTTP and WebSocket).
-func (s *EpollServer) Conns() int { return s.nconns }
+func (s *EpollServer) Conns() int { return int(s.nconns.Load()) }
 
 // Run serves until stop returns true (it is asked at least every 100 ms). All of the server
 // runs on the calling goroutine.
@@ -214,7 +215,7 @@ func (s *EpollServer) acceptAll() {
 			s.conns = append(s.conns, make([]*econn, len(s.conns)+64)...)
 		}
 		s.conns[fd] = &econn{fd: fd}
-		s.nconns++
+		s.nconns.Add(1)
 	}
 }
 
@@ -354,7 +355,7 @@ func (s *EpollServer) drop(c *econn) {
 		c.m = nil
 	}
 	s.conns[c.fd] = nil
-	s.nconns--
+	s.nconns.Add(-1)
 	rawClose(c.fd) // closing also removes it from the epoll set
 }
 

@@ -125,7 +125,7 @@ func (s *EpollServer) serve(c *econn, req *request) {
 	case req.method == "GET" && path == "/metrics":
 		var b strings.Builder
 		fmt.Fprintf(&b, "# TYPE go_goroutines gauge\ngo_goroutines %d\n", runtime.NumGoroutine())
-		fmt.Fprintf(&b, "# TYPE floor_connections gauge\nfloor_connections %d\n", s.nconns)
+		fmt.Fprintf(&b, "# TYPE floor_connections gauge\nfloor_connections %d\n", s.nconns.Load())
 		fmt.Fprintf(&b, "# TYPE floor_matches gauge\nfloor_matches %d\n", len(s.matches))
 		s.ticks.write(&b, "tickrelay_tick_duration_seconds")
 		s.respond(c, 200, "text/plain; version=0.0.4", []byte(b.String()), closeAfter)

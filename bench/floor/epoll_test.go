@@ -157,7 +157,7 @@ func FuzzEpollFloorInput(f *testing.F) {
 		c := &econn{fd: fds[0], ws: ws}
 		s.conns = make([]*econn, fds[0]+1)
 		s.conns[fds[0]] = c
-		s.nconns = 1
+		s.nconns.Store(1)
 		in := append([]byte(nil), data...)
 		var used int
 		if ws {
@@ -174,8 +174,8 @@ func FuzzEpollFloorInput(f *testing.F) {
 		if s.conn(fds[0]) == c {
 			s.drop(c)
 		}
-		if s.nconns != 0 {
-			t.Fatalf("%d connections after the drop", s.nconns)
+		if s.nconns.Load() != 0 {
+			t.Fatalf("%d connections after the drop", s.nconns.Load())
 		}
 	})
 }
