@@ -315,12 +315,14 @@ func (r *runner) once() (time.Time, bool) {
 		}
 	}
 	fence, _ := r.lease()
+	var jobs []job
 	for _, g := range res.Groups {
-		r.start(ids(g.Tickets), func(ids []string) { r.place(g, ids, fence) })
+		jobs = append(jobs, job{ids(g.Tickets), func(ids []string) { r.place(g, ids, fence) }})
 	}
 	for _, b := range res.Backfills {
-		r.start(ids(b.Tickets), func(ids []string) { r.backfill(b, ids, fence) })
+		jobs = append(jobs, job{ids(b.Tickets), func(ids []string) { r.backfill(b, ids, fence) }})
 	}
+	r.startAll(jobs)
 	if full {
 		r.tellProgress(tickets, res, now)
 	}
@@ -379,29 +381,60 @@ func ids(ts []*Ticket) []string {
 	return out
 }
 
-// start claims the tickets and runs f in a placement goroutine.
-func (r *runner) start(ids []string, f func(ids []string)) {
+// job is a group (or backfill) to claim and place.
+type job struct {
+	ids []string
+	run func(ids []string)
+}
+
+// startAll claims each job's tickets (all or none per job; with a GroupClaimer store, every
+// job of the run in one transaction) and runs the claimed ones in placement goroutines.
+func (r *runner) startAll(jobs []job) {
+	if len(jobs) == 0 {
+		return
+	}
 	fence, _ := r.lease()
-	if err := r.mm.store.Claim(context.Background(), fence, ids); err != nil {
-		// One was cancelled meanwhile: the others search on, and may anchor groups again.
-		r.mu.Lock()
-		r.full = true
-		r.mu.Unlock()
-		r.poke()
-		return
+	errs := make([]error, len(jobs))
+	if gc, ok := r.mm.store.(GroupClaimer); ok && len(jobs) > 1 {
+		groups := make([][]string, len(jobs))
+		for i, j := range jobs {
+			groups[i] = j.ids
+		}
+		res, err := gc.ClaimGroups(context.Background(), fence, groups)
+		for i := range errs {
+			if err != nil {
+				errs[i] = err
+			} else {
+				errs[i] = res[i]
+			}
+		}
+	} else {
+		for i, j := range jobs {
+			errs[i] = r.mm.store.Claim(context.Background(), fence, j.ids)
+		}
 	}
-	select {
-	case r.sem <- struct{}{}:
-	case <-r.mm.stop:
-		_ = r.mm.store.Requeue(context.Background(), ids)
-		return
+	for i, j := range jobs {
+		if errs[i] != nil {
+			// One was cancelled meanwhile: the others search on, and may anchor groups again.
+			r.mu.Lock()
+			r.full = true
+			r.mu.Unlock()
+			r.poke()
+			continue
+		}
+		select {
+		case r.sem <- struct{}{}:
+		case <-r.mm.stop:
+			_ = r.mm.store.Requeue(context.Background(), j.ids)
+			continue
+		}
+		r.mm.wg.Add(1)
+		go func() {
+			defer r.mm.wg.Done()
+			defer func() { <-r.sem }()
+			j.run(j.ids)
+		}()
 	}
-	r.mm.wg.Add(1)
-	go func() {
-		defer r.mm.wg.Done()
-		defer func() { <-r.sem }()
-		f(ids)
-	}()
 }
 
 func (r *runner) place(g Group, ids []string, fence Fence) {

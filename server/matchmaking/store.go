@@ -86,3 +86,10 @@ type Tail interface {
 	// since cursor are no longer all known.
 	Since(ctx context.Context, queue string, cursor uint64) (changed []*Ticket, gone []string, next uint64, err error)
 }
+
+// GroupClaimer is a Store that claims several groups at once (one round trip to a shared
+// store for a whole matcher run): each group all or none, as Claim. ClaimGroups answers one
+// error per group (nil: claimed), or an error for all.
+type GroupClaimer interface {
+	ClaimGroups(ctx context.Context, f Fence, groups [][]string) ([]error, error)
+}

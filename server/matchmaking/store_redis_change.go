@@ -39,7 +39,7 @@ func (s *RedisStore) watch(ctx context.Context, fn func(*redis.Tx) error, keys .
 // fence's lease when set): f returns an error that aborts with nothing written, or changes the
 // tickets, which are then stored, logged and published. The players of tickets that ended get
 // their live keys back afterwards.
-func (s *RedisStore) change(ctx context.Context, fence Fence, ids []string, f func(ts []*Ticket) error) ([]*Ticket, error) {
+func (s *RedisStore) change(ctx context.Context, fence Fence, ids []string, f func(ts []*Ticket) error, only ...func(*Ticket) bool) ([]*Ticket, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -85,6 +85,19 @@ func (s *RedisStore) change(ctx context.Context, fence Fence, ids []string, f fu
 		if err := f(ts); err != nil {
 			out = ts
 			return err
+		}
+		if len(only) > 0 { // write only the tickets f changed as only says
+			kept := ts[:0:0]
+			for _, t := range ts {
+				if only[0](t) {
+					kept = append(kept, t)
+				}
+			}
+			ts = kept
+			if len(ts) == 0 {
+				out = ts
+				return nil
+			}
 		}
 		bodies := make([][]byte, len(ts))
 		for i, t := range ts {
@@ -142,6 +155,52 @@ func (s *RedisStore) Claim(ctx context.Context, f Fence, ids []string) error {
 		return errClaimed
 	}
 	return err
+}
+
+// ClaimGroups implements GroupClaimer: one transaction claims every group whose tickets are
+// all still searching and unclaimed (the others are refused with errClaimed).
+func (s *RedisStore) ClaimGroups(ctx context.Context, f Fence, groups [][]string) ([]error, error) {
+	var all []string
+	for _, g := range groups {
+		all = append(all, g...)
+	}
+	errs := make([]error, len(groups))
+	var claimed map[string]bool // this attempt's (change runs f again on a conflict)
+	_, err := s.change(ctx, f, all, func(ts []*Ticket) error {
+		claimed = map[string]bool{}
+		byID := make(map[string]*Ticket, len(ts))
+		for _, t := range ts {
+			byID[t.ID] = t
+		}
+		now := time.Now()
+		for i, g := range groups {
+			errs[i] = nil
+			for _, id := range g {
+				if t := byID[id]; t.Status != Searching || t.Placing {
+					errs[i] = errClaimed
+				}
+			}
+			if errs[i] == nil {
+				for _, id := range g {
+					t := byID[id]
+					t.Placing, t.Claimed, t.ClaimedBy = true, now, f.Token
+					claimed[id] = true
+				}
+			}
+		}
+		return nil
+	}, func(t *Ticket) bool { return claimed[t.ID] })
+	if errors.Is(err, ErrNoTicket) {
+		// One is gone (forgotten): claim the groups one by one.
+		for i, g := range groups {
+			errs[i] = s.Claim(ctx, f, g)
+		}
+		return errs, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return errs, nil
 }
 
 func (s *RedisStore) Requeue(ctx context.Context, ids []string) error {

@@ -241,3 +241,57 @@ func TestRedisFencing(t *testing.T) {
 		t.Fatalf("live count %d", s.Len())
 	}
 }
+
+// ClaimGroups claims, in one transaction, every group whose tickets are all searching and
+// unclaimed, refuses the others whole, and writes nothing for them.
+func TestRedisClaimGroups(t *testing.T) {
+	rs := redistest.Start(t)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	defer rdb.Close()
+	s, err := NewRedisStore(rdb, "groups:", 100, time.Minute, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	id := func(i int) string { return newTicketID("duel", fmt.Sprintf("G%d", i)) }
+	for i := range 6 {
+		p := fmt.Sprintf("g%d", i)
+		if err := s.Add(ctx, &Ticket{ID: id(i), Queue: "duel", Owner: p, Members: []Member{{ID: p}}, Created: now, Expires: now.Add(time.Minute), Status: Searching}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f, ok, err := s.Lease(ctx, "duel", "a", time.Minute)
+	if err != nil || !ok {
+		t.Fatal(ok, err)
+	}
+	if _, err := s.Cancel(ctx, id(3), "g3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Claim(ctx, f, []string{id(5)}); err != nil {
+		t.Fatal(err)
+	}
+	_, cursor, _ := s.Snapshot(ctx, "duel")
+	errs, err := s.ClaimGroups(ctx, f, [][]string{{id(0), id(1)}, {id(2), id(3)}, {id(4), id(5)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if errs[0] != nil || errs[1] != errClaimed || errs[2] != errClaimed {
+		t.Fatalf("ClaimGroups: %v, want [nil errClaimed errClaimed]", errs)
+	}
+	for i, want := range []bool{true, true, false, false, false, true} {
+		tk, _ := s.Get(ctx, id(i))
+		if tk.Placing != want {
+			t.Errorf("ticket %d placing %v, want %v", i, tk.Placing, want)
+		}
+	}
+	changed, _, _, err := s.Since(ctx, "duel", cursor)
+	if err != nil || len(changed) != 2 {
+		t.Fatalf("the log after ClaimGroups has %d changes (%v), want the 2 claimed", len(changed), err)
+	}
+	// A lost lease claims nothing.
+	if _, err := s.ClaimGroups(ctx, Fence{Queue: "duel", Token: "someone else"}, [][]string{{id(2)}, {id(4)}}); err != ErrFenced {
+		t.Fatalf("ClaimGroups with a stale fence: %v, want ErrFenced", err)
+	}
+}
