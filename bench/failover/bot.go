@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"strconv"
 	"sync"
 	"time"
 
@@ -113,6 +114,7 @@ type BotFigures struct {
 	EndMoved    int    // END 6 MOVED received (a stale copy stopped)
 	Stale       int    // DELTAs of the marked epoch received after the mark (see Mark)
 	Err         string
+	Last        string // the last step it took (for a bot without an outcome)
 }
 
 // EpochMark is what a bot saw of one epoch of its match: its first and last tick and ack, when
@@ -123,6 +125,9 @@ type EpochMark struct {
 	FirstAt, BackAt     time.Time
 	wantSeq             uint32
 }
+
+// resumeAnswerWait is how long after RESUMED a bot waits for CATCHUP/JOINED before it JOINs by id.
+const resumeAnswerWait = 1500 * time.Millisecond
 
 type phase uint8
 
@@ -252,7 +257,7 @@ func (b *Bot) Run(ctx context.Context) {
 				continue
 			}
 			if ev.rejoin {
-				if b.phase == phJoin {
+				if b.phase == phJoin || b.phase == phResume {
 					b.join()
 				}
 				continue
@@ -298,6 +303,7 @@ func (b *Bot) dial(ctx context.Context) {
 		ReadMaxPayloadSize: 1 << 20,
 	})
 	if err != nil {
+		b.note("dial failed: " + err.Error())
 		b.addr = b.other()
 		return // Run retries after the next delay
 	}
@@ -340,6 +346,7 @@ func (b *Bot) disrupted() {
 
 func (b *Bot) onClose(code uint16, reason string) {
 	b.conn = nil
+	b.note("closed " + protocol.CloseCode(code).String() + " " + reason)
 	b.mu.Lock()
 	b.fig.Closes[code]++
 	b.mu.Unlock()
@@ -359,6 +366,13 @@ func (b *Bot) onClose(code uint16, reason string) {
 	}
 }
 
+// note records the step the bot is at.
+func (b *Bot) note(what string) {
+	b.mu.Lock()
+	b.fig.Last = time.Now().Format("15:04:05.000") + " " + what + " @" + b.addr
+	b.mu.Unlock()
+}
+
 func (b *Bot) send(m *protocol.ClientMsg) {
 	if b.conn != nil {
 		_ = b.conn.WriteMessage(gws.OpcodeBinary, protocol.AppendClient(nil, m))
@@ -366,6 +380,7 @@ func (b *Bot) send(m *protocol.ClientMsg) {
 }
 
 func (b *Bot) join() {
+	b.note("JOIN")
 	b.phase = phJoin
 	b.send(&protocol.ClientMsg{Op: protocol.OpJoin, Req: 2, Match: b.Match})
 }
@@ -420,12 +435,25 @@ func (b *Bot) onFrame(frame []byte, at time.Time) {
 			return
 		}
 		b.phase = phResume
+		b.note("RESUME")
 		b.send(&protocol.ClientMsg{Op: protocol.OpResume, Req: 1, Session: b.session, ResumeToken: b.resumeTok, Epoch: b.mirror.Epoch, Tick: b.mirror.Tick})
 	case protocol.OpResumed:
+		b.note("RESUMED")
 		b.session, b.resumeTok = m.Session, m.ResumeToken
 		if b.following { // the session's seat was in a stale copy: nothing follows the RESUMED
 			b.join()
+			return
 		}
+		// A session whose copy stopped after a drain closed it is resumed with no seat: nothing
+		// follows the RESUMED. Without CATCHUP/JOINED soon, take the seat back by id (a session
+		// that does have it answers ALREADY_JOINED, and its answer still comes).
+		gen := b.gen
+		time.AfterFunc(resumeAnswerWait, func() {
+			select {
+			case b.in <- event{gen: gen, rejoin: true}:
+			case <-b.done:
+			}
+		})
 	case protocol.OpError:
 		b.onError(&m)
 	case protocol.OpJoined:
@@ -491,6 +519,7 @@ func (b *Bot) fail(err error) {
 }
 
 func (b *Bot) onError(m *protocol.ServerMsg) {
+	b.note("ERROR " + m.Code.String() + " to op " + strconv.Itoa(int(m.RefOp)) + ": " + m.Message)
 	switch {
 	case m.RefOp == protocol.OpResume && (m.Code == protocol.ErrCodeResumeFailed || m.Code == protocol.ErrCodeNotInMatch):
 		// The session is gone (its instance died) or in no match: take the seat back by id.
@@ -511,6 +540,8 @@ func (b *Bot) onError(m *protocol.ServerMsg) {
 			case <-b.done:
 			}
 		})
+	case m.RefOp == protocol.OpJoin && m.Code == protocol.ErrCodeAlreadyJoined:
+		// The resumed session had its seat after all: its CATCHUP/JOINED is on the way.
 	case m.RefOp == protocol.OpJoin && m.Code == protocol.ErrCodeMatchEnded:
 		b.finish(Ended, "MATCH_ENDED")
 	case m.RefOp == protocol.OpJoin:

@@ -34,6 +34,7 @@ type Report struct {
 	StoppedS                float64 // how long the owner was stopped (sigstop)
 	MatchesEnded            int     // matches with a bot that got a real END
 	Errors                  map[string]int
+	Stuck                   []string // up to 5 bots without an outcome: where they were
 }
 
 func (r *Report) fill(t0 time.Time, bots []*Bot, epoch0 map[*Bot]uint32, restored map[string]Restore, matches []string) {
@@ -80,6 +81,9 @@ func (r *Report) fill(t0 time.Time, bots []*Bot, epoch0 map[*Bot]uint32, restore
 			}
 		default:
 			r.NoOutcome++
+			if len(r.Stuck) < 5 {
+				r.Stuck = append(r.Stuck, fmt.Sprintf("bot %d (match %s): epoch %d tick %d, last: %s", b.ID, b.Match, f.Epoch, f.Tick, f.Last))
+			}
 		}
 		for _, a := range f.Attempts {
 			if a.After(t0) {
@@ -201,6 +205,9 @@ func (r *Report) String() string {
 	}
 	if r.Fault == FaultStop {
 		fmt.Fprintf(&b, "  owner stopped %.2f s\n", r.StoppedS)
+	}
+	for _, st := range r.Stuck {
+		fmt.Fprintf(&b, "  no outcome: %s\n", st)
 	}
 	for e, n := range r.Errors {
 		fmt.Fprintf(&b, "  bot error ×%d: %s\n", n, e)

@@ -148,6 +148,9 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
   followTimeoutMs = 30_000;
   /** Runs when the answer to a RESUME (CATCHUP, JOINED, ERROR or END) is overdue. */
   private resumeTimer: ReturnType<typeof setTimeout> | undefined;
+  private rejoinTimer: ReturnType<typeof setTimeout> | undefined;
+  /** How long after RESUMED the match waits for its CATCHUP/JOINED before it JOINs by id, ms. */
+  resumeAnswerMs = 1500;
 
   constructor(readonly connection: Connection) {
     super();
@@ -354,6 +357,16 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
     }
     this.syncing = true;
     this.clearResumeTimer();
+    // A session whose copy stopped after a drain closed it (4003) is resumed with no seat, and
+    // nothing follows its RESUMED: without an answer soon, take the seat back by id (a session
+    // that has it answers ALREADY_JOINED, and its CATCHUP/JOINED still comes).
+    this.rejoinTimer = setTimeout(() => {
+      this.rejoinTimer = undefined;
+      if (this.status !== MatchStatus.JOINED || !this.syncing || this.following) return;
+      this.following = true;
+      this.followSince = Date.now();
+      this.rejoin();
+    }, this.resumeAnswerMs);
     const ms = this.connection.requestTimeoutMs;
     if (ms > 0) {
       this.resumeTimer = setTimeout(() => {
@@ -435,6 +448,8 @@ export class Match extends Emitter<MatchEvents> implements MatchSlot {
   private clearResumeTimer(): void {
     clearTimeout(this.resumeTimer);
     this.resumeTimer = undefined;
+    clearTimeout(this.rejoinTimer);
+    this.rejoinTimer = undefined;
   }
 
   onSessionLost(err: TickrelayError): void {

@@ -209,6 +209,43 @@ describe("following a match", () => {
     expect(events.at(-1)).toEqual(["resumed", { how: "rejoin", epoch: 2, tick: 25, pid: 2 }]);
   });
 
+  it("after a drain's 4003, a RESUMED with nothing after it (the seat was in the stopped copy) takes the seat back by id", async () => {
+    const { ws, match, events } = await joinedMatch();
+    ws.drop(CloseCode.MOVED, "http://b:2");
+    await vi.advanceTimersByTimeAsync(1000);
+    const ws2 = net.last;
+    expect(base(ws2)).toBe("ws://b:2/ws");
+    ws2.accept("s-2", "r-x");
+    const resume = ws2.last(Op.RESUME)!;
+    ws2.push([Op.RESUMED, resume[1] as number, "s-1", "r-2"]);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(ws2.last(Op.JOIN)).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(600);
+    const join = ws2.last(Op.JOIN)!;
+    expect(join.slice(2)).toEqual(["m1", null, null]);
+    ws2.push(joined({ req: join[1] as number, epoch: 2, tick: 40, ack: 0 }));
+    expect(match.status).toBe(MatchStatus.JOINED);
+    expect(events.at(-1)).toEqual(["resumed", { how: "rejoin", epoch: 2, tick: 40, pid: 2 }]);
+  });
+
+  it("a slow RESUME answer is still taken: the JOIN by id is answered ALREADY_JOINED", async () => {
+    const { ws, match, events } = await joinedMatch();
+    ws.drop(1006);
+    await vi.advanceTimersByTimeAsync(1000);
+    const ws2 = net.last;
+    ws2.accept("s-2", "r-x");
+    const resume = ws2.last(Op.RESUME)!;
+    ws2.push([Op.RESUMED, resume[1] as number, "s-1", "r-2"]);
+    await vi.advanceTimersByTimeAsync(1600);
+    const join = ws2.last(Op.JOIN)!;
+    ws2.push([Op.ERROR, ErrorCode.ALREADY_JOINED, "already in a match", Op.JOIN, join[1] as number]);
+    ws2.push([Op.CATCHUP, resume[1] as number, 1, 10]);
+    ws2.push(delta({ tick: 11 }));
+    expect(match.status).toBe(MatchStatus.JOINED);
+    expect(match.tick).toBe(11);
+    expect(events.at(-1)?.[0]).toBe("resumed");
+  });
+
   it("retries the JOIN by id while the match is between owners (UNAVAILABLE, TIMEOUT)", async () => {
     const { ws, match, events } = await joinedMatch();
     ws.drop(1006);
