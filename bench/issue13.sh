@@ -2,7 +2,7 @@
 # bench/issue13.sh: the quiet runs behind bench/RESULTS.md's "Thread wake-ups (issue 13)":
 # tickrelay before (BEFORE, default 97ec1d0: the server as it was, with the new measurements)
 # and after (this tree) against both transport floors, in alternating rounds, then probe mode
-# at 1,250 clients, the idle costs and fanout. ~16 minutes on the 2-core machine; needs it
+# at 1,250 and 2,500 clients, the idle costs and fanout. ~15 minutes on the 2-core machine; needs it
 # quiet (run `uptime` first). Lines go to $OUT (default bench/out/issue13.jsonl) with labels
 # "issue13 <what> load=<1-min load average>".
 set -uo pipefail
@@ -38,6 +38,8 @@ for r in 1 2; do
 done
 lg gws-floor-probe -scenario floor -probe -matches 125 -players 10 -server-bin "$tmp/floor"
 lg epoll-floor-probe -scenario floor -target epoll -probe -matches 125 -players 10 -server-bin "$tmp/floor"
+lg before-probe2500 -scenario arena -probe -matches 250 -players 10 -server-bin "$tmp/before"
+lg after-probe2500 -scenario arena -probe -matches 250 -players 10 -server-bin "$tmp/after"
 lg before-idle -scenario connect-storm -connections 10000 -idle 10s -server-bin "$tmp/before"
 lg after-idle -scenario connect-storm -connections 10000 -idle 10s -server-bin "$tmp/after"
 lg before-matches -scenario idle-matches -matches 1000 -warmup 3s -duration 10s -server-bin "$tmp/before"
@@ -58,5 +60,6 @@ jq -rs '
      rw: (map((.server.read_calls_per_msg // 0) + (.server.write_calls_per_msg // 0)) | med | r(2)),
      bytes: (map(.traffic.bytes_in_per_client_s) | med | round), other: (map(.other.cpu_cores) | med | r(2)),
      idle: (map(.storm.idle_cpu_cores // .server.cpu_cores) | med | r(4)), idlecs: (map(.storm.idle_ctx_per_s // .server.ctx_per_s // 0) | med | round),
+     gmp: (map(.server.gomaxprocs // 0) | med), gmpch: (map(.server.gomaxprocs_changes // 0) | med),
      loads: (map(.label | capture("load=(?<l>[0-9.]+)").l) | join("/")), pass: (map(.verdict.pass) | all)})
-  | .[] | "| \(.what) | \(.runs) | \(.clients) | \(.cpu) | \(.p99) | \(.user) / \(.sys) | \(.cs) | \(.csmsg) | \(.rw) | \(.bytes) | idle \(.idle) cores, \(.idlecs)/s | other \(.other) | load \(.loads) | pass \(.pass) |"' "$out"
+  | .[] | "| \(.what) | \(.runs) | \(.clients) | \(.cpu) | \(.p99) | \(.user) / \(.sys) | \(.cs) | \(.csmsg) | \(.rw) | \(.bytes) | idle \(.idle) cores, \(.idlecs)/s | other \(.other) | GOMAXPROCS \(.gmp) (\(.gmpch) changes) | load \(.loads) | pass \(.pass) |"' "$out"

@@ -603,6 +603,14 @@ func (r *run) buildResult(cfg *Config, srv *Server, w *window, st *setupStats, c
 	if w.haveGoroutines {
 		res.Server.Goroutines = int64(w.goroutinesNow)
 	}
+	if v, ok := Gauge(w.metB, "go_sched_gomaxprocs_threads"); ok {
+		res.Server.Gomaxprocs = &v
+	}
+	if b, ok := Gauge(w.metB, "tickrelay_gomaxprocs_changes_total"); ok {
+		a, _ := Gauge(w.metA, "tickrelay_gomaxprocs_changes_total")
+		d := b - a
+		res.Server.GomaxprocsChanges = &d
+	}
 	if q, n, ok := Quantile(HistogramBuckets(w.metA, cfg.TickMetric), HistogramBuckets(w.metB, cfg.TickMetric), 0.99); ok {
 		v := round(q*1000, 3)
 		res.Server.TickP99Ms = &v

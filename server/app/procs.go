@@ -14,7 +14,8 @@ import (
 )
 
 // startProcs applies --gomaxprocs: "auto" (the default) runs the policy of server/procs (one P
-// until the process needs more than ~¾ of a core: measured cheaper, bench/RESULTS.md), a number
+// until the process needs more than ~¾ of a core, or its goroutines wait to run: measured
+// cheaper, bench/RESULTS.md), a number
 // fixes GOMAXPROCS. A GOMAXPROCS environment variable wins over both. It registers
 // tickrelay_gomaxprocs_changes_total (GOMAXPROCS itself is go_sched_gomaxprocs_threads) and
 // returns the stop function. With apply false it only registers the counter.

@@ -1,7 +1,9 @@
 package procs
 
 import (
+	"math"
 	"runtime"
+	"runtime/metrics"
 	"sync"
 	"testing"
 	"time"
@@ -24,7 +26,7 @@ func newFake() *fake {
 }
 
 func (f *fake) config() Config {
-	return Config{Max: 2, CPU: func() time.Duration {
+	return Config{Max: 2, SchedLatency: func() *metrics.Float64Histogram { return nil }, CPU: func() time.Duration {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.read <- struct{}{}
@@ -62,28 +64,37 @@ func TestPolicyStep(t *testing.T) {
 	p.cfg.defaults()
 	p.set(1)
 	for _, c := range []float64{0.3, 0.7, 0.75} {
-		p.step(c)
+		p.step(c, 4*time.Millisecond)
 	}
 	if p.Procs() != 1 {
 		t.Fatalf("raised at or under Up: %v", set)
 	}
-	p.step(0.9)
+	p.step(0.9, 0)
 	if p.Procs() != 2 {
 		t.Fatalf("not raised over Up: %v", set)
 	}
 	for range 5 {
-		p.step(0.2)
+		p.step(0.2, 0)
 	}
-	p.step(0.6) // a busy reading breaks the run of low ones
+	p.step(0.6, 0) // a busy reading breaks the run of low ones
 	for range 5 {
-		p.step(0.2)
+		p.step(0.2, 0)
+	}
+	p.step(0.2, 3*time.Millisecond) // goroutines waiting: not yet back to one P either
+	for range 5 {
+		p.step(0.2, 2*time.Millisecond)
 	}
 	if p.Procs() != 2 {
-		t.Fatalf("lowered before six low readings in a row: %v", set)
+		t.Fatalf("lowered before six quiet readings in a row: %v", set)
 	}
-	p.step(0.2)
+	p.step(0.2, 0)
 	if p.Procs() != 1 || len(set) != 3 || p.Changes() != 3 {
 		t.Fatalf("set %v, procs %d, changes %d", set, p.Procs(), p.Changes())
+	}
+	// little CPU but goroutines waiting to run (the process does not get its core): up
+	p.step(0.3, 6*time.Millisecond)
+	if p.Procs() != 2 {
+		t.Fatalf("not raised for a 6 ms scheduling latency: %v", set)
 	}
 }
 
@@ -127,4 +138,23 @@ func TestPolicyDefaults(t *testing.T) {
 		t.Fatal("getrusage gave no CPU time")
 	}
 	p.Stop()
+}
+
+func TestP99Between(t *testing.T) {
+	b := []float64{0, 0.0001, 0.001, 0.01, math.Inf(1)}
+	a := &metrics.Float64Histogram{Buckets: b, Counts: []uint64{100, 0, 0, 0}}
+	c := &metrics.Float64Histogram{Buckets: b, Counts: []uint64{1090, 0, 20, 0}} // 990 fast, 20 in (1ms, 10ms]
+	if got := p99Between(a, c); got != 10*time.Millisecond {
+		t.Fatalf("p99 %v, want the (1ms, 10ms] bucket's bound", got)
+	}
+	c.Counts[2] = 5 // 5 of 995 slow: under 1%
+	if got := p99Between(a, c); got != 100*time.Microsecond {
+		t.Fatalf("p99 %v, want the first bucket's bound", got)
+	}
+	if got := p99Between(c, c); got != 0 {
+		t.Fatalf("no new samples: %v", got)
+	}
+	if schedLatency() == nil {
+		t.Fatal("the runtime has no /sched/latencies:seconds")
+	}
 }

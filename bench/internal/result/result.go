@@ -149,15 +149,17 @@ type Server struct {
 
 	// Where the CPU goes: the kernel's share, and the wake-ups behind it. "Per message" counts
 	// messages both ways (server → clients and clients → server, i.e. traffic's msgs_in + msgs_out).
-	SysSeconds       float64   `json:"cpu_sys_s,omitempty"`           // the kernel part of cpu_s (stime)
-	CtxVoluntary     int64     `json:"ctx_voluntary,omitempty"`       // over the window, summed over /proc/PID/task/*/status
-	CtxInvoluntary   int64     `json:"ctx_involuntary,omitempty"`     // preemptions
-	CtxPerSec        float64   `json:"ctx_per_s,omitempty"`           // both kinds
-	CtxPerMsg        float64   `json:"ctx_per_msg,omitempty"`         // both kinds, per message both ways
-	ReadCallsPerMsg  float64   `json:"read_calls_per_msg,omitempty"`  // /proc/PID/io syscr (read, readv…)
-	WriteCallsPerMsg float64   `json:"write_calls_per_msg,omitempty"` // /proc/PID/io syscw (write, writev…)
-	Syscalls         *Syscalls `json:"syscalls,omitempty"`            // -syscalls: every system call, counted by perf
-	Note             string    `json:"note,omitempty"`                // e.g. "no -server-pid: server CPU unknown"
+	SysSeconds        float64   `json:"cpu_sys_s,omitempty"`           // the kernel part of cpu_s (stime)
+	CtxVoluntary      int64     `json:"ctx_voluntary,omitempty"`       // over the window, summed over /proc/PID/task/*/status
+	CtxInvoluntary    int64     `json:"ctx_involuntary,omitempty"`     // preemptions
+	CtxPerSec         float64   `json:"ctx_per_s,omitempty"`           // both kinds
+	CtxPerMsg         float64   `json:"ctx_per_msg,omitempty"`         // both kinds, per message both ways
+	ReadCallsPerMsg   float64   `json:"read_calls_per_msg,omitempty"`  // /proc/PID/io syscr (read, readv…)
+	WriteCallsPerMsg  float64   `json:"write_calls_per_msg,omitempty"` // /proc/PID/io syscw (write, writev…)
+	Syscalls          *Syscalls `json:"syscalls,omitempty"`            // -syscalls: every system call, counted by perf
+	Gomaxprocs        *float64  `json:"gomaxprocs,omitempty"`          // go_sched_gomaxprocs_threads at the end of the window, if exposed
+	GomaxprocsChanges *float64  `json:"gomaxprocs_changes,omitempty"`  // tickrelay_gomaxprocs_changes_total over the window (--gomaxprocs auto)
+	Note              string    `json:"note,omitempty"`                // e.g. "no -server-pid: server CPU unknown"
 }
 
 // Syscalls is the server's system calls over the window, counted in the kernel by
