@@ -83,7 +83,7 @@ CHAOS_MATCHES ?= 20
 CHAOS_FAULTS ?= redis-kill9 redis-sigstop redis-debug-sleep redis-client-kill redis-obl instance-kill9
 # issue 12's failover faults with real processes (bench/failover): test:matches:bots per match:spread
 # (instances the bots connect to; 1: all on the owner, so that all 1,000 reconnect after the kill -9)
-CHAOS_FAILOVER ?= TestFailoverKill9:100:10:1 TestFailoverSigstop:20:10:3
+CHAOS_FAILOVER ?= TestFailoverKill9:100:10:1 TestFailoverSigstop:20:10:3 TestFailoverDrain:50:10:3
 chaos:
 	@fail=0; for f in none $(CHAOS_FAULTS); do \
 	  fault=$$f; [ "$$f" = none ] && fault=""; \

@@ -82,3 +82,6 @@ func TestFailoverKill9(t *testing.T) { runFault(t, FaultKill, 4, 6) }
 // SIGSTOP the owner past its lease, then SIGCONT: the stale copy stops (END MOVED to whoever is
 // still connected to it), no frame of it after that, every bot plays on the new owner.
 func TestFailoverSigstop(t *testing.T) { runFault(t, FaultStop, 3, 6) }
+
+// Drain the owner under load: nothing ends, no 1006, ≤ 1 tick lost, done within 10 s.
+func TestFailoverDrain(t *testing.T) { runFault(t, FaultDrain, 8, 6) }
