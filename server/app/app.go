@@ -146,6 +146,10 @@ func Run(ctx context.Context, args []string, opt Options) error {
 	return srv.Shutdown(sctx)
 }
 
+// mmPool is the matchmaker's Redis connections (per node of a cluster): placements run up to
+// max_placements at once and each finishes in a transaction that holds a connection.
+const mmPool = 128
+
 // ticketStore is where matchmaking tickets and parties live: in Redis with --redis or
 // --redis-cluster (the queues and parties are shared by every instance, one matcher per queue
 // under a lease; with a Redis Cluster each queue lives in one hash slot), else in memory.
@@ -160,7 +164,7 @@ func (o *options) ticketStore(c matchmaking.Config, log *slog.Logger) (matchmaki
 				addrs = append(addrs, a)
 			}
 		}
-		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRedirects: 3})
+		rdb = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, MaxRedirects: 3, PoolSize: mmPool})
 	case o.redis != "":
 		opts := &redis.Options{Addr: o.redis}
 		if strings.Contains(o.redis, "://") {
@@ -168,6 +172,9 @@ func (o *options) ticketStore(c matchmaking.Config, log *slog.Logger) (matchmaki
 			if opts, err = redis.ParseURL(o.redis); err != nil {
 				return nil, nop, fmt.Errorf("--redis: %w", err)
 			}
+		}
+		if opts.PoolSize == 0 {
+			opts.PoolSize = mmPool
 		}
 		rdb = redis.NewClient(opts)
 	default:

@@ -39,6 +39,7 @@ import (
 // Goroutines: one subscriber goroutine (Close stops it); mu guards the waiters.
 type RedisStore struct {
 	rdb    redis.UniversalClient
+	leases redis.UniversalClient // a small pool of its own: renewals never wait behind tickets
 	prefix string
 	max    int
 	retain time.Duration
@@ -68,7 +69,7 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string, maxLive int, retain
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &RedisStore{rdb: rdb, prefix: prefix, max: maxLive, retain: retain, log: log, done: make(chan struct{}), waiters: map[string][]chan struct{}{}}
+	s := &RedisStore{rdb: rdb, leases: leaseClient(rdb), prefix: prefix, max: maxLive, retain: retain, log: log, done: make(chan struct{}), waiters: map[string][]chan struct{}{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	s.sub = rdb.Subscribe(ctx, prefix+"changed")
@@ -80,10 +81,31 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string, maxLive int, retain
 	return s, nil
 }
 
-// Close stops the subscriber.
+// leaseClient is a client like rdb with a pool of its own for the lease renewals: under load
+// every connection of rdb's pool can be busy with tickets for longer than a renewal may wait,
+// and a lease not renewed within its TTL moves to another instance (whose claims then fence
+// out every placement in flight here).
+func leaseClient(rdb redis.UniversalClient) redis.UniversalClient {
+	switch c := rdb.(type) {
+	case *redis.Client:
+		o := *c.Options()
+		o.PoolSize, o.MinIdleConns = 4, 1
+		return redis.NewClient(&o)
+	case *redis.ClusterClient:
+		o := *c.Options()
+		o.PoolSize, o.MinIdleConns = 4, 1
+		return redis.NewClusterClient(&o)
+	}
+	return rdb
+}
+
+// Close stops the subscriber and the lease client.
 func (s *RedisStore) Close() error {
 	err := s.sub.Close()
 	<-s.done
+	if s.leases != s.rdb {
+		_ = s.leases.Close()
+	}
 	return err
 }
 

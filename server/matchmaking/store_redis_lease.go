@@ -34,7 +34,7 @@ return 0
 // Lease implements Leaser. The fence's token is "owner token": writes check the lease key
 // still holds exactly it.
 func (s *RedisStore) Lease(ctx context.Context, queue, owner string, ttl time.Duration) (Fence, bool, error) {
-	tok, err := leaseScript.Run(ctx, s.rdb, []string{s.leaseKey(queue), s.fenceKey(queue)}, owner, strconv.FormatInt(ttl.Milliseconds(), 10)).Text()
+	tok, err := leaseScript.Run(ctx, s.leases, []string{s.leaseKey(queue), s.fenceKey(queue)}, owner, strconv.FormatInt(ttl.Milliseconds(), 10)).Text()
 	if err != nil || tok == "" {
 		return Fence{}, false, err
 	}
@@ -42,7 +42,7 @@ func (s *RedisStore) Lease(ctx context.Context, queue, owner string, ttl time.Du
 }
 
 func (s *RedisStore) ReleaseLease(ctx context.Context, f Fence) error {
-	return releaseScript.Run(ctx, s.rdb, []string{s.leaseKey(f.Queue)}, f.Token).Err()
+	return releaseScript.Run(ctx, s.leases, []string{s.leaseKey(f.Queue)}, f.Token).Err()
 }
 
 // RequeueStale implements Leaser: tickets claimed under another fence (that holder lost the
