@@ -10,6 +10,8 @@ cd "$(dirname "$0")/.."
 before=${BEFORE:-97ec1d0}
 out=${OUT:-bench/out/issue13.jsonl}
 rounds=${ROUNDS:-3}
+conns=${CONNS:-10000}
+extra=${LG_ARGS:-} # e.g. "-warmup 1s -duration 2s" for a dry run of the script
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/before-src" "$(dirname "$out")"
@@ -23,7 +25,8 @@ lg() { # lg WHAT loadgen-args…
   shift
   load=$(cut -d' ' -f1 /proc/loadavg)
   echo "issue13: $what $* (load $load)" >&2
-  "$tmp/loadgen" -out "$out" -label "issue13 $what load=$load" "$@" >/dev/null 2>"$tmp/err" || tail -2 "$tmp/err" >&2
+  # shellcheck disable=SC2086 # $extra is a list of flags
+  "$tmp/loadgen" -out "$out" -label "issue13 $what load=$load" "$@" $extra >/dev/null 2>"$tmp/err" || tail -2 "$tmp/err" >&2
   grep -E '^   (server|latency|verdict|idle)' "$tmp/err" >&2
 }
 for r in $(seq "$rounds"); do
@@ -40,11 +43,11 @@ lg gws-floor-probe -scenario floor -probe -matches 125 -players 10 -server-bin "
 lg epoll-floor-probe -scenario floor -target epoll -probe -matches 125 -players 10 -server-bin "$tmp/floor"
 lg before-probe2500 -scenario arena -probe -matches 250 -players 10 -server-bin "$tmp/before"
 lg after-probe2500 -scenario arena -probe -matches 250 -players 10 -server-bin "$tmp/after"
-lg before-idle -scenario connect-storm -connections 10000 -idle 10s -server-bin "$tmp/before"
-lg after-idle -scenario connect-storm -connections 10000 -idle 10s -server-bin "$tmp/after"
-lg before-matches -scenario idle-matches -matches 1000 -warmup 3s -duration 10s -server-bin "$tmp/before"
+lg before-idle -scenario connect-storm -connections "$conns" -idle 10s -server-bin "$tmp/before"
+lg after-idle -scenario connect-storm -connections "$conns" -idle 10s -server-bin "$tmp/after"
+lg before-matches -scenario idle-matches -matches 1000 -warmup 3s -duration 20s -server-bin "$tmp/before"
 
-lg after-matches -scenario idle-matches -matches 1000 -warmup 3s -duration 10s -server-bin "$tmp/after"
+lg after-matches -scenario idle-matches -matches 1000 -warmup 3s -duration 20s -server-bin "$tmp/after"
 lg before-fanout -scenario fanout -spectators 1000 -server-bin "$tmp/before"
 lg after-fanout -scenario fanout -spectators 1000 -server-bin "$tmp/after"
 echo "issue13: done; lines in $out" >&2
