@@ -88,7 +88,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.StringVar(&o.proxies, "trusted-proxies", "", "comma-separated IPs or CIDR prefixes of reverse proxies whose X-Forwarded-For gives the client IP (default: none, the TCP peer is the client)")
 	fs.IntVar(&cfg.MaxMatches, "max-matches", 5000, "live matches on this instance (above: 503); -1: no cap")
 	fs.IntVar(&cfg.MaxMatchesPerUser, "max-matches-per-user", 5, "live matches one user may have created (above: 429); -1: no cap")
-	fs.StringVar(&o.gomaxprocs, "gomaxprocs", "auto", "Go's GOMAXPROCS: auto (one P while the process uses under ~0.75 cores and its goroutines do not wait\nover 5 ms to run, every core otherwise: measured cheaper per client on small machines, bench/RESULTS.md)\nor a fixed number; a GOMAXPROCS environment variable wins")
+	fs.StringVar(&o.gomaxprocs, "gomaxprocs", "auto", "Go's GOMAXPROCS: auto (one P while the process uses under ~0.75 cores and its goroutines do not wait\nover 5 ms to run (twice in a row), every core otherwise: measured cheaper per client on small machines, bench/RESULTS.md)\nor a fixed number; a GOMAXPROCS environment variable wins")
 	fs.DurationVar(&cfg.UnusedMatchTimeout, "unused-match-timeout", 10*time.Second, "end a match nobody ever joined this long after its last reservation expired")
 	fs.DurationVar(&cfg.ReservationTTL, "reservation-ttl", 15*time.Second, "how long a reserved seat is held and its join ticket valid (at most 30s)")
 	fs.IntVar(&cfg.MaxReservationsPerUser, "max-reservations-per-user", 4, "live seat reservations one user may hold (above: 429); -1: no cap")

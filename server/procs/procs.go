@@ -10,8 +10,8 @@
 // after DownAfter readings in a row under Down. CPU use alone misses a process that does not
 // get its core (other processes on the machine take it): then goroutines wait to run, so the
 // policy also raises GOMAXPROCS when the 99th percentile of the runtime's scheduling latency
-// (/sched/latencies:seconds, the time goroutines spent runnable before running) over the last
-// reading exceeds LatencyUp, and only comes back to one P while it is under half of that.
+// (/sched/latencies:seconds, the time goroutines spent runnable before running) exceeds
+// LatencyUp in two readings in a row, and only comes back to one P while it is under half of that.
 // A process started with GOMAXPROCS in its environment, or with a fixed --gomaxprocs, is left
 // alone.
 //
@@ -85,6 +85,7 @@ type Policy struct {
 	procs   atomic.Int64
 	changes atomic.Uint64
 	low     int // readings in a row under Down (policy goroutine only)
+	waited  int // readings in a row with the scheduling latency over LatencyUp (policy goroutine only)
 
 	stop chan struct{}
 	done chan struct{}
@@ -156,9 +157,15 @@ func (p *Policy) run() {
 // the same time (0 when unknown), and sets GOMAXPROCS accordingly.
 func (p *Policy) step(cores float64, latP99 time.Duration) {
 	switch cur := p.Procs(); {
-	case cur == 1 && (cores > p.cfg.Up || latP99 > p.cfg.LatencyUp):
-		p.low = 0
+	case cur == 1 && cores > p.cfg.Up:
+		p.low, p.waited = 0, 0
 		p.set(p.cfg.Max)
+	case cur == 1 && latP99 > p.cfg.LatencyUp:
+		// two readings in a row: one GC cycle or burst alone does not move it
+		if p.waited++; p.waited >= 2 {
+			p.low, p.waited = 0, 0
+			p.set(p.cfg.Max)
+		}
 	case cur > 1 && cores < p.cfg.Down && latP99 <= p.cfg.LatencyUp/2:
 		p.low++
 		if p.low >= p.cfg.DownAfter {
@@ -166,7 +173,7 @@ func (p *Policy) step(cores float64, latP99 time.Duration) {
 			p.set(1)
 		}
 	default:
-		p.low = 0
+		p.low, p.waited = 0, 0
 	}
 }
 

@@ -92,9 +92,15 @@ func TestPolicyStep(t *testing.T) {
 		t.Fatalf("set %v, procs %d, changes %d", set, p.Procs(), p.Changes())
 	}
 	// little CPU but goroutines waiting to run (the process does not get its core): up
+	p.step(0.3, 6*time.Millisecond) // once: a GC cycle, say
+	p.step(0.3, 0)
 	p.step(0.3, 6*time.Millisecond)
+	if p.Procs() != 1 {
+		t.Fatalf("raised for single readings of a 6 ms scheduling latency: %v", set)
+	}
+	p.step(0.3, 6*time.Millisecond) // the second in a row
 	if p.Procs() != 2 {
-		t.Fatalf("not raised for a 6 ms scheduling latency: %v", set)
+		t.Fatalf("not raised for a 6 ms scheduling latency twice: %v", set)
 	}
 }
 
