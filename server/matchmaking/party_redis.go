@@ -51,13 +51,7 @@ func (ps *RedisParties) nkey() string            { return ps.prefix + "{party}:n
 
 // watch runs fn as an optimistic transaction over keys, again when one changed meanwhile.
 func (ps *RedisParties) watch(ctx context.Context, fn func(*redis.Tx) error, keys ...string) error {
-	var err error
-	for range 50 {
-		if err = ps.rdb.Watch(ctx, fn, keys...); !errors.Is(err, redis.TxFailedErr) {
-			return err
-		}
-	}
-	return err
+	return watch(ctx, ps.rdb, fn, keys...)
 }
 
 // read is party id (nil when gone).

@@ -40,6 +40,7 @@ import (
 type RedisStore struct {
 	rdb    redis.UniversalClient
 	leases redis.UniversalClient // a small pool of its own: renewals never wait behind tickets
+	work   redis.UniversalClient // the matcher's and placements' pool: never behind long-polls
 	prefix string
 	max    int
 	retain time.Duration
@@ -69,7 +70,7 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string, maxLive int, retain
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &RedisStore{rdb: rdb, leases: leaseClient(rdb), prefix: prefix, max: maxLive, retain: retain, log: log, done: make(chan struct{}), waiters: map[string][]chan struct{}{}}
+	s := &RedisStore{rdb: rdb, leases: clientLike(rdb, 4), work: clientLike(rdb, 64), prefix: prefix, max: maxLive, retain: retain, log: log, done: make(chan struct{}), waiters: map[string][]chan struct{}{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	s.sub = rdb.Subscribe(ctx, prefix+"changed")
@@ -81,19 +82,21 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string, maxLive int, retain
 	return s, nil
 }
 
-// leaseClient is a client like rdb with a pool of its own for the lease renewals: under load
-// every connection of rdb's pool can be busy with tickets for longer than a renewal may wait,
-// and a lease not renewed within its TTL moves to another instance (whose claims then fence
-// out every placement in flight here).
-func leaseClient(rdb redis.UniversalClient) redis.UniversalClient {
+// clientLike is a client like rdb with a pool of its own of size connections. The store has
+// three: rdb for the HTTP handlers (reads, long-polls, new tickets, cancels); work for the
+// queue's matcher and its placements, so that thousands of long-polls waking at once cannot
+// make the matcher wait for a connection; leases for the lease renewals, which must never wait
+// (a lease not renewed within its TTL moves to another instance, whose fence then refuses
+// every placement in flight here).
+func clientLike(rdb redis.UniversalClient, size int) redis.UniversalClient {
 	switch c := rdb.(type) {
 	case *redis.Client:
 		o := *c.Options()
-		o.PoolSize, o.MinIdleConns = 4, 1
+		o.PoolSize, o.MinIdleConns = size, 1
 		return redis.NewClient(&o)
 	case *redis.ClusterClient:
 		o := *c.Options()
-		o.PoolSize, o.MinIdleConns = 4, 1
+		o.PoolSize, o.MinIdleConns = size, 1
 		return redis.NewClusterClient(&o)
 	}
 	return rdb
@@ -103,8 +106,10 @@ func leaseClient(rdb redis.UniversalClient) redis.UniversalClient {
 func (s *RedisStore) Close() error {
 	err := s.sub.Close()
 	<-s.done
-	if s.leases != s.rdb {
-		_ = s.leases.Close()
+	for _, c := range []redis.UniversalClient{s.leases, s.work} {
+		if c != s.rdb {
+			_ = c.Close()
+		}
 	}
 	return err
 }
@@ -221,7 +226,11 @@ func (s *RedisStore) liveKeys(ms []Member) []string {
 }
 
 func (s *RedisStore) release(ctx context.Context, id string, members []Member) error {
-	return liveReleaseScript.Run(ctx, s.rdb, s.liveKeys(members), id).Err()
+	return s.releaseOn(ctx, s.rdb, id, members)
+}
+
+func (s *RedisStore) releaseOn(ctx context.Context, c redis.UniversalClient, id string, members []Member) error {
+	return liveReleaseScript.Run(ctx, c, s.liveKeys(members), id).Err()
 }
 
 func (s *RedisStore) Add(ctx context.Context, t *Ticket) error {

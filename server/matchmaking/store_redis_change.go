@@ -25,10 +25,10 @@ return 0
 
 // watch runs an optimistic transaction, again when a watched key changed meanwhile (at most
 // 50 times).
-func (s *RedisStore) watch(ctx context.Context, fn func(*redis.Tx) error, keys ...string) error {
+func watch(ctx context.Context, c redis.UniversalClient, fn func(*redis.Tx) error, keys ...string) error {
 	var err error
 	for range 50 {
-		if err = s.rdb.Watch(ctx, fn, keys...); !errors.Is(err, redis.TxFailedErr) {
+		if err = c.Watch(ctx, fn, keys...); !errors.Is(err, redis.TxFailedErr) {
 			return err
 		}
 	}
@@ -40,6 +40,15 @@ func (s *RedisStore) watch(ctx context.Context, fn func(*redis.Tx) error, keys .
 // tickets, which are then stored, logged and published. The players of tickets that ended get
 // their live keys back afterwards.
 func (s *RedisStore) change(ctx context.Context, fence Fence, ids []string, f func(ts []*Ticket) error, only ...func(*Ticket) bool) ([]*Ticket, error) {
+	c := s.rdb
+	if fence.Token != "" {
+		c = s.work // the matcher's own writes
+	}
+	return s.changeOn(ctx, c, fence, ids, f, only...)
+}
+
+// changeOn is change over client c (one of the store's pools).
+func (s *RedisStore) changeOn(ctx context.Context, c redis.UniversalClient, fence Fence, ids []string, f func(ts []*Ticket) error, only ...func(*Ticket) bool) ([]*Ticket, error) {
 	if len(ids) == 0 {
 		return nil, nil
 	}
@@ -58,7 +67,7 @@ func (s *RedisStore) change(ctx context.Context, fence Fence, ids []string, f fu
 		keys = append(keys, s.leaseKey(fence.Queue))
 	}
 	var out []*Ticket
-	err := s.watch(ctx, func(tx *redis.Tx) error {
+	err := watch(ctx, c, func(tx *redis.Tx) error {
 		if fence.Token != "" {
 			holder, err := tx.Get(ctx, s.leaseKey(fence.Queue)).Result()
 			if err != nil && !errors.Is(err, redis.Nil) {
@@ -128,7 +137,7 @@ func (s *RedisStore) change(ctx context.Context, fence Fence, ids []string, f fu
 		for _, t := range out {
 			if t.Status.Terminal() {
 				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-				if rerr := s.release(rctx, t.ID, t.Members); rerr != nil {
+				if rerr := s.releaseOn(rctx, c, t.ID, t.Members); rerr != nil {
 					s.log.Warn("matchmaking: live keys not given back (they are stale, and expire)", "ticket", t.ID, "err", rerr)
 				}
 				cancel()
@@ -205,7 +214,7 @@ func (s *RedisStore) ClaimGroups(ctx context.Context, f Fence, groups [][]string
 
 func (s *RedisStore) Requeue(ctx context.Context, ids []string) error {
 	for _, id := range ids {
-		_, err := s.change(ctx, Fence{}, []string{id}, func(ts []*Ticket) error {
+		_, err := s.changeOn(ctx, s.work, Fence{}, []string{id}, func(ts []*Ticket) error {
 			if !ts[0].Placing || ts[0].Status != Searching {
 				return errNotSearching
 			}
@@ -299,7 +308,7 @@ func (s *RedisStore) Searching(ctx context.Context, queue string) ([]*Ticket, er
 func (s *RedisStore) Snapshot(ctx context.Context, queue string) ([]*Ticket, uint64, error) {
 	var seq *redis.StringCmd
 	var members *redis.StringSliceCmd
-	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.work.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		seq = p.Get(ctx, s.seqKey(queue))
 		members = p.SMembers(ctx, s.qkey(queue))
 		return nil
@@ -314,7 +323,7 @@ func (s *RedisStore) Snapshot(ctx context.Context, queue string) ([]*Ticket, uin
 		return nil, 0, err
 	}
 	if len(gone) > 0 {
-		s.rdb.SRem(ctx, s.qkey(queue), gone)
+		s.work.SRem(ctx, s.qkey(queue), gone)
 	}
 	out := ts[:0]
 	for _, t := range ts {
@@ -334,7 +343,7 @@ func (s *RedisStore) load(ctx context.Context, queue string, ids []string) ([]*T
 	for i, id := range ids {
 		keys[i] = s.qtag(queue) + "t:" + id
 	}
-	vals, err := s.rdb.MGet(ctx, keys...).Result()
+	vals, err := s.work.MGet(ctx, keys...).Result()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -365,7 +374,7 @@ func (s *RedisStore) Since(ctx context.Context, queue string, cursor uint64) ([]
 	var order []string
 	for {
 		const batch = 4096
-		es, err := s.rdb.XRangeN(ctx, s.logKey(queue), strconv.FormatUint(cursor+1, 10)+"-0", "+", batch).Result()
+		es, err := s.work.XRangeN(ctx, s.logKey(queue), strconv.FormatUint(cursor+1, 10)+"-0", "+", batch).Result()
 		if err != nil {
 			return nil, nil, cursor, err
 		}
