@@ -130,18 +130,20 @@ func (b *Bus) claim(ctx context.Context, id string) (*game.Match, error) {
 	if b.cfg.Checkpoints == nil {
 		return nil, errNoCheckpoint
 	}
+	if b.fo.draining.Load() {
+		return nil, fmt.Errorf("%w: this instance is draining", server.ErrUnavailable)
+	}
+	// Settled first: right after Redis came back empty, a missing checkpoint says no more than
+	// a missing lease does (both come back with the owner's next writes).
+	if !b.settled() {
+		return nil, errUnsettled
+	}
 	rec, err := b.cfg.Checkpoints.Get(ctx, id)
 	if errors.Is(err, checkpoint.ErrNotFound) {
 		return nil, errNoCheckpoint // (counted by the relay that ends it LOST)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: checkpoint: %v", server.ErrUnavailable, err)
-	}
-	if b.fo.draining.Load() {
-		return nil, fmt.Errorf("%w: this instance is draining", server.ErrUnavailable)
-	}
-	if !b.settled() {
-		return nil, errUnsettled
 	}
 	if _, busy := b.fo.claiming.LoadOrStore(id, true); busy {
 		return nil, errClaiming

@@ -84,12 +84,20 @@ func (rm *remoteMatch) check() {
 	case !isNotFound(err):
 		return // the directory is unreachable: keep trying
 	}
-	// No live lease: claim it (one instance wins), or follow the winner.
-	if b.cfg.Checkpoints == nil {
+	// No live lease. Right after Redis came back (perhaps without its data) that says nothing
+	// yet: a live owner takes its lease back at its next refresh. Once settled, claim it (one
+	// instance wins), or follow the winner.
+	err = nil // the lookup's not-found
+	if !b.settled() {
+		err = errUnsettled
+	} else if b.cfg.Checkpoints == nil {
 		rm.lostWhy(dead)
 		return
 	}
-	m, err := b.claim(ctx, rm.id)
+	var m *game.Match
+	if err == nil {
+		m, err = b.claim(ctx, rm.id)
+	}
 	switch {
 	case err == nil:
 		rm.adopt(m)
