@@ -12,15 +12,23 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// logSource appends tickets to the change log KEYS[2], numbered by KEYS[1]: ARGV[1] the log's
-// length, then pairs of id and JSON (run inside a MULTI, as plain EVAL: a script cache miss
-// cannot be retried there).
-const logSource = `
-for i = 2, #ARGV, 2 do
-  local s = redis.call('INCR', KEYS[1])
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[1], s .. '-1', 'id', ARGV[i], 'b', ARGV[i + 1])
+// writeSource writes changed tickets if the fence still holds (run inside the MULTI of a
+// WATCH on the tickets, as plain EVAL: a script cache miss cannot be retried there). The lease
+// is checked here rather than watched: its renewals (every third of its TTL) would otherwise
+// abort every transaction in flight. KEYS: lease, seq, log, queue set, then the tickets; ARGV:
+// token ('' unfenced), log length, channel, then per ticket id, JSON, ms to keep, '1' if ended.
+const writeSource = `
+if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'fenced' end
+local n = (#ARGV - 3) / 4
+for i = 0, n - 1 do
+  local id, body = ARGV[4 + i * 4], ARGV[5 + i * 4]
+  redis.call('SET', KEYS[5 + i], body, 'PX', ARGV[6 + i * 4])
+  if ARGV[7 + i * 4] == '1' then redis.call('SREM', KEYS[4], id) end
+  local s = redis.call('INCR', KEYS[2])
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], s .. '-1', 'id', id, 'b', body)
+  redis.call('PUBLISH', ARGV[3], body)
 end
-return 0
+return 'ok'
 `
 
 // watch runs an optimistic transaction, again when a watched key changed meanwhile (at most
@@ -60,11 +68,8 @@ func (s *RedisStore) changeOn(ctx context.Context, c redis.UniversalClient, fenc
 		}
 		keys = append(keys, s.tkey(id))
 	}
-	if fence.Token != "" {
-		if fence.Queue != queue {
-			return nil, fmt.Errorf("%w: queue %s's fence for a ticket of %s", ErrFenced, fence.Queue, queue)
-		}
-		keys = append(keys, s.leaseKey(fence.Queue))
+	if fence.Token != "" && fence.Queue != queue {
+		return nil, fmt.Errorf("%w: queue %s's fence for a ticket of %s", ErrFenced, fence.Queue, queue)
 	}
 	var out []*Ticket
 	err := watch(ctx, c, func(tx *redis.Tx) error {
@@ -77,7 +82,7 @@ func (s *RedisStore) changeOn(ctx context.Context, c redis.UniversalClient, fenc
 				return ErrFenced
 			}
 		}
-		vals, err := tx.MGet(ctx, keys[:len(ids)]...).Result()
+		vals, err := tx.MGet(ctx, keys...).Result()
 		if err != nil {
 			return err
 		}
@@ -115,21 +120,24 @@ func (s *RedisStore) changeOn(ctx context.Context, c redis.UniversalClient, fenc
 				return err
 			}
 		}
+		wkeys := []string{s.leaseKey(queue), s.seqKey(queue), s.logKey(queue), s.qkey(queue)}
+		args := []any{fence.Token, logMax, s.prefix + "changed"}
+		for i, t := range ts {
+			ended := "0"
+			if t.Status.Terminal() {
+				ended = "1"
+			}
+			wkeys = append(wkeys, s.tkey(t.ID))
+			args = append(args, t.ID, bodies[i], ms(s.keep(t)), ended)
+		}
+		var res *redis.Cmd
 		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			args := []any{logMax}
-			for i, t := range ts {
-				p.Set(ctx, s.tkey(t.ID), bodies[i], s.keep(t))
-				if t.Status.Terminal() {
-					p.SRem(ctx, s.qkey(queue), t.ID)
-				}
-				args = append(args, t.ID, bodies[i])
-			}
-			p.Eval(ctx, logSource, []string{s.seqKey(queue), s.logKey(queue)}, args...)
-			for _, b := range bodies {
-				p.Publish(ctx, s.prefix+"changed", b)
-			}
+			res = p.Eval(ctx, writeSource, wkeys, args...)
 			return nil
 		})
+		if err == nil && res.Val() == "fenced" {
+			err = ErrFenced
+		}
 		out = ts
 		return err
 	}, keys...)
