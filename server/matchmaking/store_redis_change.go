@@ -16,7 +16,7 @@ import (
 // WATCH on the tickets, as plain EVAL: a script cache miss cannot be retried there). The lease
 // is checked here rather than watched: its renewals (every third of its TTL) would otherwise
 // abort every transaction in flight. KEYS: lease, seq, log, queue set, then the tickets; ARGV:
-// token (” unfenced), log length, channel, then per ticket id, JSON, ms to keep, '1' if ended.
+// token (empty: unfenced), log length, channel, then per ticket id, JSON, ms to keep, '1' if ended.
 const writeSource = `
 if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'fenced' end
 local n = (#ARGV - 3) / 4
