@@ -1,0 +1,146 @@
+// Issue 12's "done" in a browser: three instances over a real redis-server serving the demo (what
+// `make cluster` gives), alice's page on instance one (the arena's owner), bob's on instance two,
+// both given every instance with ?peers=. Instance one is killed with SIGKILL: another instance
+// claims the arena from its last checkpoint, alice's page reconnects elsewhere and takes her seat
+// back, bob's page follows the new owner; both pages play the same match on (a new epoch), and
+// bob sees alice move again. Nothing skips: no chromium, no SDK bundle, no redis-server: it fails.
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type BrowserContext, type Page, chromium } from "playwright-core";
+import { afterAll, describe, expect, it } from "vitest";
+import { type RunningRedis, startRedis } from "../integration/redis.js";
+import { type RunningServer, startServer, stopAll } from "../integration/server.js";
+
+const CHROMIUM = process.env.TICKRELAY_CHROMIUM || "/usr/bin/chromium";
+const PKG = fileURLToPath(new URL("../../", import.meta.url));
+const DEMO = join(PKG, "demo");
+const SDK = join(PKG, "dist/browser");
+const OUT = join(PKG, "test-output");
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+let profile: string | null = null;
+let ctxA: BrowserContext | null = null;
+let ctxB: BrowserContext | null = null;
+let redis: RunningRedis | undefined;
+
+afterAll(async () => {
+  const close = async (c: BrowserContext | null) => {
+    if (c) await Promise.race([c.close().catch(() => {}), new Promise((r) => setTimeout(r, 10_000))]);
+  };
+  await close(ctxB);
+  await close(ctxA);
+  await stopAll();
+  redis?.stop();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+});
+
+async function openDemo(ctx: BrowserContext, url: string, who: string, errors: string[]): Promise<Page> {
+  const page = ctx.pages()[0] ?? (await ctx.newPage());
+  page.on("pageerror", (e) => errors.push(`${who} page error: ${e.message}`));
+  await page.goto(url);
+  await page.waitForFunction(() => (window as any).tickrelayDemo?.ready === true, null, { timeout: 20_000 });
+  return page;
+}
+
+async function metric(srv: RunningServer, name: string): Promise<number> {
+  const text = await (await fetch(`${srv.url}/metrics`)).text();
+  const m = new RegExp(`^${name} (\\d+)`, "m").exec(text);
+  return m ? Number(m[1]) : 0;
+}
+
+async function until(what: string, ms: number, ok: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+interface View {
+  epoch: number;
+  pid: number;
+  x: number | null;
+}
+
+const view = (page: Page, pid: number): Promise<View> =>
+  page.evaluate((pid) => {
+    const m = (window as any).tickrelayDemo.arena.match;
+    const f = m?.state.get(pid);
+    return { epoch: m?.epoch ?? 0, pid: m?.pid ?? 0, x: f ? (f.x as number) : null };
+  }, pid);
+
+describe("demo through a kill -9 of the arena's owner in chromium", () => {
+  it("both pages play the same arena on after its instance dies", async () => {
+    if (!existsSync(CHROMIUM)) throw new Error(`chromium missing: run make deps (no ${CHROMIUM})`);
+    if (!existsSync(join(SDK, "tickrelay.js"))) throw new Error("SDK browser bundle missing: run npm run build");
+    redis = await startRedis();
+    const flags = (node: string) => ["--redis", redis!.url, "--node", node, "--demo", DEMO, "--sdk", SDK,
+      "--public-metrics", "--checkpoint-every", "1s"];
+    const one = await startServer({ args: flags("one") }); // alone: alice's arena is placed here
+    const two = await startServer({ args: flags("two") });
+    const three = await startServer({ args: flags("three") });
+    for (const s of [one, two, three]) {
+      await until(`${s.url} sees three instances`, 15_000, async () => (await metric(s, "tickrelay_cluster_instances")) >= 3);
+    }
+    const peers = [one, two, three].map((s) => s.url).join(",");
+    profile = mkdtempSync(join(tmpdir(), "tickrelay-chromium-"));
+    mkdirSync(OUT, { recursive: true });
+    ctxA = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 30_000 });
+    const browser = ctxA.browser();
+    if (!browser) throw new Error("no browser behind the persistent context");
+    ctxB = await browser.newContext();
+    const errors: string[] = [];
+    // alice's page makes its arena through instance one (placed on the least loaded instance:
+    // whichever it is, it is the one killed below), bob's page joins it through another.
+    const alice = await openDemo(ctxA, `${one.url}/?name=alice&peers=${peers}`, "alice", errors);
+    const ids = await alice.evaluate(() => {
+      const d = (window as any).tickrelayDemo;
+      return { arena: d.arena.match.id as string, chat: d.chat.match.id as string, pid: d.arena.match.pid as number };
+    });
+    const info = await (await fetch(`${two.url}/v1/matches/${ids.arena}`)).json();
+    const owner = [one, two, three].find((s) => s.url.endsWith(`:${new URL(info.owner.address).port}`));
+    if (!owner) throw new Error(`the arena's owner ${JSON.stringify(info.owner)} is none of the three`);
+    const relay = [one, two, three].find((s) => s !== owner)!;
+    const bob = await openDemo(ctxB, `${relay.url}/?name=bob&match=${ids.arena}&chat=${ids.chat}&peers=${peers}`, "bob", errors);
+    await bob.waitForFunction((pid) => !!(window as any).tickrelayDemo.arena.match?.state.get(pid), ids.pid, { timeout: 10_000 });
+    await until("a checkpoint of the arena", 10_000, async () => (await metric(owner, "tickrelay_checkpoint_write_seconds_count")) > 0);
+    const before = await view(bob, ids.pid);
+
+    const killed = Date.now();
+    process.kill(owner.pid, "SIGKILL");
+    await owner.exited;
+    // Both pages follow: the same Match object on a new epoch (alice's seat taken back).
+    await alice.waitForFunction((e) => (window as any).tickrelayDemo.arena.match?.epoch > e, before.epoch, { timeout: 20_000 });
+    await bob.waitForFunction((e) => (window as any).tickrelayDemo.arena.match?.epoch > e, before.epoch, { timeout: 20_000 });
+    const a = await view(alice, ids.pid);
+    expect(a.pid).toBe(ids.pid);
+    const followedMs = Date.now() - killed;
+
+    // alice moves again and bob sees it through whichever instance owns the arena now.
+    await alice.bringToFront();
+    const start = (await view(bob, ids.pid)).x!;
+    const key = start > 500 ? "ArrowLeft" : "ArrowRight";
+    const to = key === "ArrowRight" ? start + 20 : start - 20;
+    await alice.keyboard.down(key);
+    await bob.waitForFunction(
+      ([pid, to, right]) => {
+        const f = (window as any).tickrelayDemo.arena.match?.state.get(pid);
+        return !!f && (right ? f.x >= to : f.x <= to);
+      },
+      [ids.pid, to, key === "ArrowRight"] as const,
+      { timeout: 15_000 },
+    );
+    await alice.keyboard.up(key);
+    const movedMs = Date.now() - killed;
+    const after = await (await fetch(`${relay.url}/v1/matches/${ids.arena}`)).json();
+    expect(after.owner.node).not.toBe(info.owner.node);
+    expect(after.epoch).toBeGreaterThan(info.epoch);
+    console.log(`browser failover: owner ${info.owner.node} killed; both pages on epoch ${after.epoch} (owner ${after.owner.node}) ${followedMs} ms after, bob saw alice move ${movedMs} ms after`);
+    await alice.screenshot({ path: join(OUT, "failover-alice.png") });
+    await bob.screenshot({ path: join(OUT, "failover-bob.png") });
+    expect(errors).toEqual([]);
+  });
+});
