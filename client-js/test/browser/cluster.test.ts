@@ -3,37 +3,20 @@
 // instance two with alice's link (?match=…&chat=…), so his page plays through instance two,
 // relayed to the owner. Alice holds ArrowRight and bob's page must see her dot move; a chat line
 // crosses too. Nothing skips: no chromium, no SDK bundle, no redis-server: the test fails.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { type BrowserContext, type Page, chromium } from "playwright-core";
+import { type BrowserContext, type Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { type RunningRedis, startRedis } from "../integration/redis.js";
 import { startServer, stopAll } from "../integration/server.js";
+import { DEMO, OUT, SDK, TwoBrowsers, requireBrowser } from "./chromium.js";
 
-const CHROMIUM = process.env.TICKRELAY_CHROMIUM || "/usr/bin/chromium";
-const PKG = fileURLToPath(new URL("../../", import.meta.url));
-const DEMO = join(PKG, "demo");
-const SDK = join(PKG, "dist/browser");
-const OUT = join(PKG, "test-output");
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
-let profile: string | null = null;
-let ctxA: BrowserContext | null = null;
-let ctxB: BrowserContext | null = null;
+const browsers = new TwoBrowsers();
 let redis: RunningRedis | undefined;
 
 afterAll(async () => {
-  const close = async (c: BrowserContext | null) => {
-    if (c) await Promise.race([c.close().catch(() => {}), new Promise((r) => setTimeout(r, 10_000))]);
-  };
-  await close(ctxB);
-  await close(ctxA);
+  await browsers.close();
   await stopAll();
   redis?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 interface Pos {
@@ -54,17 +37,11 @@ async function openDemo(ctx: BrowserContext, url: string, who: string, errors: s
 
 describe("demo across two instances in chromium", () => {
   it("alice on instance one, bob on instance two: bob sees alice move, chat crosses", async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`chromium missing: run make deps (no ${CHROMIUM})`);
-    if (!existsSync(join(SDK, "tickrelay.js"))) throw new Error("SDK browser bundle missing: run npm run build");
+    requireBrowser();
     redis = await startRedis();
     const one = await startServer({ args: ["--redis", redis.url, "--node", "one", "--demo", DEMO, "--sdk", SDK] });
     const two = await startServer({ args: ["--redis", redis.url, "--node", "two", "--demo", DEMO, "--sdk", SDK] });
-    profile = mkdtempSync(join(tmpdir(), "tickrelay-chromium-"));
-    mkdirSync(OUT, { recursive: true });
-    ctxA = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 30_000 });
-    const browser = ctxA.browser();
-    if (!browser) throw new Error("no browser behind the persistent context");
-    ctxB = await browser.newContext();
+    const { a: ctxA, b: ctxB } = await browsers.launch();
     const errors: string[] = [];
     const alice = await openDemo(ctxA, `${one.url}/?name=alice`, "alice", errors);
     const ids = await alice.evaluate(() => {

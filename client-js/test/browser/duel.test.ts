@@ -2,21 +2,11 @@
 // (two isolated contexts), press "Play a duel", are matched into the same duel by the server's
 // matchmaker (progress pushed to each page, no polling), and click their cards until the game
 // ends. Screenshots go to client-js/test-output/. Nothing skips.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { type BrowserContext, type Page, chromium } from "playwright-core";
+import { type BrowserContext, type Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { startServer, stopAll } from "../integration/server.js";
-
-const CHROMIUM = process.env.TICKRELAY_CHROMIUM || "/usr/bin/chromium";
-const PKG = fileURLToPath(new URL("../../", import.meta.url));
-const DEMO = join(PKG, "demo");
-const SDK = join(PKG, "dist/browser");
-const OUT = join(PKG, "test-output");
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+import { DEMO, OUT, SDK, TwoBrowsers, requireBrowser } from "./chromium.js";
 
 declare global {
   interface Window {
@@ -24,31 +14,18 @@ declare global {
   }
 }
 
-let profile: string | null = null;
-let ctxA: BrowserContext | null = null;
-let ctxB: BrowserContext | null = null;
+const browsers = new TwoBrowsers();
 
 afterAll(async () => {
-  const close = async (c: BrowserContext | null) => {
-    if (c) await Promise.race([c.close().catch(() => {}), new Promise((r) => setTimeout(r, 10_000))]);
-  };
-  await close(ctxB);
-  await close(ctxA);
+  await browsers.close();
   await stopAll();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 describe("duel page in chromium", () => {
   it("two players press Play, are matched into one duel and play it to the end", async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`chromium missing: run make deps (no ${CHROMIUM})`);
-    if (!existsSync(join(SDK, "tickrelay.js"))) throw new Error(`SDK browser bundle missing: run npm run build`);
+    requireBrowser();
     const server = await startServer({ args: ["--demo", DEMO, "--sdk", SDK] });
-    profile = mkdtempSync(join(tmpdir(), "tickrelay-chromium-"));
-    mkdirSync(OUT, { recursive: true });
-    ctxA = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 30_000 });
-    const browser = ctxA.browser();
-    if (!browser) throw new Error("no browser behind the persistent context");
-    ctxB = await browser.newContext();
+    const { a: ctxA, b: ctxB } = await browsers.launch();
     const errors: string[] = [];
     const open = async (ctx: BrowserContext, name: string): Promise<Page> => {
       const page = ctx.pages()[0] ?? (await ctx.newPage());

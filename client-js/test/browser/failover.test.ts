@@ -4,37 +4,20 @@
 // claims the arena from its last checkpoint, alice's page reconnects elsewhere and takes her seat
 // back, bob's page follows the new owner; both pages play the same match on (a new epoch), and
 // bob sees alice move again. Nothing skips: no chromium, no SDK bundle, no redis-server: it fails.
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { type BrowserContext, type Page, chromium } from "playwright-core";
+import { type BrowserContext, type Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { type RunningRedis, startRedis } from "../integration/redis.js";
 import { type RunningServer, startServer, stopAll } from "../integration/server.js";
+import { DEMO, OUT, SDK, TwoBrowsers, requireBrowser } from "./chromium.js";
 
-const CHROMIUM = process.env.TICKRELAY_CHROMIUM || "/usr/bin/chromium";
-const PKG = fileURLToPath(new URL("../../", import.meta.url));
-const DEMO = join(PKG, "demo");
-const SDK = join(PKG, "dist/browser");
-const OUT = join(PKG, "test-output");
-const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-  "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-
-let profile: string | null = null;
-let ctxA: BrowserContext | null = null;
-let ctxB: BrowserContext | null = null;
+const browsers = new TwoBrowsers();
 let redis: RunningRedis | undefined;
 
 afterAll(async () => {
-  const close = async (c: BrowserContext | null) => {
-    if (c) await Promise.race([c.close().catch(() => {}), new Promise((r) => setTimeout(r, 10_000))]);
-  };
-  await close(ctxB);
-  await close(ctxA);
+  await browsers.close();
   await stopAll();
   redis?.stop();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 async function openDemo(ctx: BrowserContext, url: string, who: string, errors: string[]): Promise<Page> {
@@ -74,8 +57,7 @@ const view = (page: Page, pid: number): Promise<View> =>
 
 describe("demo through a kill -9 of the arena's owner in chromium", () => {
   it("both pages play the same arena on after its instance dies", async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`chromium missing: run make deps (no ${CHROMIUM})`);
-    if (!existsSync(join(SDK, "tickrelay.js"))) throw new Error("SDK browser bundle missing: run npm run build");
+    requireBrowser();
     redis = await startRedis();
     const flags = (node: string) => ["--redis", redis!.url, "--node", node, "--demo", DEMO, "--sdk", SDK,
       "--public-metrics", "--checkpoint-every", "1s"];
@@ -86,12 +68,7 @@ describe("demo through a kill -9 of the arena's owner in chromium", () => {
       await until(`${s.url} sees three instances`, 15_000, async () => (await metric(s, "tickrelay_cluster_instances")) >= 3);
     }
     const peers = [one, two, three].map((s) => s.url).join(",");
-    profile = mkdtempSync(join(tmpdir(), "tickrelay-chromium-"));
-    mkdirSync(OUT, { recursive: true });
-    ctxA = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: ARGS, timeout: 30_000 });
-    const browser = ctxA.browser();
-    if (!browser) throw new Error("no browser behind the persistent context");
-    ctxB = await browser.newContext();
+    const { a: ctxA, b: ctxB } = await browsers.launch();
     const errors: string[] = [];
     // alice's page makes its arena through instance one (placed on the least loaded instance:
     // whichever it is, it is the one killed below), bob's page joins it through another.
