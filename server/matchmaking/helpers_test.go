@@ -1,10 +1,7 @@
 package matchmaking
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -15,6 +12,7 @@ import (
 
 	"github.com/tickrelay/tickrelay/protocol"
 	"github.com/tickrelay/tickrelay/server"
+	"github.com/tickrelay/tickrelay/server/servertest"
 )
 
 var testSecret = []byte("0123456789abcdef0123456789abcdef-mm-test")
@@ -61,30 +59,7 @@ func startServer(t *testing.T, mc Config, mutate ...func(*server.Config)) *testS
 // do sends a JSON request (body: a value, or []byte as is) and decodes the answer into out.
 func (ts *testServer) do(method, path, token string, body any, out any) int {
 	ts.t.Helper()
-	var rd io.Reader
-	switch b := body.(type) {
-	case nil:
-	case []byte:
-		rd = bytes.NewReader(b)
-	default:
-		j, _ := json.Marshal(body)
-		rd = bytes.NewReader(j)
-	}
-	req, _ := http.NewRequest(method, ts.base+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if out != nil {
-		if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
-			ts.t.Fatalf("%s %s: %v", method, path, err)
-		}
-	}
-	return resp.StatusCode
+	return servertest.DoJSON(ts.t, method, ts.base+path, token, body, out)
 }
 
 type player struct {
