@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/protocol"
@@ -41,6 +42,14 @@ func TestJoinsLeavesResumesLoggedAtInfo(t *testing.T) {
 	ann.join("", cr.Reservation.Ticket)
 	_ = ann.conn.NetConn().Close() // dropped without a close frame
 	<-ann.done
+	// The client saw its socket close; the server notices the drop a moment later. A RESUME
+	// sent before that takes over a live session (no "player dropped" line): wait for the drop.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), `msg="player dropped"`); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no drop logged within 5 s:\n%s", logs.String())
+		}
+		time.Sleep(5 * time.Millisecond) // polling the log
+	}
 	again, _, err := ts.dial(tok, nil)
 	if err != nil {
 		t.Fatal(err)
