@@ -2,13 +2,11 @@ package app
 
 import (
 	"context"
-	"io"
 	"testing"
 	"time"
 
 	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/protocol"
-	"github.com/tickrelay/tickrelay/server"
 	"github.com/tickrelay/tickrelay/server/cluster/redistest"
 )
 
@@ -22,28 +20,9 @@ func (nopSink) Detached(string, uint32, protocol.LeaveReason) {}
 // registry's nil Checkpoints, see game's tests).
 func TestCheckpointsInRedis(t *testing.T) {
 	rd := redistest.Start(t)
-	ready := make(chan *server.Server, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, []string{"--listen", "127.0.0.1:0", "--admin", "", "--redis", rd.Addr, "--node", "cp-test",
-			"--secret", "0123456789abcdef0123456789abcdef-cp", "--log-level", "error", "--checkpoint-every", "100ms"},
-			Options{Stdout: io.Discard, Stderr: io.Discard, Ready: func(s *server.Server) { ready <- s }})
-	}()
-	var srv *server.Server
-	select {
-	case srv = <-ready:
-	case err := <-done:
-		t.Fatalf("the server did not start: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the server did not start within 20 s")
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
+	srv, stop := start(t, []string{"--listen", "127.0.0.1:0", "--admin", "", "--redis", rd.Addr, "--node", "cp-test",
+		"--secret", "0123456789abcdef0123456789abcdef-cp", "--log-level", "error", "--checkpoint-every", "100ms"})
+	defer stop()
 	m, err := srv.Registry().Create(game.CreateOptions{Game: "arena"})
 	if err != nil {
 		t.Fatal(err)

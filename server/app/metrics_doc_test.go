@@ -2,9 +2,7 @@ package app
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,9 +10,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/tickrelay/tickrelay/server"
 	"github.com/tickrelay/tickrelay/server/cluster/redistest"
 )
 
@@ -62,28 +58,9 @@ func readMetricsDoc(t *testing.T) map[string]docRow {
 // admin /metrics serves after some traffic is in the table with the type it is served with.
 func TestMetricsDocumented(t *testing.T) {
 	rd := redistest.Start(t)
-	ready := make(chan *server.Server, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--redis", rd.Addr, "--node", "doc-test",
-			"--secret", "0123456789abcdef0123456789abcdef-doc", "--api-key", "doc-test-key", "--log-level", "error"},
-			Options{Stdout: io.Discard, Stderr: io.Discard, Ready: func(s *server.Server) { ready <- s }})
-	}()
-	var srv *server.Server
-	select {
-	case srv = <-ready:
-	case err := <-done:
-		t.Fatalf("the server did not start: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("the server did not start within 20 s")
-	}
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("run: %v", err)
-		}
-	}()
+	srv, stop := start(t, []string{"--listen", "127.0.0.1:0", "--admin", "127.0.0.1:0", "--redis", rd.Addr, "--node", "doc-test",
+		"--secret", "0123456789abcdef0123456789abcdef-doc", "--api-key", "doc-test-key", "--log-level", "error"})
+	defer stop()
 	doc := readMetricsDoc(t)
 
 	registered := map[string]bool{}
