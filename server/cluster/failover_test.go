@@ -151,6 +151,15 @@ func (f *failoverNet) waitCheckpoint(id string, epoch uint32) {
 }
 
 // settle waits until every instance may judge leases (healthy for LeaseTTL + 1 s).
+// leaseExpired waits until the dead owner's lease on id is gone from the directory.
+func (f *failoverNet) leaseExpired(id string) {
+	f.t.Helper()
+	waitFor(f.t, 10*time.Second, "the dead owner's lease expiring", func() bool {
+		_, err := f.dir.Lookup(context.Background(), id)
+		return isNotFound(err)
+	})
+}
+
 func settle(t *testing.T, ins ...*instance) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -283,16 +292,7 @@ func testClaimRace(t *testing.T, f *failoverNet) {
 	f.waitCheckpoint(id, 1)
 	f.kill("x")
 	settle(t, b, c, d)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := f.dir.Lookup(context.Background(), id); isNotFound(err) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the dead owner's lease never expired")
-		}
-		time.Sleep(20 * time.Millisecond) // polling the directory for the lease's expiry
-	}
+	f.leaseExpired(id)
 	racers := []*instance{b, c, d}
 	errs := make([]error, len(racers))
 	start := make(chan struct{})
@@ -564,16 +564,7 @@ func TestFailoverClaimedByReconnectingPlayer(t *testing.T) {
 	ann.feedUntil(mi, func(msg *protocol.ServerMsg) bool { return msg.Op == protocol.OpDelta && msg.Ack >= 1 })
 	f.waitCheckpointAfter(m.ID(), j.Tick+2)
 	f.kill("a")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := f.dir.Lookup(context.Background(), m.ID()); isNotFound(err) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the dead owner's lease never expired")
-		}
-		time.Sleep(20 * time.Millisecond) // polling the directory for the lease's expiry
-	}
+	f.leaseExpired(m.ID())
 	again := b.dialToken(tok)
 	j2 := again.join(m.ID(), "")
 	if j2.Epoch != 2 || j2.PID != j.PID || j2.Ack < 1 {
