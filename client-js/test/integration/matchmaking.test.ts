@@ -3,40 +3,15 @@
 // the five tricks to the end. Parties, expiry and cancel through the same API.
 import { WebSocket } from "ws";
 import { describe, expect, it } from "vitest";
-import { Client, EndReason, ErrorCode, type Match, type MatchmakeProgress, TickrelayError } from "../../src/index.js";
+import { Client, ErrorCode, type Match, type MatchmakeProgress, TickrelayError } from "../../src/index.js";
+import { playToEnd, type Seat } from "./duel.js";
 import { useServer } from "./server.js";
 import { until } from "./util.js";
 
 const server = useServer();
 
-const TABLE = 1000;
-type Table = { turn: number; round: number; phase: string };
-type Seat = { hand?: number[]; tricks: number };
-
 function client(): Client {
   return new Client({ url: server().url, connection: { WebSocket } });
-}
-
-/** Plays the duel to its end: on your turn, your lowest card. Resolves with the END result. */
-function playToEnd(m: Match): Promise<unknown> {
-  return new Promise((resolve, reject) => {
-    let sent = 0;
-    const timer = setTimeout(() => reject(new Error(`duel ${m.id} did not end`)), 20_000);
-    const step = () => {
-      const table = m.state.get(TABLE) as Table | undefined;
-      const me = m.state.get(m.pid) as Seat | undefined;
-      if (table?.phase !== "playing" || table.turn !== m.pid || !me?.hand?.length) return;
-      if (m.lastAck < sent) return; // the last card is not applied yet
-      sent = m.sendInput([me.hand[0]]);
-    };
-    m.on("delta", step);
-    m.on("end", (reason, result) => {
-      clearTimeout(timer);
-      if (reason !== EndReason.FINISHED) reject(new Error(`duel ended with reason ${reason}`));
-      else resolve(result);
-    });
-    step();
-  });
 }
 
 describe("matchmaking through the SDK", () => {

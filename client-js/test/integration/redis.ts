@@ -8,7 +8,36 @@ import { freePort } from "./server.js";
 export interface RunningRedis {
   url: string;
   port: number;
+  /** GET key (a bulk string or null), over a connection of its own. */
+  get(key: string): Promise<string | null>;
   stop(): void;
+}
+
+/** One RESP command on a fresh connection; resolves with its bulk-string reply (null for nil). */
+function getKey(port: number, key: string): Promise<string | null> {
+  return new Promise((resolve, reject) => {
+    const s = connect(port, "127.0.0.1", () => s.write(`*2\r\n$3\r\nGET\r\n$${Buffer.byteLength(key)}\r\n${key}\r\n`));
+    let buf = Buffer.alloc(0);
+    s.on("data", (d) => {
+      buf = Buffer.concat([buf, d]);
+      const eol = buf.indexOf("\r\n");
+      if (eol < 0) return;
+      const head = buf.subarray(0, eol).toString();
+      if (head === "$-1") {
+        s.destroy();
+        return resolve(null);
+      }
+      if (!head.startsWith("$")) {
+        s.destroy();
+        return reject(new Error(`redis GET ${key}: ${head}`));
+      }
+      const n = Number(head.slice(1));
+      if (buf.length < eol + 2 + n) return;
+      s.destroy();
+      resolve(buf.subarray(eol + 2, eol + 2 + n).toString());
+    });
+    s.once("error", reject);
+  });
 }
 
 function ping(port: number): Promise<boolean> {
@@ -42,5 +71,5 @@ export async function startRedis(): Promise<RunningRedis> {
     throw new Error(`redis-server did not answer on port ${port}`);
   })();
   await Promise.race([ready, failed]);
-  return { url: `redis://127.0.0.1:${port}`, port, stop };
+  return { url: `redis://127.0.0.1:${port}`, port, get: (key) => getKey(port, key), stop };
 }
