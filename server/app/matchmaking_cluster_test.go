@@ -1,0 +1,190 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lxzan/gws"
+
+	"github.com/tickrelay/tickrelay/protocol"
+	"github.com/tickrelay/tickrelay/server/cluster/redistest"
+)
+
+// Two instances started with --redis-cluster (a real 3-master Redis Cluster) share the duel
+// queue through the app's own wiring: the tickets store, the queue lease and the cluster bus all
+// over the cluster. Two tickets opened one on each instance are matched once, into one match that
+// exists on exactly one instance with both seats reserved, and each player JOINs it with the
+// reservation it was given (at the address the reservation names).
+func TestMatchmakingRedisCluster(t *testing.T) {
+	rc := redistest.StartCluster(t, 3)
+	secret := "0123456789abcdef0123456789abcdef-app-mmrc"
+	args := func() []string {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return []string{"--listen", addr, "--admin", "", "--secret", secret, "--redis-cluster", strings.Join(rc.Addrs(), ",")}
+	}
+	a, stopA := start(t, args())
+	defer stopA()
+	b, stopB := start(t, args())
+	defer stopB()
+	bases := [2]string{"http://" + a.Addr().String(), "http://" + b.Addr().String()}
+
+	type reservation struct {
+		MatchID string `json:"match_id"`
+		Address string `json:"address"`
+		Ticket  string `json:"ticket"`
+	}
+	type ticket struct {
+		ID          string       `json:"id"`
+		Status      string       `json:"status"`
+		MatchID     string       `json:"match_id"`
+		Reservation *reservation `json:"reservation"`
+	}
+	var ids, toks [2]string
+	for i, base := range bases {
+		var g struct {
+			Token string `json:"token"`
+		}
+		if st := call(t, base, "POST", "/v1/auth/guest", "", map[string]string{"name": "p"}, &g); st != 200 {
+			t.Fatalf("guest on instance %d: %d", i, st)
+		}
+		var tk ticket
+		if st := call(t, base, "POST", "/v1/matchmaking/tickets", g.Token, map[string]any{"queue": "duel", "properties": map[string]any{"skill": 1500}}, &tk); st != 201 {
+			t.Fatalf("ticket on instance %d: %d", i, st)
+		}
+		ids[i], toks[i] = tk.ID, g.Token
+	}
+	var got [2]ticket
+	deadline := time.Now().Add(15 * time.Second)
+	for i, base := range bases {
+		for got[i].Status != "matched" && time.Now().Before(deadline) {
+			call(t, base, "GET", "/v1/matchmaking/tickets/"+ids[i]+"?wait=5s&status=searching", toks[i], nil, &got[i])
+		}
+	}
+	if got[0].Status != "matched" || got[1].Status != "matched" || got[0].MatchID != got[1].MatchID {
+		t.Fatalf("across instances over a Redis Cluster: %+v and %+v", got[0], got[1])
+	}
+	m := got[0].MatchID
+	_, onA := a.Registry().Get(m)
+	_, onB := b.Registry().Get(m)
+	if onA == onB {
+		t.Fatalf("match %s on a: %v, on b: %v (want exactly one instance)", m, onA, onB)
+	}
+	if n := a.Registry().Len() + b.Registry().Len(); n != 1 {
+		t.Fatalf("%d matches for one pair: a ticket was placed twice", n)
+	}
+	owner := a
+	if onB {
+		owner = b
+	}
+	mt, _ := owner.Registry().Get(m)
+	// Both seats are held before anyone joins (the listing is refreshed at the match's tick).
+	for end := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) { // bounded re-check
+		info := mt.Info()
+		if info.Reserved == 2 && info.Players == 0 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("match %s before the joins: %d reserved, %d players (want both seats reserved)", m, info.Reserved, info.Players)
+		}
+	}
+	for i := range got {
+		r := got[i].Reservation
+		if r == nil || r.Ticket == "" || r.MatchID != m || r.Address == "" {
+			t.Fatalf("ticket %d has no usable reservation: %+v", i, r)
+		}
+		joinWith(t, r.Address, toks[i], r.MatchID, r.Ticket)
+	}
+	for end := time.Now().Add(5 * time.Second); mt.Info().Players != 2; time.Sleep(20 * time.Millisecond) { // bounded re-check
+		if time.Now().After(end) {
+			t.Fatalf("match %s after both JOINs: %d players", m, mt.Info().Players)
+		}
+	}
+}
+
+// call sends a JSON request to base+path and decodes the answer into out.
+func call(t *testing.T, base, method, path, token string, body any, out any) int {
+	t.Helper()
+	rd := bytes.NewReader(nil)
+	if body != nil {
+		j, _ := json.Marshal(body)
+		rd = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, base+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if out != nil {
+		_ = json.NewDecoder(resp.Body).Decode(out)
+	}
+	return resp.StatusCode
+}
+
+// joinWith connects to the WebSocket URL addr with a session token and JOINs match with the
+// reservation's ticket; it fails the test unless JOINED comes back.
+func joinWith(t *testing.T, addr, token, match, ticket string) {
+	t.Helper()
+	h := &joinClient{msgs: make(chan protocol.ServerMsg, 256)}
+	hdr := http.Header{}
+	hdr.Set("Sec-WebSocket-Protocol", protocol.Subprotocol)
+	sep := "?"
+	if strings.Contains(addr, "?") {
+		sep = "&"
+	}
+	conn, _, err := gws.NewClient(h, &gws.ClientOption{Addr: addr + sep + "token=" + token, RequestHeader: hdr})
+	if err != nil {
+		t.Fatalf("connect %s: %v", addr, err)
+	}
+	done := make(chan struct{})
+	go func() { defer close(done); conn.ReadLoop() }()
+	defer func() { _ = conn.WriteClose(1000, nil); <-done }()
+	if err := conn.WriteMessage(gws.OpcodeBinary, protocol.AppendClient(nil, &protocol.ClientMsg{Op: protocol.OpJoin, Req: 1, Match: match, Ticket: ticket})); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		select {
+		case m := <-h.msgs:
+			switch m.Op {
+			case protocol.OpJoined:
+				return
+			case protocol.OpError:
+				t.Fatalf("JOIN %s at %s refused: %d %s", match, addr, m.Code, m.Message)
+			}
+		case <-ctx.Done():
+			t.Fatalf("no JOINED from %s within 5s", addr)
+		}
+	}
+}
+
+type joinClient struct {
+	gws.BuiltinEventHandler
+	msgs chan protocol.ServerMsg
+}
+
+func (h *joinClient) OnMessage(_ *gws.Conn, m *gws.Message) {
+	defer m.Close()
+	var sm protocol.ServerMsg
+	if protocol.DecodeServer(append([]byte(nil), m.Bytes()...), &sm) == nil {
+		select {
+		case h.msgs <- sm:
+		default:
+		}
+	}
+}
