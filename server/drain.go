@@ -21,6 +21,9 @@ func (srv *Server) handOff(ctx context.Context) {
 		for _, s := range srv.hub.all() {
 			s.mu.Lock()
 			in := s.match != nil && s.match.ID() == id
+			if in {
+				s.moved = SessionSeat{MatchID: id, PID: s.pid}
+			}
 			s.mu.Unlock()
 			if in {
 				s.close(protocol.CloseMoved, movedReason(address))

@@ -59,6 +59,10 @@ type session struct {
 	syncOp      protocol.Op // guarded by mu: the last SYNC or RESUME sent to the match (its answer's refOp)
 	syncReq     uint32      // guarded by mu: and its req
 	closeCode   uint16      // guarded by mu
+	// moved is the seat of a match this instance handed to another one at a drain (guarded
+	// by mu): the copy's END MOVED detaches the session, possibly before its close parks it,
+	// but a RESUME on the new owner must still find the seat (takeSession hands it over).
+	moved SessionSeat
 }
 
 // Deliver implements game.Sink.
@@ -502,6 +506,8 @@ func (srv *Server) takeSession(id, token, user string) (SessionSeat, bool) {
 	seat := SessionSeat{PID: old.pid}
 	if old.match != nil {
 		seat.MatchID = old.match.ID()
+	} else if old.moved.MatchID != "" {
+		seat = old.moved // its match was handed over here at a drain: the seat is there
 	}
 	old.match, old.pid = nil, 0
 	old.mu.Unlock()
@@ -554,7 +560,14 @@ func (s *session) closed() {
 	s.srv.conns.release(s.user, s.ip)
 	s.srv.metrics.sessions.Dec()
 	if match == nil {
-		s.srv.hub.remove(s)
+		s.mu.Lock()
+		moved := s.moved.MatchID != ""
+		s.mu.Unlock()
+		if moved {
+			s.srv.hub.park(s) // for the RESUME on the match's new owner (takeSession)
+		} else {
+			s.srv.hub.remove(s)
+		}
 		return
 	}
 	if code != 0 && !protocol.Reconnectable(protocol.CloseCode(code)) {
