@@ -138,6 +138,12 @@ func runMatchmaking(ctx context.Context, cfg *Config, srvs []*Server) (*result.R
 	arrivalS := time.Since(start).Seconds()
 	wg.Wait()
 	spanS := time.Since(start).Seconds()
+	var metrics [][]byte // every instance's /metrics, for the phases
+	for _, s := range srvs {
+		a := NewAPI(s.Addr, 1)
+		metrics = append(metrics, a.Metrics(ctx))
+		a.Close()
+	}
 	procB, perr2 := procstat.Take(srv.PID)
 	var others float64 // the CPU of the instances after the first (also in u.Other)
 	for i, s := range srvs[1:] {
@@ -212,6 +218,7 @@ func runMatchmaking(ctx context.Context, cfg *Config, srvs []*Server) (*result.R
 		res.Kernel = result.Proc{CPUSeconds: round(u.Kernel, 3), CPUCores: round(u.Kernel/spanS, 3)}
 		res.Noisy = res.Other.CPUCores > cfg.NoisyCores
 	}
+	mm.Phases = mmPhases(metrics)
 	res.Matchmaking = mm
 	res.Failures.Errors = r.errors()
 	res.Verdict = MatchmakingVerdict(res)
@@ -298,4 +305,79 @@ func MatchmakingVerdict(res *result.Result) result.Verdict {
 		return result.Verdict{Pass: true, Reason: "duel p99 ≤ 1 s, no failures"}
 	}
 	return result.Verdict{Reason: joinReasons(why)}
+}
+
+// mmPhase is the histogram of where time-to-match goes (server/matchmaking/metrics.go).
+const mmPhase = "tickrelay_matchmaking_phase_seconds"
+
+// mmPhases sums the phase histograms of the instances' /metrics texts: queue → phase → figures.
+func mmPhases(texts [][]byte) map[string]map[string]result.MMPhase {
+	type acc struct {
+		buckets     Buckets
+		sum, counts float64
+	}
+	accs := map[[2]string]*acc{}
+	get := func(labels string) (*acc, string) {
+		var queue, phase, le string
+		for _, kv := range strings.Split(labels, ",") {
+			k, v, _ := strings.Cut(kv, "=")
+			v = strings.Trim(v, `"`)
+			switch strings.TrimSpace(k) {
+			case "queue":
+				queue = v
+			case "phase":
+				phase = v
+			case "le":
+				le = v
+			}
+		}
+		if queue == "" || phase == "" {
+			return nil, ""
+		}
+		a := accs[[2]string{queue, phase}]
+		if a == nil {
+			a = &acc{buckets: Buckets{}}
+			accs[[2]string{queue, phase}] = a
+		}
+		return a, le
+	}
+	for _, text := range texts {
+		metricLines(text, mmPhase+"_bucket", func(labels string, v float64) {
+			a, le := get(labels)
+			if a == nil {
+				return
+			}
+			bound, err := strconv.ParseFloat(le, 64)
+			if le == "+Inf" {
+				bound, err = math.Inf(1), nil
+			}
+			if err == nil {
+				a.buckets[bound] += v
+			}
+		})
+		metricLines(text, mmPhase+"_sum", func(labels string, v float64) {
+			if a, _ := get(labels); a != nil {
+				a.sum += v
+			}
+		})
+		metricLines(text, mmPhase+"_count", func(labels string, v float64) {
+			if a, _ := get(labels); a != nil {
+				a.counts += v
+			}
+		})
+	}
+	out := map[string]map[string]result.MMPhase{}
+	for k, a := range accs {
+		if a.counts == 0 {
+			continue
+		}
+		p50, _, _ := Quantile(nil, a.buckets, 0.5)
+		p99, _, _ := Quantile(nil, a.buckets, 0.99)
+		if out[k[0]] == nil {
+			out[k[0]] = map[string]result.MMPhase{}
+		}
+		out[k[0]][k[1]] = result.MMPhase{Count: int64(a.counts), MeanMS: round(a.sum/a.counts*1000, 2),
+			P50MS: round(p50*1000, 2), P99MS: round(p99*1000, 2)}
+	}
+	return out
 }

@@ -39,6 +39,9 @@ func Attach(srv *server.Server, cfg Config, o AttachOptions) (*Matchmaker, error
 	if err := metrics.Register(srv.Metrics()); err != nil {
 		return nil, err
 	}
+	if cp, ok := placer.(*ClusterPlacer); ok {
+		cp.phase = metrics.phase
+	}
 	var mm *Matchmaker
 	mm, err := New(cfg, Options{
 		Placer:  placer,

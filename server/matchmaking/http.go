@@ -122,6 +122,9 @@ func (a *api) get(w http.ResponseWriter, r *http.Request, who Member) {
 			a.host.Fail(w, err)
 			return
 		}
+		if t.Status.Terminal() && t.Status != from && !t.Ended.IsZero() {
+			a.mm.metrics.phase.WithLabelValues(t.Queue, "told").Observe(max(time.Since(t.Ended), 0).Seconds())
+		}
 	}
 	server.WriteJSON(w, http.StatusOK, a.view(r, t, who.ID))
 }

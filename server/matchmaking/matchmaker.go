@@ -87,7 +87,7 @@ func New(cfg Config, o Options) (*Matchmaker, error) {
 		metrics: o.Metrics, parties: o.Parties, queues: map[string]*runner{}, stop: make(chan struct{}), owner: o.Owner}
 	for i := range cfg.Queues {
 		q := &cfg.Queues[i]
-		mm.queues[q.Name] = &runner{mm: mm, q: q, kick: make(chan struct{}, 1), fresh: map[string]bool{},
+		mm.queues[q.Name] = &runner{mm: mm, q: q, kick: make(chan struct{}, 1), fresh: map[string]time.Time{},
 			sem: make(chan struct{}, cfg.MaxPlacements)}
 	}
 	if f, ok := o.Store.(Feed); ok {
@@ -207,6 +207,7 @@ func (mm *Matchmaker) Submit(ctx context.Context, player Member, req Request) (*
 		return nil, err
 	}
 	mm.metrics.submitted.WithLabelValues(q.Name).Inc()
+	mm.metrics.phase.WithLabelValues(q.Name, "stored").Observe(max(mm.now().Sub(now), 0).Seconds())
 	mm.changed(t)
 	r.arrive(t.ID)
 	return t, nil

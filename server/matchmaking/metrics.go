@@ -14,6 +14,7 @@ type Metrics struct {
 	runSeconds        *prometheus.HistogramVec
 	readSeconds       *prometheus.HistogramVec
 	timeToMatch       *prometheus.HistogramVec
+	phase             *prometheus.HistogramVec
 	spread            *prometheus.HistogramVec
 	leases            *prometheus.CounterVec
 	live              prometheus.Gauge
@@ -39,17 +40,20 @@ func NewMetrics() *Metrics {
 		runSeconds:        hv("run_seconds", "Time of one matcher run.", prometheus.ExponentialBuckets(0.00001, 4, 10)),
 		readSeconds:       hv("read_seconds", "Time to bring a matcher run's view of its queue up to date (the changes since the last run, or the whole queue).", prometheus.ExponentialBuckets(0.00001, 4, 10)),
 		timeToMatch:       hv("time_to_match_seconds", "From a ticket's creation to its match.", prometheus.ExponentialBuckets(0.005, 2, 14)),
-		spread:            hv("skill_spread", "Highest minus lowest skill in a new match.", prometheus.ExponentialBuckets(10, 2, 8)),
-		leases:            cv("leases_total", "Times this instance took over a queue's lease (shared store).", "queue"),
-		live:              prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickrelay_matchmaking_live_tickets", Help: "Tickets searching."}),
-		parties:           prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickrelay_matchmaking_parties", Help: "Parties."}),
+		phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tickrelay_matchmaking_phase_seconds",
+			Help:    "Where a ticket's time-to-match goes, by phase: stored (created → in the store, on the instance that took it), seen (created → its queue's matcher knew of it), queued (→ the run that read it began), claim (the run's claim of its groups), slot (a group waiting for a placement slot), place (creating the match and reserving its seats), finish (storing the outcomes), told (outcome → the long-poll that answered it, on the instance that answered). A remote placement's steps are place_create, place_locate and place_reserve.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 17)}, []string{"queue", "phase"}),
+		spread:  hv("skill_spread", "Highest minus lowest skill in a new match.", prometheus.ExponentialBuckets(10, 2, 8)),
+		leases:  cv("leases_total", "Times this instance took over a queue's lease (shared store).", "queue"),
+		live:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickrelay_matchmaking_live_tickets", Help: "Tickets searching."}),
+		parties: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickrelay_matchmaking_parties", Help: "Parties."}),
 	}
 }
 
 // Register registers every metric with reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.submitted, m.outcomes, m.refused, m.matches, m.backfills, m.placementFailures,
-		m.runs, m.runSeconds, m.readSeconds, m.timeToMatch, m.spread, m.leases, m.live, m.parties} {
+		m.runs, m.runSeconds, m.readSeconds, m.timeToMatch, m.phase, m.spread, m.leases, m.live, m.parties} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

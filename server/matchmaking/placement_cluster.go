@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/tickrelay/tickrelay/server"
 )
 
@@ -29,6 +31,15 @@ type ClusterPlacer struct {
 	*LocalPlacer
 	host ClusterHost
 	hc   *http.Client
+	// phase is where the steps of a remote placement are timed (nil: nowhere): create (the
+	// other instance's POST /v1/matches), locate, reserve (the other seats over the bus).
+	phase *prometheus.HistogramVec
+}
+
+func (p *ClusterPlacer) observe(q *Queue, phase string, since time.Time) {
+	if p.phase != nil {
+		p.phase.WithLabelValues(q.Name, phase).Observe(time.Since(since).Seconds())
+	}
 }
 
 // NewClusterPlacer returns a placer over host.
@@ -75,6 +86,7 @@ func (p *ClusterPlacer) Place(ctx context.Context, q *Queue, g Group) (Placement
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(placedHeader, p.host.NodeID())
+	creating := time.Now()
 	resp, err := p.hc.Do(req)
 	if err != nil {
 		// Unreachable: this instance takes the match rather than fail the players.
@@ -94,7 +106,10 @@ func (p *ClusterPlacer) Place(ctx context.Context, q *Queue, g Group) (Placement
 	if err := json.Unmarshal(b, &created); err != nil {
 		return Placement{}, fmt.Errorf("create on %s: %w", nl.Node, err)
 	}
+	p.observe(q, "place_create", creating)
+	locating := time.Now()
 	m, err := p.host.Locate(ctx, created.Match.ID)
+	p.observe(q, "place_locate", locating)
 	if err != nil {
 		return Placement{}, fmt.Errorf("locate %s on %s: %w", created.Match.ID, nl.Node, err)
 	}
@@ -106,6 +121,7 @@ func (p *ClusterPlacer) Place(ctx context.Context, q *Queue, g Group) (Placement
 		err    error
 	}
 	ch := make(chan res, len(players))
+	reserving := time.Now()
 	for i, pl := range players[1:] {
 		go func() {
 			r, err := p.host.ReserveSeat(ctx, m, pl, "", i+2)
@@ -121,6 +137,7 @@ func (p *ClusterPlacer) Place(ctx context.Context, q *Queue, g Group) (Placement
 		}
 		seats[r.player] = Seat{Player: r.player, MatchID: r.r.MatchID, Address: r.r.Address, Ticket: r.r.Ticket, Seat: r.r.Seat, Team: teams[r.player], ExpiresAt: r.r.ExpiresAt}
 	}
+	p.observe(q, "place_reserve", reserving)
 	pl := Placement{Match: created.Match.ID, Node: nl.Node, Seats: seats}
 	if failed != nil {
 		p.release(m, pl) // the empty private match ends by itself once its reservations lapse

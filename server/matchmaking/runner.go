@@ -25,7 +25,7 @@ type runner struct {
 	sem  chan struct{} // placements in flight (blocks the runner when MaxPlacements are)
 
 	mu    sync.Mutex
-	fresh map[string]bool
+	fresh map[string]time.Time // arrived since the last run → when this runner learned of it
 	full  bool
 
 	told map[string]progress // runner goroutine only: the window each searching ticket was last told
@@ -64,8 +64,11 @@ type progress struct {
 
 // arrive tells the runner that ticket id is new: it runs at once (no interval).
 func (r *runner) arrive(id string) {
+	now := time.Now()
 	r.mu.Lock()
-	r.fresh[id] = true
+	if _, ok := r.fresh[id]; !ok {
+		r.fresh[id] = now
+	}
 	r.mu.Unlock()
 	r.poke()
 }
@@ -281,7 +284,7 @@ func (r *runner) once() (time.Time, bool) {
 		r.mu.Unlock()
 		return time.Time{}, false
 	}
-	r.fresh, r.full = map[string]bool{}, false
+	r.fresh, r.full = map[string]time.Time{}, false
 	r.mu.Unlock()
 
 	mm, q := r.mm, r.q
@@ -293,13 +296,24 @@ func (r *runner) once() (time.Time, bool) {
 		mm.log.Warn("matchmaking: cannot read the queue", "queue", q.Name, "err", err)
 		return mm.now().Add(time.Second), true
 	}
+	isFresh := make(map[string]bool, len(fresh))
+	for id := range fresh {
+		isFresh[id] = true
+	}
+	seen, queued := mm.metrics.phase.WithLabelValues(q.Name, "seen"), mm.metrics.phase.WithLabelValues(q.Name, "queued")
+	for _, t := range tickets {
+		if at, ok := fresh[t.ID]; ok {
+			seen.Observe(max(at.Sub(t.Created), 0).Seconds())
+			queued.Observe(read.Sub(at).Seconds())
+		}
+	}
 	now := mm.now()
 	var open []Open
 	if q.Backfill {
 		open = mm.placer.Open(q, now)
 	}
 	start := time.Now()
-	res := Match(Input{Queue: q, Tickets: tickets, Open: open, Now: now, Fresh: fresh, Full: full})
+	res := Match(Input{Queue: q, Tickets: tickets, Open: open, Now: now, Fresh: isFresh, Full: full})
 	kind := "arrival"
 	if full {
 		kind = "full"
@@ -395,6 +409,7 @@ func (r *runner) startAll(jobs []job) {
 	}
 	fence, _ := r.lease()
 	errs := make([]error, len(jobs))
+	claim := time.Now()
 	if gc, ok := r.mm.store.(GroupClaimer); ok && len(jobs) > 1 {
 		groups := make([][]string, len(jobs))
 		for i, j := range jobs {
@@ -413,6 +428,8 @@ func (r *runner) startAll(jobs []job) {
 			errs[i] = r.mm.store.Claim(context.Background(), fence, j.ids)
 		}
 	}
+	r.mm.metrics.phase.WithLabelValues(r.q.Name, "claim").Observe(time.Since(claim).Seconds())
+	slot := r.mm.metrics.phase.WithLabelValues(r.q.Name, "slot")
 	for i, j := range jobs {
 		if errs[i] != nil {
 			// One was cancelled meanwhile: the others search on, and may anchor groups again.
@@ -422,8 +439,10 @@ func (r *runner) startAll(jobs []job) {
 			r.poke()
 			continue
 		}
+		waited := time.Now()
 		select {
 		case r.sem <- struct{}{}:
+			slot.Observe(time.Since(waited).Seconds())
 		case <-r.mm.stop:
 			_ = r.mm.store.Requeue(context.Background(), j.ids)
 			continue
@@ -441,7 +460,9 @@ func (r *runner) place(g Group, ids []string, fence Fence) {
 	mm := r.mm
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	placing := time.Now()
 	p, err := mm.placer.Place(ctx, r.q, g)
+	mm.metrics.phase.WithLabelValues(r.q.Name, "place").Observe(time.Since(placing).Seconds())
 	if err != nil {
 		r.failed(ids, err)
 		return
@@ -482,7 +503,9 @@ func (r *runner) matched(ts []*Ticket, p Placement, window float64, fence Fence,
 		ids[i], outs[i] = t.ID, Outcome{Status: Matched, Seats: seats, Window: window, At: now}
 	}
 	// All the group's tickets at once: a matcher that lost its lease meanwhile finishes none.
+	finishing := time.Now()
 	done, err := mm.store.FinishAll(context.Background(), fence, ids, outs)
+	mm.metrics.phase.WithLabelValues(r.q.Name, "finish").Observe(time.Since(finishing).Seconds())
 	if err != nil {
 		mm.metrics.placementFailures.WithLabelValues(r.q.Name).Inc()
 		mm.log.Warn("matchmaking: a placed group could not be finished: its seats are given back", "queue", r.q.Name, "match", p.Match, "err", err)

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tickrelay/tickrelay/server"
@@ -149,6 +151,17 @@ func TestRedisTwoInstances(t *testing.T) {
 	leader, other := a, b
 	if b.mm.Leading("duel") {
 		leader, other = b, a
+	}
+	// Its phase histograms say where the time went: every ticket was seen and queued, every
+	// match placed and finished (a ticket read as another's partner before its own arrival was
+	// told is not fresh: most, not all, are seen and queued).
+	for _, ph := range []struct {
+		name string
+		min  uint64
+	}{{"stored", n / 2}, {"seen", n / 2}, {"queued", n / 2}, {"claim", 1}, {"slot", n / 2}, {"place", n / 2}, {"finish", n / 2}} {
+		if got := phaseCount(t, leader.mm.metrics, "duel", ph.name); got < ph.min {
+			t.Errorf("phase %s: %d observations, want at least %d", ph.name, got, ph.min)
+		}
 	}
 	leader.mm.crashed.Store(true)
 	died := time.Now()
@@ -294,4 +307,14 @@ func TestRedisClaimGroups(t *testing.T) {
 	if _, err := s.ClaimGroups(ctx, Fence{Queue: "duel", Token: "someone else"}, [][]string{{id(2)}, {id(4)}}); err != ErrFenced {
 		t.Fatalf("ClaimGroups with a stale fence: %v, want ErrFenced", err)
 	}
+}
+
+// phaseCount is the number of observations of the queue's phase histogram.
+func phaseCount(t *testing.T, m *Metrics, queue, phase string) uint64 {
+	t.Helper()
+	var d dto.Metric
+	if err := m.phase.WithLabelValues(queue, phase).(prometheus.Histogram).Write(&d); err != nil {
+		t.Fatal(err)
+	}
+	return d.GetHistogram().GetSampleCount()
 }

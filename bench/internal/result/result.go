@@ -75,6 +75,17 @@ type Matchmaking struct {
 	Queues          map[string]*MMQueue       `json:"queues"`
 	Placement       map[string]int            `json:"placement"`          // instance address → matches placed there
 	TicketsPerCoreS float64                   `json:"tickets_per_core_s"` // tickets per second of server CPU
+	// Phases is where the time-to-match went, from the servers' phase histograms summed over
+	// the instances (tickrelay_matchmaking_phase_seconds): queue → phase → figures.
+	Phases map[string]map[string]MMPhase `json:"phases,omitempty"`
+}
+
+// MMPhase is one phase's figures (quantiles estimated from the histogram's buckets).
+type MMPhase struct {
+	Count  int64   `json:"count"`
+	MeanMS float64 `json:"mean_ms"`
+	P50MS  float64 `json:"p50_ms"`
+	P99MS  float64 `json:"p99_ms"`
 }
 
 // MMQueue is one queue's figures.
