@@ -31,11 +31,20 @@ func Attach(srv *server.Server, cfg Config, o AttachOptions) (*Matchmaker, error
 	if o.Owner == "" {
 		o.Owner = srv.NodeID() + "-" + rand.Text()[:8]
 	}
+	metrics := NewMetrics()
 	var placer Placer = NewLocalPlacer(srv)
 	if _, shared := o.Store.(Leaser); shared {
 		placer = NewClusterPlacer(srv) // matches go to the least loaded instance
 	}
-	metrics := NewMetrics()
+	rs, _ := o.Store.(*RedisStore)
+	if rs != nil {
+		c, err := cfg.withDefaults()
+		if err != nil {
+			return nil, err
+		}
+		// Backfill across the cluster: the matcher offers every instance's open matches.
+		placer = NewClusterBackfill(placer, rs, srv, c.MaxOpen, log, metrics)
+	}
 	if err := metrics.Register(srv.Metrics()); err != nil {
 		return nil, err
 	}
@@ -70,5 +79,21 @@ func Attach(srv *server.Server, cfg Config, o AttachOptions) (*Matchmaker, error
 	srv.SetIdleHold(mm.Searching)
 	mm.Mount(srv)
 	mm.Start()
+	var backfillQueues []*Queue
+	for i := range mm.cfg.Queues {
+		if mm.cfg.Queues[i].Backfill {
+			backfillQueues = append(backfillQueues, &mm.cfg.Queues[i])
+		}
+	}
+	if rs != nil && len(backfillQueues) > 0 {
+		// This instance's matchmaking matches with free seats, on the board every matcher reads.
+		pub := &openPublisher{store: rs, reg: srv.Registry(), node: srv.NodeID(), queues: backfillQueues,
+			every: mm.cfg.BackfillEvery.D(), ttl: mm.cfg.LeaseTTL.D(), log: log, m: metrics}
+		mm.wg.Add(1)
+		go func() {
+			defer mm.wg.Done()
+			pub.run(mm.stop, mm.crashed.Load)
+		}()
+	}
 	return mm, nil
 }

@@ -94,6 +94,14 @@ type Config struct {
 	// LeaseTTL is how long a queue's lease lasts unless renewed (a shared store: a dead
 	// matcher's queue is taken over within it); renewed every third of it. Default 3s.
 	LeaseTTL Duration `json:"lease_ttl"`
+	// BackfillEvery is how often an instance of a cluster (a shared store) looks at the
+	// matchmaking matches it runs for backfill queues and writes their changed free seats to the
+	// shared board the queue's matcher reads (a record lives LeaseTTL unless rewritten); default
+	// 200ms (or a quarter of LeaseTTL if that is less); it must be under a third of LeaseTTL.
+	BackfillEvery Duration `json:"backfill_every"`
+	// MaxOpen is how many open matches of a queue one matcher run reads from the shared board
+	// (the rest wait for a later run); default 1000.
+	MaxOpen int `json:"max_open"`
 }
 
 // Errors of the configuration.
@@ -142,6 +150,11 @@ func (c Config) withDefaults() (Config, error) {
 	defD(&c.Retain, 5*time.Minute)
 	def(&c.MaxPlacements, 256)
 	defD(&c.LeaseTTL, 3*time.Second)
+	defD(&c.BackfillEvery, min(200*time.Millisecond, c.LeaseTTL.D()/4))
+	def(&c.MaxOpen, 1000)
+	if c.BackfillEvery.D() >= c.LeaseTTL.D()/3 {
+		return c, fmt.Errorf("%w: backfill_every %s must be under a third of lease_ttl %s (the open matches' records would expire between rewrites)", ErrConfig, c.BackfillEvery.D(), c.LeaseTTL.D())
+	}
 	seen := map[string]bool{}
 	qs := make([]Queue, len(c.Queues))
 	for i, q := range c.Queues {

@@ -18,6 +18,11 @@
 //     reads only what changed.
 //   - Placer (placement.go): creates a match for a group and reserves every seat, all or none
 //     (placement_local.go: this instance; placement_cluster.go: the least loaded instance).
+//   - Backfill across a cluster (backfill*.go): each instance writes its running matches of
+//     backfill queues with free seats to a per-queue board in Redis (backfill_publish.go,
+//     backfill_redis.go), records expiring with the lease TTL; the queue's matcher reads the
+//     board and reserves the seats on the match's owner over the cluster bus, all or none
+//     (ClusterBackfill, backfill_cluster.go); the owner's match refuses a seat sold meanwhile.
 //   - Matchmaker (matchmaker.go): one goroutine per queue runs the matcher when tickets arrive
 //     (no fixed interval: a ticket that fits is matched at once) and on a timer only for the
 //     next widening or expiry; placements run beside it.
@@ -26,6 +31,8 @@
 //
 // # Goroutines and locks
 //
+// With a Redis store and backfill queues, one openPublisher goroutine per instance writes the
+// board (it alone owns its last-written map); ClusterBackfill.mu guards its pending seats.
 // Each queue has one runner goroutine (runner.run) that alone calls the matcher for that queue,
 // owns its copy of the queue (runner.cache, with a Tail store) and claims tickets (with a shared store only while it holds the queue's lease, which a goroutine
 // of its own renews; runner.leaseMu guards the fence); placement goroutines (at most

@@ -17,6 +17,10 @@ type Metrics struct {
 	phase             *prometheus.HistogramVec
 	spread            *prometheus.HistogramVec
 	leases            *prometheus.CounterVec
+	openMatches       *prometheus.GaugeVec
+	openLeftOut       *prometheus.CounterVec
+	backfillRefused   *prometheus.CounterVec
+	openWriteErrors   prometheus.Counter
 	live              prometheus.Gauge
 	parties           prometheus.Gauge
 }
@@ -43,17 +47,23 @@ func NewMetrics() *Metrics {
 		phase: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tickrelay_matchmaking_phase_seconds",
 			Help:    "Where a ticket's time-to-match goes, by phase: stored (created → in the store, on the instance that took it), seen (created → its queue's matcher knew of it), queued (→ the run that read it began), claim (the run's claim of its groups), slot (a group waiting for a placement slot), place (creating the match and reserving its seats), finish (storing the outcomes), told (outcome → the long-poll that answered it, on the instance that answered). A remote placement's steps are place_create, place_locate and place_reserve.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 17)}, []string{"queue", "phase"}),
-		spread:  hv("skill_spread", "Highest minus lowest skill in a new match.", prometheus.ExponentialBuckets(10, 2, 8)),
-		leases:  cv("leases_total", "Times this instance took over a queue's lease (shared store).", "queue"),
-		live:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickrelay_matchmaking_live_tickets", Help: "Tickets searching."}),
-		parties: prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickrelay_matchmaking_parties", Help: "Parties."}),
+		spread: hv("skill_spread", "Highest minus lowest skill in a new match.", prometheus.ExponentialBuckets(10, 2, 8)),
+		leases: cv("leases_total", "Times this instance took over a queue's lease (shared store).", "queue"),
+		openMatches: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "tickrelay_matchmaking_open_matches",
+			Help: "Running matches with free seats across the cluster, as the queue's matcher last read them (a shared store; backfill queues)."}, []string{"queue"}),
+		openLeftOut:     cv("open_left_out_total", "Open matches not read by a matcher run because the queue had more than max_open.", "queue"),
+		backfillRefused: cv("backfill_refused_total", "Backfills refused by the match's owner (full or ended meanwhile): the tickets searched on.", "queue"),
+		openWriteErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_matchmaking_open_write_errors_total", Help: "Failed writes of this instance's open matches to the shared board (retried at the next pass)."}),
+		live:            prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickrelay_matchmaking_live_tickets", Help: "Tickets searching."}),
+		parties:         prometheus.NewGauge(prometheus.GaugeOpts{Name: "tickrelay_matchmaking_parties", Help: "Parties."}),
 	}
 }
 
 // Register registers every metric with reg.
 func (m *Metrics) Register(reg prometheus.Registerer) error {
 	for _, c := range []prometheus.Collector{m.submitted, m.outcomes, m.refused, m.matches, m.backfills, m.placementFailures,
-		m.runs, m.runSeconds, m.readSeconds, m.timeToMatch, m.phase, m.spread, m.leases, m.live, m.parties} {
+		m.runs, m.runSeconds, m.readSeconds, m.timeToMatch, m.phase, m.spread, m.leases, m.live, m.parties,
+		m.openMatches, m.openLeftOut, m.backfillRefused, m.openWriteErrors} {
 		if err := reg.Register(c); err != nil {
 			return err
 		}

@@ -74,10 +74,7 @@ func (p *ClusterPlacer) Place(ctx context.Context, q *Queue, g Group) (Placement
 	if err != nil {
 		return Placement{}, err
 	}
-	label := map[string]string{"queue": q.Name}
-	if g.Region != "" {
-		label["region"] = g.Region
-	}
+	label := matchLabel(q, g) // queue, region, skill: what the open-match board offers
 	body, _ := json.Marshal(map[string]any{"game": q.Game, "params": q.Params, "private": true, "max_players": q.Seats, "label": label})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, server.HTTPAddress(nl.Address)+"/v1/matches", bytes.NewReader(body))
 	if err != nil {

@@ -60,10 +60,7 @@ func (p *LocalPlacer) Place(ctx context.Context, q *Queue, g Group) (Placement, 
 			return Placement{}, fmt.Errorf("queue %s params: %w", q.Name, err)
 		}
 	}
-	label := map[string]string{"queue": q.Name}
-	if g.Region != "" {
-		label["region"] = g.Region
-	}
+	label := matchLabel(q, g) // queue, region, skill: what the open-match board offers
 	m, err := p.host.CreateMatch(ctx, game.CreateOptions{Game: q.Game, Params: params, Private: true, MaxPlayers: q.Seats, Label: label})
 	if err != nil {
 		return Placement{}, err
