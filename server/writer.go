@@ -50,6 +50,13 @@ type writer struct {
 	blockedSince atomic.Int64 // unix nanos when the current blocking write started; 0 when not writing
 	slowOnce     sync.Once
 	deadline     time.Time // the socket write deadline last set (socket owner only)
+
+	// The fast path's write in progress, for writeFn (a method value made once: a closure per
+	// write would be a heap allocation per frame). Socket owner only.
+	wb      []byte
+	wn      int
+	werr    error
+	writeFn func(fd uintptr) bool
 }
 
 // outFrame is one queued message: either a message to frame (shared bytes, never copied, plus
@@ -82,6 +89,7 @@ func newWriter(conn *gws.Conn, max int, timeout time.Duration, compression bool,
 			w.raw = rc
 		}
 	}
+	w.writeFn = w.writeOnce
 	return w
 }
 
@@ -183,21 +191,10 @@ func (w *writer) trimBuf() {
 // tryWrite makes one non-blocking write(2) (rawWrite: not through the scheduler's system-call
 // path); EAGAIN is 0 bytes written, not an error.
 func (w *writer) tryWrite(b []byte) (int, error) {
-	var n int
-	var werr error
-	err := w.raw.Write(func(fd uintptr) bool {
-		for {
-			r, e := rawWrite(fd, b)
-			if e != syscall.EINTR {
-				n = max(r, 0)
-				if e != 0 {
-					werr = e
-				}
-				break
-			}
-		}
-		return true // one attempt only: never wait for the socket to become writable
-	})
+	w.wb, w.wn, w.werr = b, 0, nil
+	err := w.raw.Write(w.writeFn)
+	n, werr := w.wn, w.werr
+	w.wb = nil
 	if err != nil {
 		return 0, err // os.ErrDeadlineExceeded is left to the caller: the queue path handles it
 	}
@@ -208,6 +205,21 @@ func (w *writer) tryWrite(b []byte) (int, error) {
 		return 0, werr
 	}
 	return n, nil
+}
+
+// writeOnce is RawConn.Write's function: one write(2) of w.wb, never a wait for the socket to
+// become writable (it returns true whatever happened).
+func (w *writer) writeOnce(fd uintptr) bool {
+	for {
+		r, e := rawWrite(fd, w.wb)
+		if e != syscall.EINTR {
+			w.wn = max(r, 0)
+			if e != 0 {
+				w.werr = e
+			}
+			return true
+		}
+	}
 }
 
 // appendFrame appends a server-to-client WebSocket frame (FIN, unmasked; RFC 6455 §5.2).
