@@ -43,7 +43,10 @@ type client struct {
 	role  role
 	sends bool
 
-	conn    *gws.Conn
+	conn    *gws.Conn // gws client
+	raw     bool      // an epoll client: setup below, then pc
+	setup   *rawSetup // epoll client until it joins its pool
+	pc      *pconn    // epoll client in its pool
 	setupCh chan setupEvent
 	joined  atomic.Bool
 	closing atomic.Bool // we are closing it: its close is not a drop
@@ -92,6 +95,9 @@ func wsURL(addr, token string) string {
 // dial opens the WebSocket and waits for WELCOME. It returns the handshake time (TCP connect
 // and upgrade).
 func (c *client) dial(ctx context.Context, addr, token string, timeout time.Duration) (time.Duration, error) {
+	if c.raw {
+		return c.dialRaw(ctx, addr, token, timeout)
+	}
 	c.setupCh = make(chan setupEvent, 4)
 	h := http.Header{}
 	h.Set("Sec-WebSocket-Protocol", protocol.Subprotocol) // Set: gws reads it back with Get
@@ -129,6 +135,9 @@ func (c *client) dial(ctx context.Context, addr, token string, timeout time.Dura
 
 // join sends JOIN [2, req, match, ticket|nil, nil] and waits for JOINED.
 func (c *client) join(ctx context.Context, matchID, ticket string, timeout time.Duration) error {
+	if c.setup != nil {
+		return c.joinRaw(ctx, matchID, ticket, timeout)
+	}
 	b := protocol.AppendClient(nil, &protocol.ClientMsg{Op: protocol.OpJoin, Req: 1, Match: matchID, Ticket: ticket})
 	if err := c.conn.WriteMessage(gws.OpcodeBinary, b); err != nil {
 		return fmt.Errorf("sending JOIN: %w", err)
@@ -163,11 +172,16 @@ func (c *client) signal(ev setupEvent) {
 	}
 }
 
-// close closes the connection on purpose (not counted as a drop).
+// close closes the connection on purpose (not counted as a drop). A client in an epoll pool
+// is closed by its pool (pool.closeAll), after the pool's loop stopped.
 func (c *client) close() {
 	c.closing.Store(true)
 	if c.conn != nil {
 		_ = c.conn.WriteClose(1000, nil)
+	}
+	if c.setup != nil {
+		c.setup.closeSetup()
+		c.setup = nil
 	}
 }
 
@@ -189,15 +203,21 @@ func (c *client) OnClose(_ *gws.Conn, err error) {
 	}
 }
 
-// OnMessage is the receive hot path: count, then by role either peek at the tick, decode the
-// DELTA for its ack, or note the tick's arrival. Nothing here allocates for a DELTA.
+// OnMessage is a gws client's receive path (see receive).
 func (c *client) OnMessage(_ *gws.Conn, m *gws.Message) {
 	b := m.Bytes()
-	now := c.r.now()
 	n := int64(len(b))
-	c.msgsIn.Add(1)
-	c.bytesIn.Add(n)
 	c.wireIn.Add(n + wsHeader(n))
+	c.receive(b, c.r.now())
+	_ = m.Close()
+}
+
+// receive is the receive hot path of both kinds of client: count, then by role either peek at
+// the tick, decode the DELTA for its ack, or note the tick's arrival. Nothing here allocates
+// for a DELTA, nor keeps b.
+func (c *client) receive(b []byte, now int64) {
+	c.msgsIn.Add(1)
+	c.bytesIn.Add(int64(len(b)))
 	if c.joined.Load() && len(b) > 2 && b[0] == 0x99 && b[1] == byte(protocol.OpDelta) {
 		switch c.role {
 		case roleAck:
@@ -212,11 +232,21 @@ func (c *client) OnMessage(_ *gws.Conn, m *gws.Message) {
 				c.lastTick.Store(tick)
 			}
 		}
-		_ = m.Close()
 		return
 	}
 	c.onOther(b)
-	_ = m.Close()
+}
+
+// stamp remembers the send time of input c.seq for its ack (and counts it when in the window).
+func (c *client) stamp(ts int64) {
+	v := ts << 1
+	if c.r.inWindow(ts) {
+		v |= 1
+		c.winSent.Add(1)
+	}
+	sl := &c.ring[c.seq%ringSize]
+	sl.ts.Store(v)
+	sl.seq.Store(c.seq)
 }
 
 // wsHeader is the size of a server → client frame header for a payload of n bytes.

@@ -32,6 +32,12 @@ const (
 	TargetExternal  = "external"  // -addr: already running
 )
 
+// Clients: how arena and floor drive their connections (the other scenarios use gws clients).
+const (
+	ClientEpoll = "epoll" // pools of epoll clients (pool.go): the same messages, less load-generator CPU
+	ClientGws   = "gws"   // a gws connection, read goroutine and the senders' goroutines per client
+)
+
 // Config is one invocation's settings (the command's flags).
 type Config struct {
 	Scenario string
@@ -69,7 +75,9 @@ type Config struct {
 
 	SetupConcurrency int           // clients being set up at once
 	SetupTimeout     time.Duration // for the whole setup phase
-	Senders          int           // input-sending goroutines
+	Senders          int           // input-sending goroutines (gws clients)
+	Client           string        // arena, floor: ClientEpoll or ClientGws
+	Pools            int           // epoll clients: pools (one goroutine and epoll descriptor each)
 
 	Capacity     bool
 	CapacityMax  int // largest M tried
@@ -111,6 +119,8 @@ func Defaults() Config {
 		SetupConcurrency: 32,
 		SetupTimeout:     120 * time.Second,
 		Senders:          2,
+		Client:           ClientEpoll,
+		Pools:            1,
 		CapacityMax:      1000,
 		CapacityReps:     2,
 		Instances:        2,
@@ -179,6 +189,18 @@ func (c *Config) Normalize() error {
 	}
 	if c.Senders < 1 {
 		c.Senders = 1
+	}
+	if c.Pools < 1 {
+		c.Pools = 1
+	}
+	switch c.Client {
+	case ClientEpoll:
+		if !havePool {
+			return errors.New("-client epoll needs Linux: use -client gws")
+		}
+	case ClientGws:
+	default:
+		return fmt.Errorf("unknown -client %q (epoll, gws)", c.Client)
 	}
 	if c.CapacityReps < 1 {
 		c.CapacityReps = 1

@@ -176,6 +176,7 @@ func TestNormalize(t *testing.T) {
 		{func(c *Config) { c.Scenario = "nope" }, "unknown scenario"},
 		{func(c *Config) { c.Scenario = ScenarioFloor; c.Target = TargetTickrelay }, "floor"},
 		{func(c *Config) { c.Matches = 0 }, "positive"},
+		{func(c *Config) { c.Client = "netty" }, "unknown -client"},
 	} {
 		c := Defaults()
 		tc.mod(&c)
@@ -209,32 +210,43 @@ func TestRunLoadAgainstFloor(t *testing.T) {
 		t.Skip("end to end")
 	}
 	srv := inProcessFloor(t)
-	cfg := Defaults()
-	cfg.Scenario, cfg.Addr = ScenarioFloor, srv.Addr
-	cfg.Matches, cfg.Players = 3, 4
-	cfg.Warmup, cfg.Duration, cfg.Drain = 100*time.Millisecond, 400*time.Millisecond, 500*time.Millisecond
-	cfg.Interval = 20 * time.Millisecond
-	cfg.Probe = true
-	cfg.Out = t.TempDir() + "/r.jsonl"
-	if err := cfg.Normalize(); err != nil {
-		t.Fatal(err)
-	}
-	res, err := RunLoad(context.Background(), &cfg, srv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.Clients != 12 || res.Measuring != 3 || res.Latency == nil || res.Latency.Count == 0 {
-		t.Fatalf("result %+v", res)
-	}
-	f := res.Failures
-	if f.FailedSetup+f.FailedJoins+f.JoinCheckFailed+f.Dropped != 0 || res.DeltaGaps != 0 {
-		t.Fatalf("failures %+v gaps %d errors %v", f, res.DeltaGaps, f.Errors)
-	}
-	if res.Traffic.MsgsInPerSec <= 0 || res.Traffic.AvgMsgIn < 14*4 || res.Server.TickP99Ms == nil {
-		t.Fatalf("traffic %+v tick %v", res.Traffic, res.Server.TickP99Ms)
-	}
-	if !strings.Contains(Summary(res), "verdict") {
-		t.Fatal("summary without verdict")
+	for _, client := range []string{ClientEpoll, ClientGws} {
+		t.Run(client, func(t *testing.T) {
+			cfg := Defaults()
+			cfg.Scenario, cfg.Addr, cfg.Client = ScenarioFloor, srv.Addr, client
+			cfg.Matches, cfg.Players = 3, 4
+			cfg.Warmup, cfg.Duration, cfg.Drain = 100*time.Millisecond, 400*time.Millisecond, 500*time.Millisecond
+			cfg.Interval = 20 * time.Millisecond
+			cfg.Probe = true
+			cfg.Out = t.TempDir() + "/r.jsonl"
+			if err := cfg.Normalize(); err != nil {
+				t.Fatal(err)
+			}
+			res, err := RunLoad(context.Background(), &cfg, srv)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Clients != 12 || res.Measuring != 3 || res.Latency == nil || res.Latency.Count == 0 || res.Params.Client != client {
+				t.Fatalf("result %+v", res)
+			}
+			f := res.Failures
+			if f.FailedSetup+f.FailedJoins+f.JoinCheckFailed+f.Dropped != 0 || res.DeltaGaps != 0 {
+				t.Fatalf("failures %+v gaps %d errors %v", f, res.DeltaGaps, f.Errors)
+			}
+			if res.Traffic.MsgsInPerSec <= 0 || res.Traffic.AvgMsgIn < 14*4 || res.Server.TickP99Ms == nil {
+				t.Fatalf("traffic %+v tick %v", res.Traffic, res.Server.TickP99Ms)
+			}
+			// every client sends its inputs at the configured rate (12 clients at 50 Hz)
+			if r := res.Traffic.MsgsOutPerSec; r < 12*50*0.5 || r > 12*50*1.25 {
+				t.Fatalf("%.1f inputs/s, want ~600", r)
+			}
+			if res.Loadgen.CPUUsPerMsg <= 0 {
+				t.Fatalf("load generator figures %+v", res.Loadgen)
+			}
+			if !strings.Contains(Summary(res), "verdict") {
+				t.Fatal("summary without verdict")
+			}
+		})
 	}
 }
 

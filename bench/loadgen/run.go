@@ -134,6 +134,7 @@ type plan struct {
 	game             string
 	roleOf           func(i int) role // i: index in the match
 	sendsOf          func(i int) bool
+	raw              bool // epoll clients (served by pools after setup) instead of gws
 }
 
 // setupAll authenticates, creates the matches, connects and joins every client. Clients that
@@ -147,7 +148,7 @@ func (r *run) setupAll(ctx context.Context, api *API, addr string, p plan, st *s
 	for m := range ms {
 		mst := &matchState{clients: make([]*client, p.players)}
 		for i := range mst.clients {
-			mst.clients[i] = &client{r: r, id: id, match: mst, role: p.roleOf(i), sends: p.sendsOf(i)}
+			mst.clients[i] = &client{r: r, id: id, match: mst, role: p.roleOf(i), sends: p.sendsOf(i), raw: p.raw}
 			id++
 		}
 		ms[m] = mst
@@ -482,7 +483,7 @@ func RunLoad(ctx context.Context, cfg *Config, srv *Server) (*result.Result, err
 				}
 				return roleAck
 			},
-			sendsOf: func(int) bool { return true }}
+			sendsOf: func(int) bool { return true }, raw: cfg.Client == ClientEpoll}
 	}
 
 	st := &setupStats{}
@@ -500,34 +501,10 @@ func RunLoad(ctx context.Context, cfg *Config, srv *Server) (*result.Result, err
 		return nil, fmt.Errorf("no client joined (errors: %v)", r.errors())
 	}
 
-	// senders: clients spread round-robin over cfg.Senders goroutines
-	senders := make([]*sender, cfg.Senders)
-	for i := range senders {
-		// fanout has a single sender: a fixed phase would measure one point of the tick
-		senders[i] = &sender{r: r, jitter: cfg.Scenario == ScenarioFanout}
+	senders, measuring, stopSenders, err := r.startSenders(cfg, ms, p.raw)
+	if err != nil {
+		return nil, err
 	}
-	measuring, k := 0, 0
-	for _, m := range ms {
-		for _, c := range m.clients {
-			if !c.joined.Load() {
-				continue
-			}
-			if c.role == roleAck && c.sends {
-				measuring++
-			}
-			if c.sends {
-				senders[k%len(senders)].clients = append(senders[k%len(senders)].clients, c)
-				k++
-			}
-		}
-	}
-	stop := make(chan struct{})
-	var swg sync.WaitGroup
-	for _, s := range senders {
-		swg.Add(1)
-		go func(s *sender) { defer swg.Done(); s.loop(stop) }(s)
-	}
-	stopSenders := sync.OnceFunc(func() { close(stop); swg.Wait() })
 	defer stopSenders()
 
 	w, err := r.measure(ctx, api, srv.PID, ms, senders)
@@ -575,6 +552,12 @@ func (r *run) buildResult(cfg *Config, srv *Server, w *window, st *setupStats, c
 	}
 	u := procstat.Between(w.procA, w.procB)
 	res.Loadgen = result.Proc{CPUSeconds: round(u.Self, 3), CPUCores: round(u.Self/secs, 3)}
+	if clients > 0 && secs > 0 {
+		res.Loadgen.CPUMsPerClientSec = round(u.Self*1000/(float64(clients)*secs), 4)
+	}
+	if m := d.msgsIn + d.msgsOut; m > 0 {
+		res.Loadgen.CPUUsPerMsg = round(u.Self*1e6/float64(m), 3)
+	}
 	res.Other = result.Proc{CPUSeconds: round(u.Other, 3), CPUCores: round(u.Other/secs, 3)}
 	res.Kernel = result.Proc{CPUSeconds: round(u.Kernel, 3), CPUCores: round(u.Kernel/secs, 3)}
 	if w.procA.HaveSrv && w.procB.HaveSrv {
@@ -694,6 +677,12 @@ func newResult(cfg *Config, srv *Server) *result.Result {
 	p.Game = cfg.Game
 	p.Probe = cfg.Probe
 	p.Senders = cfg.Senders
+	if cfg.Scenario == ScenarioArena || cfg.Scenario == ScenarioFloor {
+		p.Client = cfg.Client
+		if cfg.Client == ClientEpoll {
+			p.Pools, p.Senders = cfg.Pools, 0
+		}
+	}
 	p.WarmupS = cfg.Warmup.Seconds()
 	p.DurationS = cfg.Duration.Seconds()
 	p.DrainS = cfg.Drain.Seconds()

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,6 +43,9 @@ type sender struct {
 	buf     []byte
 	late    atomic.Int64
 	skipped atomic.Int64
+
+	iv  int64 // an epoll pool's schedule (wheel.go): the interval
+	cur int   // and the cursor
 }
 
 func (s *sender) loop(stop <-chan struct{}) {
@@ -106,18 +110,81 @@ func (s *sender) send(c *client) int64 {
 	c.pay++
 	s.buf = protocol.AppendInput(s.buf[:0], c.seq, c.lastTick.Load(), payloads[c.pay%len(payloads)])
 	ts := s.r.now()
-	v := ts << 1
-	if s.r.inWindow(ts) {
-		v |= 1
-		c.winSent.Add(1)
-	}
-	sl := &c.ring[c.seq%ringSize]
-	sl.ts.Store(v)
-	sl.seq.Store(c.seq)
+	c.stamp(ts)
 	if err := c.conn.WriteMessage(gws.OpcodeBinary, s.buf); err != nil {
 		return ts // the read side sees the close and counts the drop
 	}
 	c.msgsOut.Add(1)
 	c.bytesOut.Add(int64(len(s.buf)))
 	return ts
+}
+
+// startSenders starts what sends the inputs: cfg.Senders goroutines over the gws clients
+// (round-robin), or cfg.Pools epoll pools that take over the epoll clients' sockets. stop
+// stops them (once) and closes the pools' connections.
+func (r *run) startSenders(cfg *Config, ms []*matchState, raw bool) (senders []*sender, measuring int, stop func(), err error) {
+	var pools []*pool
+	n := cfg.Senders
+	if raw {
+		n = cfg.Pools
+	}
+	for range n {
+		if !raw {
+			// fanout has a single sender: a fixed phase would measure one point of the tick
+			senders = append(senders, &sender{r: r, jitter: cfg.Scenario == ScenarioFanout})
+			continue
+		}
+		p, err := newPool(r)
+		if err != nil {
+			for _, p := range pools {
+				p.closeAll()
+			}
+			return nil, 0, nil, err
+		}
+		pools = append(pools, p)
+		senders = append(senders, p.s)
+	}
+	k := 0
+	for _, m := range ms {
+		for _, c := range m.clients {
+			if !c.joined.Load() {
+				continue
+			}
+			if c.role == roleAck && c.sends {
+				measuring++
+			}
+			if raw {
+				if err := pools[k%len(pools)].add(c, c.sends); err != nil {
+					r.countErr("epoll pool: " + errKind(err))
+					c.close()
+					r.drops.Add(1) // it joined and is lost: as a dropped connection
+					continue
+				}
+			} else if c.sends {
+				senders[k%len(senders)].clients = append(senders[k%len(senders)].clients, c)
+			}
+			k++
+		}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if raw {
+				pools[i].loop(done)
+			} else {
+				s.loop(done)
+			}
+		}()
+	}
+	stop = sync.OnceFunc(func() {
+		close(done)
+		wg.Wait()
+		for _, p := range pools {
+			p.closeAll()
+		}
+	})
+	return senders, measuring, stop, nil
 }

@@ -122,8 +122,8 @@ func Summary(r *result.Result) string {
 		fmt.Fprintf(&b, "   /proc: %s\n", r.Server.ReadErr)
 	}
 	if r.Capacity == nil {
-		fmt.Fprintf(&b, "   load generator CPU %.2f cores; other processes %.2f cores; kernel threads and unattributed softirq %.2f cores\n",
-			r.Loadgen.CPUCores, r.Other.CPUCores, r.Kernel.CPUCores)
+		fmt.Fprintf(&b, "   load generator CPU %.2f cores (%.4f ms per client-second, %.2f µs per message); other processes %.2f cores; kernel threads and unattributed softirq %.2f cores\n",
+			r.Loadgen.CPUCores, r.Loadgen.CPUMsPerClientSec, r.Loadgen.CPUUsPerMsg, r.Other.CPUCores, r.Kernel.CPUCores)
 	}
 	if len(r.Failures.Errors) > 0 {
 		keys := make([]string, 0, len(r.Failures.Errors))

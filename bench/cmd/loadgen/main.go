@@ -69,7 +69,9 @@ func main() {
 
 	flag.IntVar(&cfg.SetupConcurrency, "setup-concurrency", cfg.SetupConcurrency, "clients being set up (auth, connect, join) at once")
 	flag.DurationVar(&cfg.SetupTimeout, "setup-timeout", cfg.SetupTimeout, "limit for setting everyone up")
-	flag.IntVar(&cfg.Senders, "senders", cfg.Senders, "goroutines sending inputs")
+	flag.IntVar(&cfg.Senders, "senders", cfg.Senders, "goroutines sending inputs (gws clients)")
+	flag.StringVar(&cfg.Client, "client", cfg.Client, "arena, floor: epoll (pools of clients on one epoll loop each, raw non-blocking system calls) or gws (a gws connection and read goroutine per client, -senders goroutines): the same messages")
+	flag.IntVar(&cfg.Pools, "pools", cfg.Pools, "epoll clients: pools (one goroutine each; clients spread round-robin)")
 
 	flag.BoolVar(&cfg.Capacity, "capacity", false, "search the largest M (P=-players) under the verdict, -capacity-reps times")
 	flag.IntVar(&cfg.CapacityMax, "capacity-max", cfg.CapacityMax, "largest M the capacity search tries")

@@ -118,7 +118,9 @@ type Params struct {
 	ServerArgs  string   `json:"server_args,omitempty"` // the argument template the server was started with
 	ServerEnv   []string `json:"server_env,omitempty"`
 	Trial       string   `json:"trial,omitempty"`   // capacity search: "rep/step"
-	Senders     int      `json:"senders,omitempty"` // input-sending goroutines of the load generator
+	Senders     int      `json:"senders,omitempty"` // input-sending goroutines of the load generator (gws clients)
+	Client      string   `json:"client,omitempty"`  // arena, floor: the load generator's clients, epoll (pools) or gws
+	Pools       int      `json:"pools,omitempty"`   // epoll clients: pools (one goroutine each)
 	Tickets     int      `json:"tickets,omitempty"` // matchmaking
 	Rate        float64  `json:"rate,omitempty"`    // matchmaking: tickets per second
 }
@@ -187,6 +189,9 @@ type Syscalls struct {
 type Proc struct {
 	CPUSeconds float64 `json:"cpu_s"`
 	CPUCores   float64 `json:"cpu_cores"`
+	// the load generator's: CPU per client-second and per message (both ways) of the window
+	CPUMsPerClientSec float64 `json:"cpu_ms_per_client_s,omitempty"`
+	CPUUsPerMsg       float64 `json:"cpu_us_per_msg,omitempty"`
 }
 
 // Traffic is counted by the load generator over the window: "in" is server → clients, "out" is
