@@ -43,7 +43,7 @@ func Attach(srv *server.Server, cfg Config, o AttachOptions) (*Matchmaker, error
 			return nil, err
 		}
 		// Backfill across the cluster: the matcher offers every instance's open matches.
-		placer = NewClusterBackfill(placer, rs, srv, c.MaxOpen, log, metrics)
+		placer = NewClusterBackfill(placer, rs, srv, c.MaxOpen, c.LeaseTTL.D(), log, metrics)
 	}
 	if err := metrics.Register(srv.Metrics()); err != nil {
 		return nil, err

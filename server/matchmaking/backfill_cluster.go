@@ -31,7 +31,8 @@ type ClusterBackfill struct {
 	Placer
 	store *RedisStore
 	host  ClusterHost
-	limit int // records read per run (Config.MaxOpen)
+	limit int           // records read per run (Config.MaxOpen)
+	ttl   time.Duration // a record's lifetime (Config.LeaseTTL)
 	log   *slog.Logger
 	m     *Metrics
 
@@ -50,8 +51,24 @@ type reservedAt struct {
 const pendingFor = 5 * time.Second
 
 // NewClusterBackfill wraps inner (whose Place and Abandon of new matches it keeps).
-func NewClusterBackfill(inner Placer, store *RedisStore, host ClusterHost, limit int, log *slog.Logger, m *Metrics) *ClusterBackfill {
-	return &ClusterBackfill{Placer: inner, store: store, host: host, limit: limit, log: log, m: m, pending: map[string][]reservedAt{}}
+func NewClusterBackfill(inner Placer, store *RedisStore, host ClusterHost, limit int, ttl time.Duration, log *slog.Logger, m *Metrics) *ClusterBackfill {
+	return &ClusterBackfill{Placer: inner, store: store, host: host, limit: limit, ttl: ttl, log: log, m: m, pending: map[string][]reservedAt{}}
+}
+
+// Place implements Placer: the inner placer's match, marked on the board of a backfill queue
+// (only the matches the matchmaker made are offered) with its first record.
+func (c *ClusterBackfill) Place(ctx context.Context, q *Queue, g Group) (Placement, error) {
+	p, err := c.Placer.Place(ctx, q, g)
+	if err != nil || !q.Backfill {
+		return p, err
+	}
+	rec := OpenRecord{ID: p.Match, Node: p.Node, Game: q.Game, Region: g.Region, Skill: meanSkill(g), Free: q.Seats - g.Players, Max: q.Seats}
+	if err := c.store.MarkMade(ctx, q.Name, rec, c.ttl); err != nil {
+		// The players have their seats; only the backfill of this match is lost.
+		c.m.openWriteErrors.Inc()
+		c.log.Warn("matchmaking: cannot mark a new match for backfill", "queue", q.Name, "match", p.Match, "err", err)
+	}
+	return p, nil
 }
 
 // Open implements Placer: the queue's open matches across the cluster, less the seats this

@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/tickrelay/tickrelay/game"
+	"github.com/tickrelay/tickrelay/protocol"
 )
 
 // openPublisher keeps this instance's part of the open-match board (backfill_redis.go): every
-// Config.BackfillEvery it looks at the running matches here that the matchmaker made for a
-// backfill queue (their label names the queue, whichever instance placed them), and writes
-// what changed: a match that has free seats (or whose free seats changed) is put, one that is
+// Config.BackfillEvery it looks at the running matches here labelled with a backfill queue
+// (whichever instance placed them; the board takes only those the matchmaker marked), and
+// writes what changed: a match that has free seats (or whose free seats changed) is put, one that is
 // full or ended is deleted, and every record is rewritten within a third of its TTL so that it
 // lives while this instance does. It runs in one goroutine of its own (run); last is its alone.
 type openPublisher struct {
@@ -47,16 +48,24 @@ func matchLabel(q *Queue, g Group) map[string]string {
 	if g.Region != "" {
 		label[labelRegion] = g.Region
 	}
+	if len(g.Tickets) > 0 {
+		label[labelSkill] = strconv.FormatFloat(meanSkill(g), 'f', -1, 64)
+	}
+	return label
+}
+
+// meanSkill is the mean skill of g's players (a party counts once per member).
+func meanSkill(g Group) float64 {
 	var sum float64
 	n := 0
 	for _, t := range g.Tickets {
 		sum += t.Skill * float64(t.Size())
 		n += t.Size()
 	}
-	if n > 0 {
-		label[labelSkill] = strconv.FormatFloat(sum/float64(n), 'f', -1, 64)
+	if n == 0 {
+		return 0
 	}
-	return label
+	return sum / float64(n)
 }
 
 func (p *openPublisher) run(stop <-chan struct{}, crashed func() bool) {
@@ -109,8 +118,9 @@ func (p *openPublisher) once(now time.Time) {
 			cs = append(cs, openChange{Rec: rec})
 		}
 		for id, old := range last {
-			if !seen[id] { // ended (or moved away): no longer ours to offer
-				cs = append(cs, openChange{Delete: true, Rec: old.rec})
+			if !seen[id] { // ended (or moved away: its new owner offers it)
+				e, ok := p.reg.Ended(id)
+				cs = append(cs, openChange{Delete: true, Ended: !ok || e.Reason != protocol.EndMoved, Rec: old.rec})
 			}
 		}
 		if len(cs) == 0 {

@@ -79,8 +79,20 @@ func backfillCfg() Config {
 }
 
 // openMatch creates on in a running match of the queue as the matchmaker would have placed it
-// there (its label names the queue and the players' mean skill).
+// there: labelled with the queue and the players' mean skill, and marked on the board.
 func openMatch(t *testing.T, in *busInstance, seats int, region string) *game.Match {
+	t.Helper()
+	m := lookAlike(t, in, seats, region)
+	rec := OpenRecord{ID: m.ID(), Node: in.srv.NodeID(), Game: "arena", Region: region, Skill: 1500, Free: seats, Max: seats}
+	if err := in.store.MarkMade(context.Background(), "pair", rec, backfillCfg().LeaseTTL.D()); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// lookAlike is a match with the label of the queue's matches that the matchmaker did not make
+// (as any player can create with POST /v1/matches).
+func lookAlike(t *testing.T, in *busInstance, seats int, region string) *game.Match {
 	t.Helper()
 	label := map[string]string{labelQueue: "pair", labelSkill: "1500"}
 	if region != "" {
@@ -145,8 +157,12 @@ func waitOutcome(t *testing.T, in *busInstance, id, player string, within time.D
 func TestRedisBackfillAcrossInstances(t *testing.T) {
 	rs := redistest.Start(t)
 	b, a := leaderFirst(t, rs.Addr)
+	fake := lookAlike(t, a, 10, "")
 	m := openMatch(t, a, 4, "")
-	waitFor(t, 5*time.Second, "a's match on the board", func() bool { r, ok := onBoard(t, a.store, m.ID()); return ok && r.Free == 4 && r.Node == "inst-a" })
+	waitFor(t, 5*time.Second, "a's match on the board", func() bool {
+		r, ok := onBoard(t, a.store, m.ID())
+		return ok && r.Free == 4 && r.Node == "inst-a" && r.Epoch == m.Info().Epoch
+	})
 
 	var seats []Seat
 	for i := range 4 {
@@ -181,7 +197,7 @@ func TestRedisBackfillAcrossInstances(t *testing.T) {
 	waitFor(t, 5*time.Second, "the full match off the board", func() bool { _, ok := onBoard(t, b.store, m.ID()); return !ok })
 	fifth := submit(t, b, "bf-fifth")
 	if got := waitOutcomeOrNil(t, b, fifth.ID, "bf-fifth", 500*time.Millisecond); got != nil {
-		t.Fatalf("a ticket was %s into a full match (%+v)", got.Status, got.Seats)
+		t.Fatalf("a ticket was %s past the full match (into %+v): nothing else may take it", got.Status, got.Seats)
 	}
 	if _, err := b.mm.Cancel(context.Background(), fifth.ID, "bf-fifth"); err != nil {
 		t.Fatal(err)
@@ -196,6 +212,10 @@ func TestRedisBackfillAcrossInstances(t *testing.T) {
 	late := submit(t, b, "bf-late")
 	if got := waitOutcomeOrNil(t, b, late.ID, "bf-late", 500*time.Millisecond); got != nil {
 		t.Fatalf("a ticket was %s into an ended match (%+v)", got.Status, got.Seats)
+	}
+	// The look-alike a player could have made was never offered: not on the board, no seat sold.
+	if _, ok := onBoard(t, b.store, fake.ID()); ok || fake.Info().Reserved != 0 {
+		t.Fatalf("a match the matchmaker did not make was offered (%d seats reserved in it)", fake.Info().Reserved)
 	}
 	if n := collectCounter(t, b.mm.metrics.backfills.WithLabelValues("pair")); n != 4 {
 		t.Fatalf("backfills_total %v, want 4", n)
@@ -321,4 +341,28 @@ func collectCounter(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// The matchmaker's own placement marks its match: a pair placed by b's matcher (on whichever
+// instance is the least loaded) takes the next two tickets, opened on a, as a backfill.
+func TestRedisBackfillPlacedMatch(t *testing.T) {
+	rs := redistest.Start(t)
+	b, a := leaderFirst(t, rs.Addr)
+	first := []*Ticket{submit(t, b, "pm0"), submit(t, b, "pm1")}
+	got := waitOutcome(t, a, first[0].ID, "pm0", 5*time.Second)
+	if got.Status != Matched {
+		t.Fatalf("first pair: %s", got.Status)
+	}
+	m := got.Seats[0].MatchID
+	waitFor(t, 5*time.Second, "the placed match on the board", func() bool { r, ok := onBoard(t, a.store, m); return ok && r.Free == 2 })
+	for i := 2; i < 4; i++ {
+		pl := fmt.Sprintf("pm%d", i)
+		tk := submit(t, a, pl)
+		if got := waitOutcome(t, a, tk.ID, pl, 5*time.Second); got.Status != Matched || got.Seats[0].MatchID != m {
+			t.Fatalf("ticket %d: %s %+v, want a backfill into %s", i, got.Status, got.Seats, m)
+		}
+	}
+	if n := a.srv.Registry().Len() + b.srv.Registry().Len(); n != 1 {
+		t.Fatalf("%d matches for four tickets of a queue of pairs with 4 seats", n)
+	}
 }
