@@ -70,7 +70,7 @@ func TestCapacitySearch(t *testing.T) {
 		m, trials := 50, 0
 		for {
 			trials++
-			next, done := nextM(&lo, &hi, m, m <= capacity, 1000)
+			next, done := nextM(&lo, &hi, m, m <= capacity, 1000, bracket{})
 			if done {
 				break
 			}
@@ -87,8 +87,46 @@ func TestCapacitySearch(t *testing.T) {
 		}
 	}
 	lo, hi := 0, 0
-	if _, done := nextM(&lo, &hi, 1000, true, 1000); !done || lo != 1000 {
+	if _, done := nextM(&lo, &hi, 1000, true, 1000, bracket{}); !done || lo != 1000 {
 		t.Fatal("ceiling not reached")
+	}
+}
+
+// The second repetition starts at the first one's answer: a few trials, and its own answer
+// when the capacity moved (a noisy first repetition, a drift).
+func TestCapacitySecondRepetitionIsShort(t *testing.T) {
+	search := func(capacity, start int, hint bracket) (int, int, bracket) {
+		lo, hi, m, trials := 0, 0, start, 0
+		if hint.lo > 0 {
+			m = hint.lo
+		}
+		for {
+			trials++
+			next, done := nextM(&lo, &hi, m, m <= capacity, 400, hint)
+			if done || trials > 40 {
+				return lo, trials, bracket{lo, hi}
+			}
+			m = next
+		}
+	}
+	for _, tc := range []struct{ first, second, maxTrials int }{
+		{280, 280, 2}, // the same capacity: confirm the pass, confirm the failure
+		{280, 270, 4}, // a little lower
+		{280, 300, 4}, // a little higher
+		{280, 150, 9}, // much lower: 10% steps down, then bisection
+		{280, 400, 7}, // up to the ceiling (10% steps)
+	} {
+		lo1, trials1, b := search(tc.first, 240, bracket{})
+		if tc.first-lo1 > resolution(lo1) || trials1 > maxTrials {
+			t.Fatalf("first repetition: %d in %d trials", lo1, trials1)
+		}
+		lo2, trials2, _ := search(tc.second, 240, b)
+		if lo2 > tc.second || tc.second-lo2 > resolution(lo2) {
+			t.Errorf("capacity %d after %d: found %d", tc.second, tc.first, lo2)
+		}
+		if trials2 > tc.maxTrials {
+			t.Errorf("capacity %d after %d (bracket %v): %d trials > %d", tc.second, tc.first, b, trials2, tc.maxTrials)
+		}
 	}
 }
 
@@ -283,5 +321,33 @@ func TestFanoutAndStormAgainstFloor(t *testing.T) {
 	}
 	if !res.Verdict.Pass || res.Storm.Connected != 30 || res.Storm.Handshake.Count != 30 || res.Storm.Goroutines == nil {
 		t.Fatalf("storm %+v %+v errors %v", res.Verdict, res.Storm, res.Failures.Errors)
+	}
+}
+
+func TestCapacityRunsRepetitionsFromThePreviousAnswer(t *testing.T) {
+	cfg := Defaults()
+	cfg.Matches, cfg.CapacityMax, cfg.CapacityReps = 240, 400, 2
+	defer func(d time.Duration) { capacitySettle = d }(capacitySettle)
+	capacitySettle = 0
+	var tried []int
+	trial := func(_ context.Context, m int, name string) (*result.Result, error) {
+		tried = append(tried, m)
+		res := &result.Result{}
+		res.Verdict.Pass = m <= 263
+		return res, nil
+	}
+	res, err := Capacity(context.Background(), &cfg, trial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := res.Capacity
+	if len(c.MaxM) != 2 || 263-c.MaxM[0] > resolution(c.MaxM[0]) || 263-c.MaxM[1] > resolution(c.MaxM[1]) {
+		t.Fatalf("max M %v (tried %v)", c.MaxM, tried)
+	}
+	if len(c.TrialsPerRep) != 2 || c.TrialsPerRep[1] > 3 || c.Trials != len(tried) {
+		t.Fatalf("trials %v of %d: %v", c.TrialsPerRep, c.Trials, tried)
+	}
+	if first := tried[c.TrialsPerRep[0]]; first != c.MaxM[0] {
+		t.Fatalf("the second repetition started at %d, not at the first answer %d", first, c.MaxM[0])
 	}
 }

@@ -23,8 +23,8 @@ func Summary(r *result.Result) string {
 	switch {
 	case r.Capacity != nil:
 		c := r.Capacity
-		fmt.Fprintf(&b, "   capacity (P=%d): largest M per repetition %v = clients %v, in %d trials%s\n",
-			c.Players, c.MaxM, c.Clients, c.Trials, map[bool]string{true: " (hit -capacity-max)", false: ""}[c.Ceiling])
+		fmt.Fprintf(&b, "   capacity (P=%d): largest M per repetition %v = clients %v, in %d trials %v, %.0f s%s\n",
+			c.Players, c.MaxM, c.Clients, c.Trials, c.TrialsPerRep, c.Seconds, map[bool]string{true: " (hit -capacity-max)", false: ""}[c.Ceiling])
 	case r.Matchmaking != nil:
 		m := r.Matchmaking
 		fmt.Fprintf(&b, "   %d tickets at %.0f/s over %d instance(s) (arrivals over %.1fs), %d failed; %.0f tickets per server CPU second; placement %v\n",

@@ -248,6 +248,9 @@ type Capacity struct {
 	Ceiling  bool  `json:"ceiling"`    // the search stopped at -capacity-max, not at a failure
 	StartM   int   `json:"start_m"`    // the first M tried
 	Resolved int   `json:"resolution"` // the search stops when pass and fail are this close (matches)
+	// trials of each repetition (noisy retries included) and the whole search's duration
+	TrialsPerRep []int   `json:"trials_per_rep,omitempty"`
+	Seconds      float64 `json:"seconds,omitempty"`
 }
 
 // NewEnv fills Env for this process; commit comes from `git rev-parse --short HEAD` run in dir.
