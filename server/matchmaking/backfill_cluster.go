@@ -25,7 +25,7 @@ import (
 // and refuses a seat that a direct JOIN or another reservation took in between (ErrMatchFull),
 // so a seat is never sold twice; a refused backfill puts its tickets back to searching.
 //
-// mu guards pending: the seats this matcher reserved lately, taken off the board's free seats
+// mu guards reads (the last read of each queue's board) and pending: the seats this matcher reserved lately, taken off the board's free seats
 // until the owner's record shows them (a record written after the reservation) or they age out.
 type ClusterBackfill struct {
 	Placer
@@ -37,9 +37,21 @@ type ClusterBackfill struct {
 	m     *Metrics
 
 	mu      sync.Mutex
-	offset  time.Duration // Redis' clock minus this one's, from the last read
-	pending map[string][]reservedAt
+	offset  time.Duration                      // Redis' clock minus this one's, from the last read
+	pending map[string]map[string][]reservedAt // queue → match id → seats reserved lately
+	reads   map[string]boardRead               // queue → its last read of the board
 }
+
+// boardRead is one read of a queue's board.
+type boardRead struct {
+	recs     []OpenRecord
+	redisNow int64
+	at       time.Time
+}
+
+// boardReuse is how long a read of the board serves the matcher's next runs (a queue with
+// tickets arriving runs its matcher many times a second; the owners write every BackfillEvery).
+const boardReuse = 50 * time.Millisecond
 
 type reservedAt struct {
 	at    int64 // Redis time (ms), estimated
@@ -52,7 +64,7 @@ const pendingFor = 5 * time.Second
 
 // NewClusterBackfill wraps inner (whose Place and Abandon of new matches it keeps).
 func NewClusterBackfill(inner Placer, store *RedisStore, host ClusterHost, limit int, ttl time.Duration, log *slog.Logger, m *Metrics) *ClusterBackfill {
-	return &ClusterBackfill{Placer: inner, store: store, host: host, limit: limit, ttl: ttl, log: log, m: m, pending: map[string][]reservedAt{}}
+	return &ClusterBackfill{Placer: inner, store: store, host: host, limit: limit, ttl: ttl, log: log, m: m, pending: map[string]map[string][]reservedAt{}, reads: map[string]boardRead{}}
 }
 
 // Place implements Placer: the inner placer's match, marked on the board of a backfill queue
@@ -75,27 +87,48 @@ func (c *ClusterBackfill) Place(ctx context.Context, q *Queue, g Group) (Placeme
 // matcher reserved that their owner's record does not show yet.
 func (c *ClusterBackfill) Open(q *Queue, now time.Time) []Open {
 	_ = c.Placer.Open(q, now) // the inner placer's own bookkeeping of its matches (pruned here)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-	defer cancel()
-	recs, live, redisNow, err := c.store.ListOpen(ctx, q.Name, c.limit)
-	if err != nil {
-		c.log.Warn("matchmaking: cannot read the open matches: no backfill this run", "queue", q.Name, "err", err)
-		return nil
-	}
-	c.m.openMatches.WithLabelValues(q.Name).Set(float64(live))
-	if live > len(recs) {
-		c.m.openLeftOut.WithLabelValues(q.Name).Add(float64(live - len(recs)))
+	c.mu.Lock()
+	last, cached := c.reads[q.Name]
+	c.mu.Unlock()
+	var recs []OpenRecord
+	var redisNow int64
+	if cached && time.Since(last.at) < boardReuse {
+		// Read a moment ago (the owners rewrite every BackfillEvery): the same, with the seats
+		// reserved since taken off below.
+		recs, redisNow = last.recs, last.redisNow+time.Since(last.at).Milliseconds()
+	} else {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		var live int
+		var err error
+		recs, live, redisNow, err = c.store.ListOpen(ctx, q.Name, c.limit)
+		cancel()
+		if err != nil {
+			c.log.Warn("matchmaking: cannot read the open matches: no backfill this run", "queue", q.Name, "err", err)
+			return nil
+		}
+		c.m.openMatches.WithLabelValues(q.Name).Set(float64(live))
+		if live > len(recs) {
+			c.m.openLeftOut.WithLabelValues(q.Name).Add(float64(live - len(recs)))
+		}
+		c.mu.Lock()
+		c.reads[q.Name] = boardRead{recs: recs, redisNow: redisNow, at: time.Now()}
+		c.offset = time.Duration(redisNow-time.Now().UnixMilli()) * time.Millisecond
+		c.mu.Unlock()
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.offset = time.Duration(redisNow-time.Now().UnixMilli()) * time.Millisecond
 	out := make([]Open, 0, len(recs))
 	byID := make(map[string]bool, len(recs))
+	pending := c.pending[q.Name]
+	if pending == nil {
+		pending = map[string][]reservedAt{}
+		c.pending[q.Name] = pending
+	}
 	for _, r := range recs {
 		byID[r.ID] = true
 		free := r.Free
-		ps := c.pending[r.ID][:0]
-		for _, p := range c.pending[r.ID] {
+		ps := pending[r.ID][:0]
+		for _, p := range pending[r.ID] {
 			if redisNow-p.at > pendingFor.Milliseconds() || r.At > p.at {
 				continue // aged out, or the owner's record was written after it: counted there
 			}
@@ -103,17 +136,17 @@ func (c *ClusterBackfill) Open(q *Queue, now time.Time) []Open {
 			free -= p.seats
 		}
 		if len(ps) == 0 {
-			delete(c.pending, r.ID)
+			delete(pending, r.ID)
 		} else {
-			c.pending[r.ID] = ps
+			pending[r.ID] = ps
 		}
 		if free > 0 && r.Game == q.Game {
 			out = append(out, Open{ID: r.ID, Free: free, Skill: r.Skill, Region: r.Region})
 		}
 	}
-	for id := range c.pending {
+	for id := range pending {
 		if !byID[id] {
-			delete(c.pending, id) // full or gone
+			delete(pending, id) // full or gone
 		}
 	}
 	return out
@@ -165,7 +198,10 @@ func (c *ClusterBackfill) Backfill(ctx context.Context, q *Queue, match string, 
 		return Placement{}, fmt.Errorf("%w: %w", ErrBackfillRefused, errors.Join(errs...))
 	}
 	c.mu.Lock()
-	c.pending[match] = append(c.pending[match], reservedAt{at: time.Now().Add(c.offset).UnixMilli(), seats: len(players)})
+	if c.pending[q.Name] == nil {
+		c.pending[q.Name] = map[string][]reservedAt{}
+	}
+	c.pending[q.Name][match] = append(c.pending[q.Name][match], reservedAt{at: time.Now().Add(c.offset).UnixMilli(), seats: len(players)})
 	c.mu.Unlock()
 	return Placement{Match: match, Node: node, Seats: seats}, nil
 }
