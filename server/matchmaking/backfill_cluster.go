@@ -218,6 +218,9 @@ func (c *ClusterBackfill) release(m server.MatchHandle, seats map[string]Seat) {
 func (c *ClusterBackfill) Abandon(ctx context.Context, q *Queue, p Placement, backfill bool) {
 	if !backfill {
 		c.Placer.Abandon(ctx, q, p, backfill)
+		if q.Backfill { // the stopped match leaves the board at once (not when its record expires)
+			_ = c.store.PutOpen(ctx, q.Name, p.Node, c.ttl, []openChange{{Delete: true, Ended: true, Rec: OpenRecord{ID: p.Match, Epoch: ^uint32(0)}}})
+		}
 		return
 	}
 	if m, err := c.host.Locate(ctx, p.Match); err == nil {
