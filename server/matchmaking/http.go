@@ -103,28 +103,26 @@ func (a *api) get(w http.ResponseWriter, r *http.Request, who Member) {
 		}
 		wait = min(d, a.mm.cfg.MaxWait.D())
 	}
-	t, err := a.mm.Get(r.Context(), id, who.ID)
+	var t *Ticket
+	var err error
+	if wait > 0 {
+		// One read of the ticket: Wait checks it is the player's, then waits for a change from
+		// its status now (or from ?status=).
+		started := time.Now()
+		// The server's write timeout is shorter than a long-poll may be.
+		_ = http.NewResponseController(w).SetWriteDeadline(started.Add(wait + 10*time.Second))
+		ctx, cancel := context.WithTimeout(r.Context(), wait)
+		t, err = a.mm.Wait(ctx, id, who.ID, Status(r.URL.Query().Get("status")))
+		cancel()
+		if err == nil && t.Status.Terminal() && t.Ended.After(started) {
+			a.mm.metrics.phase.WithLabelValues(t.Queue, "told").Observe(max(time.Since(t.Ended), 0).Seconds())
+		}
+	} else {
+		t, err = a.mm.Get(r.Context(), id, who.ID)
+	}
 	if err != nil {
 		a.host.Fail(w, err)
 		return
-	}
-	if wait > 0 {
-		from := t.Status
-		if s := r.URL.Query().Get("status"); s != "" {
-			from = Status(s)
-		}
-		// The server's write timeout is shorter than a long-poll may be.
-		_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(wait + 10*time.Second))
-		ctx, cancel := context.WithTimeout(r.Context(), wait)
-		t, err = a.mm.Wait(ctx, id, who.ID, from)
-		cancel()
-		if err != nil {
-			a.host.Fail(w, err)
-			return
-		}
-		if t.Status.Terminal() && t.Status != from && !t.Ended.IsZero() {
-			a.mm.metrics.phase.WithLabelValues(t.Queue, "told").Observe(max(time.Since(t.Ended), 0).Seconds())
-		}
 	}
 	server.WriteJSON(w, http.StatusOK, a.view(r, t, who.ID))
 }

@@ -272,11 +272,18 @@ func (mm *Matchmaker) Get(ctx context.Context, id, player string) (*Ticket, erro
 	return t, nil
 }
 
-// Wait returns ticket id once its status differs from status, or when ctx ends (then the
-// current ticket, without an error).
+// Wait returns ticket id once its status differs from status (empty: from its status now), or
+// when ctx ends (then the current ticket, without an error). With a Follower store it reads the
+// ticket once and takes its changes from the feed.
 func (mm *Matchmaker) Wait(ctx context.Context, id, player string, status Status) (*Ticket, error) {
+	if f, ok := mm.store.(Follower); ok {
+		return mm.follow(ctx, f, id, player, status)
+	}
 	for {
 		t, err := mm.Get(ctx, id, player)
+		if err == nil && status == "" {
+			status = t.Status
+		}
 		if err != nil || t.Status != status {
 			return t, err
 		}
@@ -292,6 +299,32 @@ func (mm *Matchmaker) Wait(ctx context.Context, id, player string, status Status
 			return mm.store.Get(context.WithoutCancel(ctx), id)
 		}
 	}
+}
+
+// follow is Wait over a Follower: one read, then the changes the feed carries.
+func (mm *Matchmaker) follow(ctx context.Context, f Follower, id, player string, status Status) (*Ticket, error) {
+	changes, stop := f.Follow(id) // before the read: a change in between is not missed
+	defer stop()
+	t, err := mm.Get(ctx, id, player)
+	if err != nil {
+		return nil, err
+	}
+	if status == "" {
+		status = t.Status
+	}
+	for t.Status == status {
+		select {
+		case c := <-changes:
+			if c.Version >= t.Version {
+				t = c
+			}
+		case <-ctx.Done():
+			return t, nil
+		case <-mm.stop:
+			return t, nil
+		}
+	}
+	return t, nil
 }
 
 // Cancel cancels player's ticket (ErrFinished once it has an outcome).

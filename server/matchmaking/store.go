@@ -64,6 +64,14 @@ type Feed interface {
 	OnChange(fn func(t *Ticket))
 }
 
+// Follower is a Store whose change feed carries the changed tickets: a long-poll reads its
+// ticket once, then takes every change from the feed instead of reading it again.
+type Follower interface {
+	// Follow delivers each change of ticket id seen after the call until stop is called; a
+	// reader that falls behind gets the newest (the channel holds one).
+	Follow(id string) (changes <-chan *Ticket, stop func())
+}
+
 // Outcome is how a ticket ends (see Store.Finish).
 type Outcome struct {
 	Status Status

@@ -48,9 +48,10 @@ type RedisStore struct {
 	sub    *redis.PubSub
 	done   chan struct{}
 
-	mu       sync.Mutex
-	waiters  map[string][]chan struct{}
-	onChange func(*Ticket)
+	mu        sync.Mutex
+	waiters   map[string][]chan struct{}
+	followers map[string][]chan *Ticket
+	onChange  func(*Ticket)
 }
 
 // logMax is about how many changes a queue's log keeps (Redis trims it approximately; each
@@ -70,7 +71,7 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string, maxLive int, retain
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &RedisStore{rdb: rdb, leases: clientLike(rdb, 4), work: clientLike(rdb, 64), prefix: prefix, max: maxLive, retain: retain, log: log, done: make(chan struct{}), waiters: map[string][]chan struct{}{}}
+	s := &RedisStore{rdb: rdb, leases: clientLike(rdb, 4), work: clientLike(rdb, 64), prefix: prefix, max: maxLive, retain: retain, log: log, done: make(chan struct{}), waiters: map[string][]chan struct{}{}, followers: map[string][]chan *Ticket{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	s.sub = rdb.Subscribe(ctx, prefix+"changed")
@@ -125,6 +126,18 @@ func (s *RedisStore) listen() {
 		s.mu.Lock()
 		ws := s.waiters[t.ID]
 		delete(s.waiters, t.ID)
+		for _, f := range s.followers[t.ID] {
+			// This goroutine alone sends: after taking a stale change out, the send succeeds.
+			select {
+			case f <- t:
+			default:
+				select {
+				case <-f:
+				default:
+				}
+				f <- t
+			}
+		}
 		fn := s.onChange
 		s.mu.Unlock()
 		for _, w := range ws {
@@ -329,6 +342,28 @@ func (s *RedisStore) Changed(ctx context.Context, id string, version uint64) (<-
 		return c, nil
 	}
 	return ch, nil
+}
+
+// Follow implements Follower: the feed's copy of each change of ticket id.
+func (s *RedisStore) Follow(id string) (<-chan *Ticket, func()) {
+	ch := make(chan *Ticket, 1)
+	s.mu.Lock()
+	s.followers[id] = append(s.followers[id], ch)
+	s.mu.Unlock()
+	return ch, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		fs := s.followers[id]
+		for i, f := range fs {
+			if f == ch {
+				s.followers[id] = append(fs[:i], fs[i+1:]...)
+				break
+			}
+		}
+		if len(s.followers[id]) == 0 {
+			delete(s.followers, id)
+		}
+	}
 }
 
 func (s *RedisStore) drop(id string, ch chan struct{}) {

@@ -12,24 +12,45 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// writeSource writes changed tickets if the fence still holds (run inside the MULTI of a
-// WATCH on the tickets, as plain EVAL: a script cache miss cannot be retried there). The lease
-// is checked here rather than watched: its renewals (every third of its TTL) would otherwise
-// abort every transaction in flight. KEYS: lease, seq, log, queue set, then the tickets; ARGV:
-// token (empty: unfenced), log length, channel, then per ticket id, JSON, ms to keep, '1' if ended.
-const writeSource = `
+// writeScript writes changed tickets if the fence still holds and no ticket changed since it
+// was read (compare and set: each ticket's stored JSON must still be the one read; a missing
+// one never is), in one round trip. The lease is checked here rather than watched: its renewals
+// (every third of its TTL) would otherwise make every write in flight start over. KEYS: lease,
+// seq, log, queue set, then the tickets; ARGV: token (empty: unfenced), log length, channel, then
+// per ticket id, the JSON read, the new JSON, ms to keep, '1' if ended. Answers 'ok', 'fenced'
+// or 'conflict'.
+var writeScript = redis.NewScript(`
 if ARGV[1] ~= '' and redis.call('GET', KEYS[1]) ~= ARGV[1] then return 'fenced' end
-local n = (#ARGV - 3) / 4
+local n = (#ARGV - 3) / 5
 for i = 0, n - 1 do
-  local id, body = ARGV[4 + i * 4], ARGV[5 + i * 4]
-  redis.call('SET', KEYS[5 + i], body, 'PX', ARGV[6 + i * 4])
-  if ARGV[7 + i * 4] == '1' then redis.call('SREM', KEYS[4], id) end
+  if redis.call('GET', KEYS[5 + i]) ~= ARGV[5 + i * 5] then return 'conflict' end
+end
+for i = 0, n - 1 do
+  local id, body = ARGV[4 + i * 5], ARGV[6 + i * 5]
+  redis.call('SET', KEYS[5 + i], body, 'PX', ARGV[7 + i * 5])
+  if ARGV[8 + i * 5] == '1' then redis.call('SREM', KEYS[4], id) end
   local s = redis.call('INCR', KEYS[2])
   redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], s .. '-1', 'id', id, 'b', body)
   redis.call('PUBLISH', ARGV[3], body)
 end
 return 'ok'
-`
+`)
+
+// liveReleaseAllScript gives back the live keys of several ended tickets at once: KEYS[1] the
+// live set, then each ticket's players' live keys; ARGV: per ticket its id and how many of the
+// keys are its. A key is deleted only while it still names its ticket.
+var liveReleaseAllScript = redis.NewScript(`
+local k = 2
+for i = 1, #ARGV, 2 do
+  local id, n = ARGV[i], tonumber(ARGV[i + 1])
+  for j = 0, n - 1 do
+    if redis.call('GET', KEYS[k + j]) == id then redis.call('DEL', KEYS[k + j]) end
+  end
+  k = k + n
+  redis.call('ZREM', KEYS[1], id)
+end
+return 1
+`)
 
 // watch runs an optimistic transaction, again when a watched key changed meanwhile (at most
 // 50 times).
@@ -55,7 +76,10 @@ func (s *RedisStore) change(ctx context.Context, fence Fence, ids []string, f fu
 	return s.changeOn(ctx, c, fence, ids, f, only...)
 }
 
-// changeOn is change over client c (one of the store's pools).
+// changeOn is change over client c (one of the store's pools): a read of the tickets, then
+// writeScript (compare and set), again from the read when one changed meanwhile (at most 50
+// times, then redis.TxFailedErr), then one script for the live keys of those that ended: three
+// round trips at most, whatever the number of tickets.
 func (s *RedisStore) changeOn(ctx context.Context, c redis.UniversalClient, fence Fence, ids []string, f func(ts []*Ticket) error, only ...func(*Ticket) bool) ([]*Ticket, error) {
 	if len(ids) == 0 {
 		return nil, nil
@@ -71,88 +95,109 @@ func (s *RedisStore) changeOn(ctx context.Context, c redis.UniversalClient, fenc
 	if fence.Token != "" && fence.Queue != queue {
 		return nil, fmt.Errorf("%w: queue %s's fence for a ticket of %s", ErrFenced, fence.Queue, queue)
 	}
-	var out []*Ticket
-	err := watch(ctx, c, func(tx *redis.Tx) error {
-		if fence.Token != "" {
-			holder, err := tx.Get(ctx, s.leaseKey(fence.Queue)).Result()
-			if err != nil && !errors.Is(err, redis.Nil) {
-				return err
-			}
-			if holder != fence.Token {
-				return ErrFenced
-			}
+	for range 50 {
+		out, written, err := s.changeOnce(ctx, c, fence, queue, ids, keys, f, only...)
+		if errors.Is(err, errConflict) {
+			continue
 		}
-		vals, err := tx.MGet(ctx, keys...).Result()
-		if err != nil {
-			return err
+		if err != nil || !written {
+			return out, err
 		}
-		ts := make([]*Ticket, len(ids))
-		for i, v := range vals {
-			str, ok := v.(string)
-			if !ok {
-				return ErrNoTicket
-			}
-			if ts[i], err = decodeTicket([]byte(str)); err != nil {
-				return err
-			}
-		}
-		if err := f(ts); err != nil {
-			out = ts
-			return err
-		}
-		if len(only) > 0 { // write only the tickets f changed as only says
-			kept := ts[:0:0]
-			for _, t := range ts {
-				if only[0](t) {
-					kept = append(kept, t)
-				}
-			}
-			ts = kept
-			if len(ts) == 0 {
-				out = ts
-				return nil
-			}
-		}
-		bodies := make([][]byte, len(ts))
-		for i, t := range ts {
-			t.Version++
-			if bodies[i], err = json.Marshal(t); err != nil {
-				return err
-			}
-		}
-		wkeys := []string{s.leaseKey(queue), s.seqKey(queue), s.logKey(queue), s.qkey(queue)}
-		args := []any{fence.Token, logMax, s.prefix + "changed"}
-		for i, t := range ts {
-			ended := "0"
-			if t.Status.Terminal() {
-				ended = "1"
-			}
-			wkeys = append(wkeys, s.tkey(t.ID))
-			args = append(args, t.ID, bodies[i], ms(s.keep(t)), ended)
-		}
-		var res *redis.Cmd
-		_, err = tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			res = p.Eval(ctx, writeSource, wkeys, args...)
-			return nil
-		})
-		if err == nil && res.Val() == "fenced" {
-			err = ErrFenced
-		}
-		out = ts
-		return err
-	}, keys...)
-	if err == nil {
+		var ended []*Ticket
 		for _, t := range out {
 			if t.Status.Terminal() {
-				rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
-				if rerr := s.releaseOn(rctx, c, t.ID, t.Members); rerr != nil {
-					s.log.Warn("matchmaking: live keys not given back (they are stale, and expire)", "ticket", t.ID, "err", rerr)
-				}
-				cancel()
+				ended = append(ended, t)
 			}
 		}
+		if len(ended) > 0 {
+			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+			if rerr := s.releaseAll(rctx, c, ended); rerr != nil {
+				s.log.Warn("matchmaking: live keys not given back (they are stale, and expire)", "tickets", len(ended), "err", rerr)
+			}
+			cancel()
+		}
+		return out, nil
 	}
-	return out, err
+	return nil, redis.TxFailedErr
+}
+
+// errConflict: a ticket changed between changeOnce's read and its write (nothing was written).
+var errConflict = errors.New("matchmaking: a ticket changed meanwhile")
+
+// changeOnce is one attempt of changeOn: errConflict when a ticket changed after the read
+// (nothing was written: try again); written is false when f changed nothing to write.
+func (s *RedisStore) changeOnce(ctx context.Context, c redis.UniversalClient, fence Fence, queue string, ids, keys []string,
+	f func(ts []*Ticket) error, only ...func(*Ticket) bool) (out []*Ticket, written bool, err error) {
+	vals, err := c.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, false, err
+	}
+	ts := make([]*Ticket, len(ids))
+	read := make(map[*Ticket]string, len(ids))
+	for i, v := range vals {
+		str, ok := v.(string)
+		if !ok {
+			return nil, false, ErrNoTicket
+		}
+		if ts[i], err = decodeTicket([]byte(str)); err != nil {
+			return nil, false, err
+		}
+		read[ts[i]] = str
+	}
+	if err := f(ts); err != nil {
+		return ts, false, err
+	}
+	if len(only) > 0 { // write only the tickets f changed as only says
+		kept := ts[:0:0]
+		for _, t := range ts {
+			if only[0](t) {
+				kept = append(kept, t)
+			}
+		}
+		ts = kept
+		if len(ts) == 0 {
+			return ts, false, nil
+		}
+	}
+	wkeys := []string{s.leaseKey(queue), s.seqKey(queue), s.logKey(queue), s.qkey(queue)}
+	args := []any{fence.Token, logMax, s.prefix + "changed"}
+	for _, t := range ts {
+		old := read[t]
+		t.Version++
+		body, err := json.Marshal(t)
+		if err != nil {
+			return nil, false, err
+		}
+		ended := "0"
+		if t.Status.Terminal() {
+			ended = "1"
+		}
+		wkeys = append(wkeys, s.tkey(t.ID))
+		args = append(args, t.ID, old, body, ms(s.keep(t)), ended)
+	}
+	res, err := writeScript.Run(ctx, c, wkeys, args...).Text()
+	switch {
+	case err != nil:
+		return nil, false, err
+	case res == "fenced":
+		return ts, false, ErrFenced
+	case res == "conflict":
+		return nil, false, errConflict
+	}
+	return ts, true, nil
+}
+
+// releaseAll gives back the live keys of ended tickets ts in one round trip.
+func (s *RedisStore) releaseAll(ctx context.Context, c redis.UniversalClient, ts []*Ticket) error {
+	keys := []string{s.nkey()}
+	var args []any
+	for _, t := range ts {
+		for _, m := range t.Members {
+			keys = append(keys, s.lkey(m.ID))
+		}
+		args = append(args, t.ID, len(t.Members))
+	}
+	return liveReleaseAllScript.Run(ctx, c, keys, args...).Err()
 }
 
 func (s *RedisStore) Claim(ctx context.Context, f Fence, ids []string) error {
