@@ -43,6 +43,18 @@ func (srv *Server) Locate(ctx context.Context, id string) (MatchHandle, error) {
 	return srv.bus.Locate(ctx, id)
 }
 
+// MatchAt is the handle of match id known to run on node (at address), without asking the
+// cluster's directory where it is: a placement that has just created it there knows. A bus that
+// cannot make one locates the match.
+func (srv *Server) MatchAt(ctx context.Context, id, node, address string) (MatchHandle, error) {
+	if b, ok := srv.bus.(interface {
+		HandleAt(id, node, address string) MatchHandle
+	}); ok {
+		return b.HandleAt(id, node, address), nil
+	}
+	return srv.bus.Locate(ctx, id)
+}
+
 // WSAddress is the WebSocket URL of this instance as seen by the client of r (--public-url when
 // set, else from the request's Host).
 func (srv *Server) WSAddress(r *http.Request) string { return srv.wsAddress(r) }

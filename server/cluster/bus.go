@@ -226,6 +226,15 @@ func (b *Bus) Locate(ctx context.Context, id string) (server.MatchHandle, error)
 	return &remoteHandle{b: b, e: e}, nil
 }
 
+// HandleAt is the handle of match id running on node (at address), made without a directory
+// lookup (server.Server.MatchAt: a placement that has just created the match there).
+func (b *Bus) HandleAt(id, node, address string) server.MatchHandle {
+	if m, ok := b.env.Registry.Get(id); ok {
+		return server.LocalHandle(m, b.owner())
+	}
+	return &remoteHandle{b: b, e: MatchEntry{ID: id, Node: node, Address: address}}
+}
+
 // List walks the directory (every instance's matches) and filters like game.Registry.Page. The
 // cursor (opaque to clients) is the creation time and id of the last match of the page before.
 func (b *Bus) List(ctx context.Context, f game.Filter, cursor string) ([]server.MatchInfo, string, error) {

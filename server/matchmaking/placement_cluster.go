@@ -23,6 +23,12 @@ type ClusterHost interface {
 	Locate(ctx context.Context, id string) (server.MatchHandle, error)
 }
 
+// matchAt is a ClusterHost that makes the handle of a match it knows the place of
+// (*server.Server).
+type matchAt interface {
+	MatchAt(ctx context.Context, id, node, address string) (server.MatchHandle, error)
+}
+
 // ClusterPlacer places each new match on the least loaded instance of the cluster (here when
 // this one is): there, through that instance's POST /v1/matches (as the group's first player,
 // which reserves that player's seat), then every other seat through the cluster bus, all or
@@ -105,7 +111,12 @@ func (p *ClusterPlacer) Place(ctx context.Context, q *Queue, g Group) (Placement
 	}
 	p.observe(q, "place_create", creating)
 	locating := time.Now()
-	m, err := p.host.Locate(ctx, created.Match.ID)
+	var m server.MatchHandle
+	if at, ok := p.host.(matchAt); ok { // no directory lookup: the match is where it was made
+		m, err = at.MatchAt(ctx, created.Match.ID, nl.Node, nl.Address)
+	} else {
+		m, err = p.host.Locate(ctx, created.Match.ID)
+	}
 	p.observe(q, "place_locate", locating)
 	if err != nil {
 		return Placement{}, fmt.Errorf("locate %s on %s: %w", created.Match.ID, nl.Node, err)

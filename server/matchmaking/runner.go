@@ -288,7 +288,7 @@ func (r *runner) once() (time.Time, bool) {
 	r.mu.Unlock()
 
 	mm, q := r.mm, r.q
-	ctx := context.Background()
+	ctx := asRunner(context.Background())
 	read := time.Now()
 	tickets, err := r.searching(ctx)
 	mm.metrics.readSeconds.WithLabelValues(q.Name).Observe(time.Since(read).Seconds())
@@ -415,7 +415,7 @@ func (r *runner) startAll(jobs []job) {
 		for i, j := range jobs {
 			groups[i] = j.ids
 		}
-		res, err := gc.ClaimGroups(context.Background(), fence, groups)
+		res, err := gc.ClaimGroups(asRunner(context.Background()), fence, groups)
 		for i := range errs {
 			if err != nil {
 				errs[i] = err
@@ -425,7 +425,7 @@ func (r *runner) startAll(jobs []job) {
 		}
 	} else {
 		for i, j := range jobs {
-			errs[i] = r.mm.store.Claim(context.Background(), fence, j.ids)
+			errs[i] = r.mm.store.Claim(asRunner(context.Background()), fence, j.ids)
 		}
 	}
 	r.mm.metrics.phase.WithLabelValues(r.q.Name, "claim").Observe(time.Since(claim).Seconds())

@@ -40,7 +40,8 @@ import (
 type RedisStore struct {
 	rdb    redis.UniversalClient
 	leases redis.UniversalClient // a small pool of its own: renewals never wait behind tickets
-	work   redis.UniversalClient // the matcher's and placements' pool: never behind long-polls
+	work   redis.UniversalClient // the placements' pool: never behind long-polls
+	run    redis.UniversalClient // the queue runners' own (reads and claims): never behind placements
 	prefix string
 	max    int
 	retain time.Duration
@@ -71,7 +72,7 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string, maxLive int, retain
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &RedisStore{rdb: rdb, leases: clientLike(rdb, 4), work: clientLike(rdb, 64), prefix: prefix, max: maxLive, retain: retain, log: log, done: make(chan struct{}), waiters: map[string][]chan struct{}{}, followers: map[string][]chan *Ticket{}}
+	s := &RedisStore{rdb: rdb, leases: clientLike(rdb, 4), work: clientLike(rdb, 64), run: clientLike(rdb, 8), prefix: prefix, max: maxLive, retain: retain, log: log, done: make(chan struct{}), waiters: map[string][]chan struct{}{}, followers: map[string][]chan *Ticket{}}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	s.sub = rdb.Subscribe(ctx, prefix+"changed")
@@ -84,9 +85,9 @@ func NewRedisStore(rdb redis.UniversalClient, prefix string, maxLive int, retain
 }
 
 // clientLike is a client like rdb with a pool of its own of size connections. The store has
-// three: rdb for the HTTP handlers (reads, long-polls, new tickets, cancels); work for the
-// queue's matcher and its placements, so that thousands of long-polls waking at once cannot
-// make the matcher wait for a connection; leases for the lease renewals, which must never wait
+// four: rdb for the HTTP handlers (reads, long-polls, new tickets, cancels); work for the
+// placements and run for the queues' runners, so that thousands of long-polls waking at once
+// cannot make the matcher wait for a connection, nor can hundreds of placements; leases for the lease renewals, which must never wait
 // (a lease not renewed within its TTL moves to another instance, whose fence then refuses
 // every placement in flight here).
 func clientLike(rdb redis.UniversalClient, size int) redis.UniversalClient {
@@ -103,11 +104,27 @@ func clientLike(rdb redis.UniversalClient, size int) redis.UniversalClient {
 	return rdb
 }
 
+// runnerKey marks a queue runner's context (asRunner).
+type runnerKey struct{}
+
+// asRunner marks ctx as a queue runner's: the Redis store sends its commands on the runners' own
+// connections, so that a run never waits for a connection behind the placements it started.
+func asRunner(ctx context.Context) context.Context { return context.WithValue(ctx, runnerKey{}, true) }
+
+// workFor is the pool for the matcher side's commands made with ctx: the runners' or the
+// placements'.
+func (s *RedisStore) workFor(ctx context.Context) redis.UniversalClient {
+	if ctx.Value(runnerKey{}) != nil {
+		return s.run
+	}
+	return s.work
+}
+
 // Close stops the subscriber and the lease client.
 func (s *RedisStore) Close() error {
 	err := s.sub.Close()
 	<-s.done
-	for _, c := range []redis.UniversalClient{s.leases, s.work} {
+	for _, c := range []redis.UniversalClient{s.leases, s.work, s.run} {
 		if c != s.rdb {
 			_ = c.Close()
 		}

@@ -71,7 +71,7 @@ func watch(ctx context.Context, c redis.UniversalClient, fn func(*redis.Tx) erro
 func (s *RedisStore) change(ctx context.Context, fence Fence, ids []string, f func(ts []*Ticket) error, only ...func(*Ticket) bool) ([]*Ticket, error) {
 	c := s.rdb
 	if fence.Token != "" {
-		c = s.work // the matcher's own writes
+		c = s.workFor(ctx) // the matcher's own writes
 	}
 	return s.changeOn(ctx, c, fence, ids, f, only...)
 }
@@ -267,7 +267,7 @@ func (s *RedisStore) ClaimGroups(ctx context.Context, f Fence, groups [][]string
 
 func (s *RedisStore) Requeue(ctx context.Context, ids []string) error {
 	for _, id := range ids {
-		_, err := s.changeOn(ctx, s.work, Fence{}, []string{id}, func(ts []*Ticket) error {
+		_, err := s.changeOn(ctx, s.workFor(ctx), Fence{}, []string{id}, func(ts []*Ticket) error {
 			if !ts[0].Placing || ts[0].Status != Searching {
 				return errNotSearching
 			}
@@ -361,7 +361,7 @@ func (s *RedisStore) Searching(ctx context.Context, queue string) ([]*Ticket, er
 func (s *RedisStore) Snapshot(ctx context.Context, queue string) ([]*Ticket, uint64, error) {
 	var seq *redis.StringCmd
 	var members *redis.StringSliceCmd
-	_, err := s.work.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := s.workFor(ctx).TxPipelined(ctx, func(p redis.Pipeliner) error {
 		seq = p.Get(ctx, s.seqKey(queue))
 		members = p.SMembers(ctx, s.qkey(queue))
 		return nil
@@ -376,7 +376,7 @@ func (s *RedisStore) Snapshot(ctx context.Context, queue string) ([]*Ticket, uin
 		return nil, 0, err
 	}
 	if len(gone) > 0 {
-		s.work.SRem(ctx, s.qkey(queue), gone)
+		s.workFor(ctx).SRem(ctx, s.qkey(queue), gone)
 	}
 	out := ts[:0]
 	for _, t := range ts {
@@ -396,7 +396,7 @@ func (s *RedisStore) load(ctx context.Context, queue string, ids []string) ([]*T
 	for i, id := range ids {
 		keys[i] = s.qtag(queue) + "t:" + id
 	}
-	vals, err := s.work.MGet(ctx, keys...).Result()
+	vals, err := s.workFor(ctx).MGet(ctx, keys...).Result()
 	if err != nil {
 		return nil, nil, err
 	}
@@ -427,7 +427,7 @@ func (s *RedisStore) Since(ctx context.Context, queue string, cursor uint64) ([]
 	var order []string
 	for {
 		const batch = 4096
-		es, err := s.work.XRangeN(ctx, s.logKey(queue), strconv.FormatUint(cursor+1, 10)+"-0", "+", batch).Result()
+		es, err := s.workFor(ctx).XRangeN(ctx, s.logKey(queue), strconv.FormatUint(cursor+1, 10)+"-0", "+", batch).Result()
 		if err != nil {
 			return nil, nil, cursor, err
 		}
