@@ -324,7 +324,7 @@ func TestRedisBackfillOwnerKilled(t *testing.T) {
 		t.Fatal("the record went with the crash: it should only expire")
 	}
 	waitFor(t, 2*backfillCfg().LeaseTTL.D()+time.Second, "the dead owner's match no longer offered", func() bool { return !offered() })
-	if took := time.Since(died); took > backfillCfg().LeaseTTL.D()+500*time.Millisecond {
+	if took := time.Since(died); took > backfillCfg().LeaseTTL.D()+time.Second { // expiry plus a loaded machine's slack
 		t.Errorf("offered %v after its owner died (lease TTL %v)", took, backfillCfg().LeaseTTL.D())
 	}
 	tk := submit(t, b, "after-death")
