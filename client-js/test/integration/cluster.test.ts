@@ -3,31 +3,13 @@
 // Debian's (/usr/bin/redis-server), started here on a free port without persistence and
 // stopped by PID; if it is missing the test fails (it never skips).
 import { WebSocket } from "ws";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Client, type Match } from "../../src/index.js";
-import { type RunningRedis, startRedis } from "./redis.js";
-import { type RunningServer, startServer, stopAll } from "./server.js";
+import { useCluster } from "./rig.js";
+import type { RunningServer } from "./server.js";
 import { membersOf, nextEvent, snapshotOf, until } from "./util.js";
 
-let redis: RunningRedis | undefined;
-let one: RunningServer;
-let two: RunningServer;
-let setupError: unknown;
-
-beforeAll(async () => {
-  try {
-    redis = await startRedis();
-    one = await startServer({ args: ["--redis", redis.url, "--node", "one"] });
-    two = await startServer({ args: ["--redis", redis.url, "--node", "two"] });
-  } catch (e) {
-    setupError = e;
-  }
-});
-
-afterAll(async () => {
-  await stopAll();
-  redis?.stop();
-});
+const cluster = useCluster(["one", "two"] as const);
 
 const client = (srv: RunningServer) => new Client({ url: srv.url, connection: { WebSocket } });
 
@@ -40,7 +22,7 @@ async function move(m: Match, input: [number, number]): Promise<void> {
 
 describe("a cluster of two instances", () => {
   it("two SDK clients on two instances play one arena match and see the same state", async () => {
-    if (setupError) throw setupError;
+    const { node: { one, two } } = cluster();
     const a = client(one);
     await a.authGuest("ann");
     const { match: info, reservation } = await a.createMatch({ game: "arena" });

@@ -4,31 +4,13 @@
 // play relayed through the instance they pressed "Play" on. The redis-server is Debian's; if it
 // is missing the test fails (it never skips).
 import { WebSocket } from "ws";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { Client, type Connection, type Match } from "../../src/index.js";
 import { playToEnd, type Seat } from "./duel.js";
-import { type RunningRedis, startRedis } from "./redis.js";
-import { type RunningServer, startServer, stopAll } from "./server.js";
+import { useCluster } from "./rig.js";
+import type { RunningServer } from "./server.js";
 
-let redis: RunningRedis | undefined;
-let one: RunningServer;
-let two: RunningServer;
-let setupError: unknown;
-
-beforeAll(async () => {
-  try {
-    redis = await startRedis();
-    one = await startServer({ args: ["--redis", redis.url, "--node", "one"] });
-    two = await startServer({ args: ["--redis", redis.url, "--node", "two"] });
-  } catch (e) {
-    setupError = e;
-  }
-});
-
-afterAll(async () => {
-  await stopAll();
-  redis?.stop();
-});
+const cluster = useCluster(["one", "two"] as const);
 
 const client = (srv: RunningServer) => new Client({ url: srv.url, connection: { WebSocket } });
 
@@ -36,7 +18,7 @@ const client = (srv: RunningServer) => new Client({ url: srv.url, connection: { 
 async function heartbeatShows(node: string, sessions: number): Promise<void> {
   const t0 = Date.now();
   for (;;) {
-    const raw = await redis!.get(`tickrelay:{nodes}:node:${node}`);
+    const raw = await cluster().redis.get(`tickrelay:{nodes}:node:${node}`);
     const got = raw ? (JSON.parse(raw) as { sessions: number }).sessions : 0;
     if (got >= sessions) return;
     if (Date.now() - t0 > 10_000) throw new Error(`node ${node}'s heartbeat shows ${got} sessions, want ${sessions}`);
@@ -45,13 +27,13 @@ async function heartbeatShows(node: string, sessions: number): Promise<void> {
 }
 
 async function ownerOf(id: string): Promise<string> {
-  const got = (await (await fetch(`${one.url}/v1/matches/${id}`)).json()) as { owner: { node: string } };
+  const got = (await (await fetch(`${cluster().node.one.url}/v1/matches/${id}`)).json()) as { owner: { node: string } };
   return got.owner.node;
 }
 
 describe("matchmaking across two instances", () => {
   it("ten players on two instances are matched by skill into duels on the least loaded instance", async () => {
-    if (setupError) throw setupError;
+    const { node: { one, two } } = cluster();
     // Instance one carries 20 idle sessions, two none: two is the least loaded for the five
     // duels (ten seats, and the ten players' own sessions are spread evenly).
     const idle: Connection[] = [];
