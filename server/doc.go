@@ -8,6 +8,9 @@
 //	socket → gws read loop → session.handle → protocol.DecodeClient → match inbox (bounded)
 //	match goroutine, each tick → session.Deliver(shared, tail) → writer queue (≤ 1 MiB) → socket
 //
+// Reads take no scheduler system-call path and no read(2) that finds EAGAIN (rawconn.go,
+// pollwait.go: after a short read the read loop waits on the netpoller first, then reads).
+//
 // # Goroutines and locks
 //
 // Per connection: the gws read loop (calls session.handle, one frame at a time, in order), and
