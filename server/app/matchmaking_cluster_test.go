@@ -1,9 +1,7 @@
 package app
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/tickrelay/tickrelay/protocol"
 	"github.com/tickrelay/tickrelay/server/cluster/redistest"
+	"github.com/tickrelay/tickrelay/server/servertest"
 )
 
 // Two instances started with --redis-cluster (a real 3-master Redis Cluster) share the duel
@@ -55,11 +54,11 @@ func TestMatchmakingRedisCluster(t *testing.T) {
 		var g struct {
 			Token string `json:"token"`
 		}
-		if st := call(t, base, "POST", "/v1/auth/guest", "", map[string]string{"name": "p"}, &g); st != 200 {
+		if st := servertest.DoJSON(t, "POST", base+"/v1/auth/guest", "", map[string]string{"name": "p"}, &g); st != 200 {
 			t.Fatalf("guest on instance %d: %d", i, st)
 		}
 		var tk ticket
-		if st := call(t, base, "POST", "/v1/matchmaking/tickets", g.Token, map[string]any{"queue": "duel", "properties": map[string]any{"skill": 1500}}, &tk); st != 201 {
+		if st := servertest.DoJSON(t, "POST", base+"/v1/matchmaking/tickets", g.Token, map[string]any{"queue": "duel", "properties": map[string]any{"skill": 1500}}, &tk); st != 201 {
 			t.Fatalf("ticket on instance %d: %d", i, st)
 		}
 		ids[i], toks[i] = tk.ID, g.Token
@@ -68,7 +67,7 @@ func TestMatchmakingRedisCluster(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	for i, base := range bases {
 		for got[i].Status != "matched" && time.Now().Before(deadline) {
-			call(t, base, "GET", "/v1/matchmaking/tickets/"+ids[i]+"?wait=5s&status=searching", toks[i], nil, &got[i])
+			servertest.DoJSON(t, "GET", base+"/v1/matchmaking/tickets/"+ids[i]+"?wait=5s&status=searching", toks[i], nil, &got[i])
 		}
 	}
 	if got[0].Status != "matched" || got[1].Status != "matched" || got[0].MatchID != got[1].MatchID {
@@ -110,29 +109,6 @@ func TestMatchmakingRedisCluster(t *testing.T) {
 			t.Fatalf("match %s after both JOINs: %d players", m, mt.Info().Players)
 		}
 	}
-}
-
-// call sends a JSON request to base+path and decodes the answer into out.
-func call(t *testing.T, base, method, path, token string, body any, out any) int {
-	t.Helper()
-	rd := bytes.NewReader(nil)
-	if body != nil {
-		j, _ := json.Marshal(body)
-		rd = bytes.NewReader(j)
-	}
-	req, _ := http.NewRequest(method, base+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if out != nil {
-		_ = json.NewDecoder(resp.Body).Decode(out)
-	}
-	return resp.StatusCode
 }
 
 // joinWith connects to the WebSocket URL addr with a session token and JOINs match with the

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tickrelay/tickrelay/protocol"
 	"github.com/tickrelay/tickrelay/server/cluster/redistest"
+	"github.com/tickrelay/tickrelay/server/servertest"
 )
 
 // Two instances started with --redis share the duel queue: a ticket opened on one and a ticket
@@ -68,29 +69,6 @@ func TestMatchmakingAcrossInstances(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond) // the heartbeats' pace (1 s); bounded above
 	}
-	call := func(base, method, path, token string, body any, out any) int {
-		t.Helper()
-		var rd *bytes.Reader
-		if body != nil {
-			j, _ := json.Marshal(body)
-			rd = bytes.NewReader(j)
-		} else {
-			rd = bytes.NewReader(nil)
-		}
-		req, _ := http.NewRequest(method, base+path, rd)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		if out != nil {
-			_ = json.NewDecoder(resp.Body).Decode(out)
-		}
-		return resp.StatusCode
-	}
 	type ticket struct {
 		ID      string `json:"id"`
 		Status  string `json:"status"`
@@ -103,11 +81,11 @@ func TestMatchmakingAcrossInstances(t *testing.T) {
 		var g struct {
 			Token string `json:"token"`
 		}
-		if st := call(base, "POST", "/v1/auth/guest", "", map[string]string{"name": "p"}, &g); st != 200 {
+		if st := servertest.DoJSON(t, "POST", base+"/v1/auth/guest", "", map[string]string{"name": "p"}, &g); st != 200 {
 			t.Fatalf("guest: %d", st)
 		}
 		var tk ticket
-		if st := call(base, "POST", "/v1/matchmaking/tickets", g.Token, map[string]any{"queue": "duel", "properties": map[string]any{"skill": 1500}}, &tk); st != 201 {
+		if st := servertest.DoJSON(t, "POST", base+"/v1/matchmaking/tickets", g.Token, map[string]any{"queue": "duel", "properties": map[string]any{"skill": 1500}}, &tk); st != 201 {
 			t.Fatalf("ticket on instance %d: %d", i, st)
 		}
 		ids[i], toks[i] = tk.ID, g.Token
@@ -116,7 +94,7 @@ func TestMatchmakingAcrossInstances(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for i, base := range bases {
 		for got[i].Status != "matched" && time.Now().Before(deadline) {
-			call(base, "GET", "/v1/matchmaking/tickets/"+ids[i]+"?wait=5s&status=searching", toks[i], nil, &got[i])
+			servertest.DoJSON(t, "GET", base+"/v1/matchmaking/tickets/"+ids[i]+"?wait=5s&status=searching", toks[i], nil, &got[i])
 		}
 	}
 	if got[0].Status != "matched" || got[1].Status != "matched" || got[0].MatchID != got[1].MatchID {
