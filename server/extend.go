@@ -124,6 +124,10 @@ func (srv *Server) Notify(user string, kind protocol.EventKind, data []byte) int
 	return n
 }
 
+// Connected reports whether user has a session on this instance (Notify would reach it): a
+// caller can skip building an event nobody here would get.
+func (srv *Server) Connected(user string) bool { return srv.hub.hasUser(user) }
+
 // SetIdleHold installs hold: a connection that joined no match within the idle timeout is
 // kept open while hold(its user) is true (the player is waiting in matchmaking).
 func (srv *Server) SetIdleHold(hold func(user string) bool) { srv.idleHold.Store(&hold) }

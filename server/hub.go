@@ -44,6 +44,13 @@ func (h *hub) ofUser(user string) []*session {
 	return out
 }
 
+// hasUser reports whether user has a session.
+func (h *hub) hasUser(user string) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.byUser[user]) > 0
+}
+
 // remove forgets s (only if its id still names it: a resumed session took the id over).
 func (h *hub) remove(s *session) {
 	id := s.sessionID()

@@ -59,6 +59,9 @@ func Attach(srv *server.Server, cfg Config, o AttachOptions) (*Matchmaker, error
 		Log:     log,
 		Metrics: metrics,
 		Notify: func(player string, t *Ticket) {
+			if !srv.Connected(player) {
+				return // every change of every instance's tickets comes here (the feed): most players are elsewhere
+			}
 			q, _ := mm.Queue(t.Queue)
 			data, err := protocol.Marshal(View(t, q, player, "", mm.now()))
 			if err != nil {

@@ -34,6 +34,20 @@ func TestHTTPDuel(t *testing.T) {
 	if got.Reservation.Address != ts.ws {
 		t.Errorf("address %q, want %q", got.Reservation.Address, ts.ws)
 	}
+	if n := phaseCount(t, ts.mm.metrics, "duel", "told"); n != 1 {
+		t.Errorf("told phase: %d observations, want 1 (the long-poll that waited for the match)", n)
+	}
+	if !ts.srv.Connected(b.id) || ts.srv.Connected("nobody") {
+		t.Errorf("Connected: bob %v, nobody %v", ts.srv.Connected(b.id), ts.srv.Connected("nobody"))
+	}
+	// A long-poll of a ticket with its outcome answers at once (an outcome never changes).
+	polled := time.Now()
+	if again, st := a.get(ta.ID, "?wait=10s"); st != 200 || again.Status != "matched" {
+		t.Fatalf("long-poll of a matched ticket: %d %+v", st, again)
+	}
+	if took := time.Since(polled); took > 5*time.Second {
+		t.Errorf("a long-poll of a matched ticket took %v", took)
+	}
 	ev := b.event("matched", 5*time.Second)
 	res, _ := ev["reservation"].(map[string]any)
 	if ev["id"] != tb.ID || res == nil || res["match_id"] != got.MatchID || res["address"] != "" {

@@ -272,8 +272,9 @@ func (mm *Matchmaker) Get(ctx context.Context, id, player string) (*Ticket, erro
 	return t, nil
 }
 
-// Wait returns ticket id once its status differs from status (empty: from its status now), or
-// when ctx ends (then the current ticket, without an error). With a Follower store it reads the
+// Wait returns ticket id once its status differs from status (empty: from its status now) or
+// is an outcome (which never changes), or when ctx ends (then the current ticket, without an
+// error). With a Follower store it reads the
 // ticket once and takes its changes from the feed.
 func (mm *Matchmaker) Wait(ctx context.Context, id, player string, status Status) (*Ticket, error) {
 	if f, ok := mm.store.(Follower); ok {
@@ -284,7 +285,7 @@ func (mm *Matchmaker) Wait(ctx context.Context, id, player string, status Status
 		if err == nil && status == "" {
 			status = t.Status
 		}
-		if err != nil || t.Status != status {
+		if err != nil || t.Status != status || t.Status.Terminal() {
 			return t, err
 		}
 		ch, err := mm.store.Changed(ctx, id, t.Version)
@@ -312,7 +313,7 @@ func (mm *Matchmaker) follow(ctx context.Context, f Follower, id, player string,
 	if status == "" {
 		status = t.Status
 	}
-	for t.Status == status {
+	for t.Status == status && !t.Status.Terminal() {
 		select {
 		case c := <-changes:
 			if c.Version >= t.Version {
