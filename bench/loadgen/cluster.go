@@ -396,8 +396,8 @@ func RunCluster(ctx context.Context, cfg *Config, bin string, maxRuntime time.Du
 	err = sleepCtx(ctx, cfg.Duration)
 	end := time.Now()
 	rs.each(func(_ int, _ bool, r *run) { r.winEnd.Store(int64(end.Sub(r0.base))) })
+	c1 := sumCounters(ms, senders) // before the readings, which take time: rates divide by end - start
 	b := rig.read(ctx)
-	c1 := sumCounters(ms, senders)
 	fault := <-faultDone
 	if err != nil {
 		return nil, err

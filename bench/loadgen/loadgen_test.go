@@ -276,7 +276,7 @@ func TestRunLoadAgainstFloor(t *testing.T) {
 			}
 			// every client sends its inputs at the configured rate (12 clients at 50 Hz)
 			if r := res.Traffic.MsgsOutPerSec; r < 12*50*0.5 || r > 12*50*1.25 {
-				t.Fatalf("%.1f inputs/s, want ~600", r)
+				t.Fatalf("%.1f inputs/s, want ~600 (window %v s, in %v/s, late %d skipped %d)", r, res.WindowS, res.Traffic.MsgsInPerSec, res.Failures.LateSends, res.Failures.SkippedSends)
 			}
 			if res.Loadgen.CPUUsPerMsg <= 0 {
 				t.Fatalf("load generator figures %+v", res.Loadgen)

@@ -16,13 +16,17 @@ import (
 
 const sysEpollPwait2 = 441 // epoll_pwait2(2), Linux ≥ 5.11: a timeout in nanoseconds
 
+// rawRead is recvfrom(2) without an address: read(2)'s result, without its file-position lock
+// (fdget_pos was 6% of a profile).
 func rawRead(fd int, p []byte) (int, syscall.Errno) {
-	r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	r, _, e := syscall.RawSyscall6(syscall.SYS_RECVFROM, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), 0, 0, 0)
 	return int(r), e
 }
 
+// rawWrite is sendto(2) without an address and with MSG_NOSIGNAL (a peer that is gone gives
+// EPIPE, no SIGPIPE).
 func rawWrite(fd int, p []byte) (int, syscall.Errno) {
-	r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	r, _, e := syscall.RawSyscall6(syscall.SYS_SENDTO, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)), syscall.MSG_NOSIGNAL, 0, 0)
 	return int(r), e
 }
 

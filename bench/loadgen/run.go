@@ -355,10 +355,12 @@ func (r *run) measure(ctx context.Context, api *API, pid int, ms []*matchState, 
 	err := sleepCtx(ctx, r.cfg.Duration)
 	end := time.Now()
 	r.winEnd.Store(int64(end.Sub(r.base)))
+	// the counters first: reading /proc for every process can take tens of milliseconds on a
+	// busy machine, and the rates divide by end - start
+	w.cB = sumCounters(ms, senders)
 	var procB procstat.Snapshot
 	var perr error
 	procB, perr = procstat.Take(pid)
-	w.cB = sumCounters(ms, senders)
 	w.end = end
 	close(stopSampling)
 	w.rssPeakKB = <-sampled
