@@ -247,6 +247,32 @@ redis.call('PUBLISH', ARGV[5], ARGV[1])
 return s
 `)
 
+// addLiveScript is liveClaimScript and addScript in one (a standalone Redis): KEYS = the live
+// set, ARGV[5] live keys, then the ticket, queue set, seq and log; ARGV = id, cap, ms to keep the
+// live keys, expiry (ms), number of live keys, body, ms to keep the ticket, log length, channel.
+// Answers as liveClaimScript (the ticket is entered only on 'ok').
+var addLiveScript = redis.NewScript(`
+local n = tonumber(ARGV[5])
+local busy = {}
+for i = 2, n + 1 do
+  local v = redis.call('GET', KEYS[i])
+  if v and v ~= ARGV[1] then busy[#busy + 1] = v end
+end
+if #busy > 0 then return busy end
+local t = redis.call('TIME')
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t[1] * 1000 + math.floor(t[2] / 1000))
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 'cap' end
+for i = 2, n + 1 do redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[3]) end
+redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+local k = n + 2
+redis.call('SET', KEYS[k], ARGV[6], 'PX', ARGV[7])
+redis.call('SADD', KEYS[k + 1], ARGV[1])
+local s = redis.call('INCR', KEYS[k + 2])
+redis.call('XADD', KEYS[k + 3], 'MAXLEN', '~', ARGV[8], s .. '-1', 'id', ARGV[1], 'b', ARGV[6])
+redis.call('PUBLISH', ARGV[9], ARGV[6])
+return 'ok'
+`)
+
 func (s *RedisStore) liveKeys(ms []Member) []string {
 	keys := []string{s.nkey()}
 	for _, m := range ms {
@@ -272,8 +298,19 @@ func (s *RedisStore) Add(ctx context.Context, t *Ticket) error {
 		return err
 	}
 	keys := s.liveKeys(t.Members)
+	qkeys := []string{s.tkey(t.ID), s.qkey(t.Queue), s.seqKey(t.Queue), s.logKey(t.Queue)}
+	// One standalone Redis holds every key: the live keys and the queue entry in one script
+	// (one round trip). A Redis Cluster has them in two slots: two scripts, in that order.
+	_, standalone := s.rdb.(*redis.Client)
 	for attempt := 0; ; attempt++ {
-		res, err := liveClaimScript.Run(ctx, s.rdb, keys, t.ID, s.max, ms(time.Until(t.Expires)+time.Minute), t.Expires.UnixMilli()).Result()
+		var res any
+		var err error
+		if standalone {
+			res, err = addLiveScript.Run(ctx, s.rdb, append(append([]string{}, keys...), qkeys...), t.ID, s.max,
+				ms(time.Until(t.Expires)+time.Minute), t.Expires.UnixMilli(), len(t.Members), body, ms(s.keep(t)), logMax, s.prefix+"changed").Result()
+		} else {
+			res, err = liveClaimScript.Run(ctx, s.rdb, keys, t.ID, s.max, ms(time.Until(t.Expires)+time.Minute), t.Expires.UnixMilli()).Result()
+		}
 		if err != nil {
 			return err
 		}
@@ -297,8 +334,10 @@ func (s *RedisStore) Add(ctx context.Context, t *Ticket) error {
 			}
 		}
 	}
-	err = addScript.Run(ctx, s.rdb, []string{s.tkey(t.ID), s.qkey(t.Queue), s.seqKey(t.Queue), s.logKey(t.Queue)},
-		body, ms(s.keep(t)), t.ID, logMax, s.prefix+"changed").Err()
+	if standalone {
+		return nil
+	}
+	err = addScript.Run(ctx, s.rdb, qkeys, body, ms(s.keep(t)), t.ID, logMax, s.prefix+"changed").Err()
 	if err != nil {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
 		_ = s.release(rctx, t.ID, t.Members)

@@ -161,6 +161,12 @@ func TestRedisChangeRoundTrips(t *testing.T) {
 		t.Fatalf("lease: %v %v", ok, err)
 	}
 	now := time.Now()
+	// A new ticket is one round trip on a standalone Redis (live keys and queue entry at once).
+	if err := addLiveScript.Load(ctx, rdb).Err(); err != nil {
+		t.Fatal(err)
+	}
+	adds := &countTrips{}
+	rdb.AddHook(adds)
 	var ids []string
 	for i := range 6 {
 		tk := &Ticket{ID: newTicketID("arena", fmt.Sprintf("T%02d", i)), Queue: "arena", Owner: fmt.Sprintf("rt-%d", i),
@@ -169,6 +175,9 @@ func TestRedisChangeRoundTrips(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids = append(ids, tk.ID)
+	}
+	if names, n := adds.reset(); n != 6 {
+		t.Errorf("6 new tickets: %d round trips %v, want 6", n, names)
 	}
 	// Warm: the scripts cached by Redis and a connection of the work pool open (a first use
 	// costs a NOSCRIPT answer and the connection's handshake).
