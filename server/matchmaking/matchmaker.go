@@ -320,12 +320,23 @@ func (mm *Matchmaker) follow(ctx context.Context, f Follower, id, player string,
 				t = c
 			}
 		case <-ctx.Done():
-			return t, nil
+			return mm.reread(ctx, t), nil
 		case <-mm.stop:
-			return t, nil
+			return mm.reread(ctx, t), nil
 		}
 	}
 	return t, nil
+}
+
+// reread is ticket t as stored now, when a wait ends without a change: a change the feed lost
+// (its connection was cut) is answered now rather than at the next long-poll.
+func (mm *Matchmaker) reread(ctx context.Context, t *Ticket) *Ticket {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Second)
+	defer cancel()
+	if nt, err := mm.store.Get(rctx, t.ID); err == nil && nt.Version >= t.Version {
+		return nt
+	}
+	return t
 }
 
 // Cancel cancels player's ticket (ErrFinished once it has an outcome).

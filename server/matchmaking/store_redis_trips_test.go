@@ -2,6 +2,7 @@ package matchmaking
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -249,5 +250,54 @@ func TestRedisChangeRoundTrips(t *testing.T) {
 	got, err := s.Get(ctx, x.ID)
 	if err != nil || !got.Placing || got.Version != 1 {
 		t.Fatalf("after the race: %+v %v", got, err)
+	}
+}
+
+// A change the feed did not carry (its subscription was cut meanwhile) is answered when the
+// long-poll's wait ends: the ticket is read again then.
+func TestRedisLongPollRereadsAtTheEnd(t *testing.T) {
+	rs := redistest.Start(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	in := startInstanceOn(t, rdb, "reread", Config{})
+	ctx := context.Background()
+	a, err := in.mm.Submit(ctx, Member{ID: "rr-a"}, Request{Queue: "arena", Properties: map[string]any{"skill": 1500.0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, stop := in.store.Follow(a.ID) // to see that the feed did not carry the change
+	defer stop()
+	gets := &countGets{sub: a.ID}
+	rdb.AddHook(gets)
+	done := make(chan *Ticket, 1)
+	go func() {
+		wctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		defer cancel()
+		tk, err := in.mm.Wait(wctx, a.ID, "rr-a", Searching)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- tk
+	}()
+	// Written behind the feed's back (stored, not published), after the long-poll's read.
+	waitFor(t, 5*time.Second, "the long-poll's read", func() bool { return gets.count() >= 1 })
+	cur, err := in.store.Get(ctx, a.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cur.Status, cur.Version, cur.Ended = Cancelled, cur.Version+1, time.Now()
+	body, _ := json.Marshal(cur)
+	if err := rdb.Set(ctx, in.store.tkey(a.ID), body, time.Minute).Err(); err != nil {
+		t.Fatal(err)
+	}
+	got := <-done
+	if got == nil || got.Status != Cancelled {
+		t.Fatalf("the long-poll answered %+v, want the stored cancelled ticket", got)
+	}
+	select {
+	case c := <-changes: // (the ticket's creation may come late: it was published before Follow)
+		if c.Status != Searching {
+			t.Fatalf("the feed carried %s: the test did not bypass it", c.Status)
+		}
+	default:
 	}
 }
