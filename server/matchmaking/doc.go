@@ -37,7 +37,11 @@
 // owns its copy of the queue (runner.cache, with a Tail store) and claims tickets (with a shared store only while it holds the queue's lease, which a goroutine
 // of its own renews; runner.leaseMu guards the fence); placement goroutines (at most
 // Config.MaxPlacements at once per queue) resolve or requeue the tickets they claimed. The Redis
-// store's subscriber goroutine wakes long-polls and feeds changes to the matchmaker. The memory store's mu guards every ticket and the
+// store's subscriber goroutine hands every changed ticket to the long-polls following it
+// (Follower: a long-poll reads its ticket once, then takes the changes from the feed) and to the
+// matchmaker (Feed). The Redis store keeps four connection pools so that no side waits for a
+// connection behind another: the HTTP handlers', the placements', the runners' (a context marked
+// with asRunner) and the lease renewals'. The memory store's mu guards every ticket and the
 // per-player index; parties.mu guards parties. Locks are never held while calling the placer, the
 // store from the store, or the notifier. HTTP handlers only call the store, the parties and the
 // queues' kick (a non-blocking send).
