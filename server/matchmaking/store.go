@@ -89,9 +89,9 @@ type Tail interface {
 	// Snapshot is every searching ticket of queue (placing ones too) and the cursor it is
 	// complete as of.
 	Snapshot(ctx context.Context, queue string) ([]*Ticket, uint64, error)
-	// Since is the current state of each ticket of queue changed after cursor (ended ones
-	// too), the ids of those gone from the store, and the new cursor; errGap when the changes
-	// since cursor are no longer all known.
+	// Since is the current state of each ticket of queue changed after cursor, the ids of
+	// those gone from the store (a store may answer ended ones there too, unread), and the new
+	// cursor; errGap when the changes since cursor are no longer all known.
 	Since(ctx context.Context, queue string, cursor uint64) (changed []*Ticket, gone []string, next uint64, err error)
 }
 

@@ -30,7 +30,7 @@ for i = 0, n - 1 do
   redis.call('SET', KEYS[5 + i], body, 'PX', ARGV[7 + i * 5])
   if ARGV[8 + i * 5] == '1' then redis.call('SREM', KEYS[4], id) end
   local s = redis.call('INCR', KEYS[2])
-  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], s .. '-1', 'id', id, 'b', body)
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[2], s .. '-1', 'id', id, 'e', ARGV[8 + i * 5], 'b', body)
   redis.call('PUBLISH', ARGV[3], body)
 end
 return 'ok'
@@ -420,10 +420,13 @@ func (s *RedisStore) load(ctx context.Context, queue string, ids []string) ([]*T
 // errGap: the log no longer holds every change since the cursor (read a Snapshot).
 var errGap = errors.New("matchmaking: the change log was trimmed past the cursor")
 
-// Since implements Tail: the tickets of queue changed after cursor as they are now (ended ones
-// too) and the new cursor, in one read of the log (its entries carry the tickets).
+// Since implements Tail: the tickets of queue changed after cursor as they are now and the new
+// cursor, in one read of the log (its entries carry the tickets). A ticket whose last entry says
+// it ended (field e) is answered among the gone ones, without decoding it: the runner only
+// forgets it.
 func (s *RedisStore) Since(ctx context.Context, queue string, cursor uint64) ([]*Ticket, []string, uint64, error) {
 	last := map[string]string{} // id → its newest JSON
+	ended := map[string]bool{}  // id → its newest entry says it ended
 	var order []string
 	for {
 		const batch = 4096
@@ -446,18 +449,24 @@ func (s *RedisStore) Since(ctx context.Context, queue string, cursor uint64) ([]
 				order = append(order, id)
 			}
 			last[id] = b
+			ended[id] = e.Values["e"] == "1"
 		}
 		if len(es) < batch {
 			break
 		}
 	}
 	ts := make([]*Ticket, 0, len(order))
+	var gone []string
 	for _, id := range order {
+		if ended[id] {
+			gone = append(gone, id)
+			continue
+		}
 		t, err := decodeTicket([]byte(last[id]))
 		if err != nil {
 			return nil, nil, cursor, err
 		}
 		ts = append(ts, t)
 	}
-	return ts, nil, cursor, nil
+	return ts, gone, cursor, nil
 }

@@ -303,6 +303,15 @@ func TestRedisClaimGroups(t *testing.T) {
 	if err != nil || len(changed) != 2 {
 		t.Fatalf("the log after ClaimGroups has %d changes (%v), want the 2 claimed", len(changed), err)
 	}
+	// Ended tickets come back among the gone ones (not decoded: the runner only forgets them).
+	_, cursor, _ = s.Snapshot(ctx, "duel")
+	if _, err := s.FinishAll(ctx, f, []string{id(0), id(1)}, []Outcome{{Status: Matched, At: time.Now()}, {Status: Matched, At: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	changed, gone, _, err := s.Since(ctx, "duel", cursor)
+	if err != nil || len(changed) != 0 || len(gone) != 2 {
+		t.Fatalf("the log after finishing 2: changed %d, gone %v (%v), want 0 and the 2", len(changed), gone, err)
+	}
 	// A lost lease claims nothing.
 	if _, err := s.ClaimGroups(ctx, Fence{Queue: "duel", Token: "someone else"}, [][]string{{id(2)}, {id(4)}}); err != ErrFenced {
 		t.Fatalf("ClaimGroups with a stale fence: %v, want ErrFenced", err)
