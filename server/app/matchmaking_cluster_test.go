@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/tickrelay/tickrelay/protocol"
 	"github.com/tickrelay/tickrelay/server/cluster/redistest"
-	"github.com/tickrelay/tickrelay/server/servertest"
 )
 
 // Two instances started with --redis-cluster (a real 3-master Redis Cluster) share the duel
@@ -23,56 +21,13 @@ import (
 func TestMatchmakingRedisCluster(t *testing.T) {
 	rc := redistest.StartCluster(t, 3)
 	secret := "0123456789abcdef0123456789abcdef-app-mmrc"
-	args := func() []string {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		addr := ln.Addr().String()
-		ln.Close()
-		return []string{"--listen", addr, "--admin", "", "--secret", secret, "--redis-cluster", strings.Join(rc.Addrs(), ",")}
-	}
-	a, stopA := start(t, args())
+	a, stopA := start(t, instanceArgs(t, secret, "--redis-cluster", strings.Join(rc.Addrs(), ",")))
 	defer stopA()
-	b, stopB := start(t, args())
+	b, stopB := start(t, instanceArgs(t, secret, "--redis-cluster", strings.Join(rc.Addrs(), ",")))
 	defer stopB()
 	bases := [2]string{"http://" + a.Addr().String(), "http://" + b.Addr().String()}
 
-	type reservation struct {
-		MatchID string `json:"match_id"`
-		Address string `json:"address"`
-		Ticket  string `json:"ticket"`
-	}
-	type ticket struct {
-		ID          string       `json:"id"`
-		Status      string       `json:"status"`
-		MatchID     string       `json:"match_id"`
-		Reservation *reservation `json:"reservation"`
-	}
-	var ids, toks [2]string
-	for i, base := range bases {
-		var g struct {
-			Token string `json:"token"`
-		}
-		if st := servertest.DoJSON(t, "POST", base+"/v1/auth/guest", "", map[string]string{"name": "p"}, &g); st != 200 {
-			t.Fatalf("guest on instance %d: %d", i, st)
-		}
-		var tk ticket
-		if st := servertest.DoJSON(t, "POST", base+"/v1/matchmaking/tickets", g.Token, map[string]any{"queue": "duel", "properties": map[string]any{"skill": 1500}}, &tk); st != 201 {
-			t.Fatalf("ticket on instance %d: %d", i, st)
-		}
-		ids[i], toks[i] = tk.ID, g.Token
-	}
-	var got [2]ticket
-	deadline := time.Now().Add(15 * time.Second)
-	for i, base := range bases {
-		for got[i].Status != "matched" && time.Now().Before(deadline) {
-			servertest.DoJSON(t, "GET", base+"/v1/matchmaking/tickets/"+ids[i]+"?wait=5s&status=searching", toks[i], nil, &got[i])
-		}
-	}
-	if got[0].Status != "matched" || got[1].Status != "matched" || got[0].MatchID != got[1].MatchID {
-		t.Fatalf("across instances over a Redis Cluster: %+v and %+v", got[0], got[1])
-	}
+	got, toks := duelAcross(t, bases, 15*time.Second)
 	m := got[0].MatchID
 	_, onA := a.Registry().Get(m)
 	_, onB := b.Registry().Get(m)
