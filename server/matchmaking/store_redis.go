@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -409,31 +410,23 @@ func (s *RedisStore) Follow(id string) (<-chan *Ticket, func()) {
 	return ch, func() {
 		s.mu.Lock()
 		defer s.mu.Unlock()
-		fs := s.followers[id]
-		for i, f := range fs {
-			if f == ch {
-				s.followers[id] = append(fs[:i], fs[i+1:]...)
-				break
-			}
-		}
-		if len(s.followers[id]) == 0 {
-			delete(s.followers, id)
-		}
+		unlist(s.followers, id, ch)
 	}
 }
 
 func (s *RedisStore) drop(id string, ch chan struct{}) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ws := s.waiters[id]
-	for i, w := range ws {
-		if w == ch {
-			s.waiters[id] = append(ws[:i], ws[i+1:]...)
-			break
-		}
+	unlist(s.waiters, id, ch)
+}
+
+// unlist removes ch from m[id], and the entry once it is empty.
+func unlist[C comparable](m map[string][]C, id string, ch C) {
+	if i := slices.Index(m[id], ch); i >= 0 {
+		m[id] = slices.Delete(m[id], i, i+1)
 	}
-	if len(s.waiters[id]) == 0 {
-		delete(s.waiters, id)
+	if len(m[id]) == 0 {
+		delete(m, id)
 	}
 }
 
