@@ -83,7 +83,10 @@ describe("demo through a kill -9 of the arena's owner in chromium", () => {
     const relay = [one, two, three].find((s) => s !== owner)!;
     const bob = await openDemo(ctxB, `${relay.url}/?name=bob&match=${ids.arena}&chat=${ids.chat}&peers=${peers}`, "bob", errors);
     await bob.waitForFunction((pid) => !!(window as any).tickrelayDemo.arena.match?.state.get(pid), ids.pid, { timeout: 10_000 });
-    await until("a checkpoint of the arena", 10_000, async () => (await metric(owner, "tickrelay_checkpoint_write_seconds_count")) > 0);
+    // A checkpoint written after bob joined, so that the restored match has both seats (one
+    // written before would restore alice's seat only).
+    const written = await metric(owner, "tickrelay_checkpoint_write_seconds_count");
+    await until("a checkpoint of the arena with bob in it", 10_000, async () => (await metric(owner, "tickrelay_checkpoint_write_seconds_count")) > written);
     const before = await view(bob, ids.pid);
 
     const killed = Date.now();
