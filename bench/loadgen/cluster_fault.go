@@ -100,25 +100,28 @@ func (rig *clusterRig) inject(ctx context.Context, cms []*clusterMatch, rs runs,
 	return f
 }
 
-// flood publishes 4 KB messages of junk on instance n1's node channel for d (at most 8,000:
-// 32 MB) so that, with the 64 kb limit, Redis cuts a subscriber that does not drain its output
-// fast enough; n1 decodes and drops them (tickrelay_relay_bad_messages_total).
+// flood publishes junk on instance n1's node channel for d so that, with the 64 kb limit,
+// Redis cuts n1's subscriber connection; n1 decodes and drops what reaches it
+// (tickrelay_relay_bad_messages_total). Each message is 256 KB, four times the hard limit:
+// Redis appends a published message to the subscriber's output buffer whole, before it writes
+// any of it, so every message crosses the limit however fast the subscriber reads. (A stream
+// of small messages only crossed it when the subscriber fell behind, i.e. on a busy machine:
+// on an idle one the fault did not bite.) One message per 100 ms: at most 30 in a 3 s fault,
+// and a subscriber that reconnects within the fault is cut again.
 func (rig *clusterRig) flood(ctx context.Context, d time.Duration) {
 	ch := cluster.Names{}.Node(rig.nodes[0])
-	junk := strings.Repeat("x", 4096)
+	junk := strings.Repeat("x", 256<<10)
 	end := time.Now().Add(d)
 	rc := redis.NewClient(&redis.Options{Addr: rig.redis.Addr, Protocol: 2, DisableIdentity: true})
 	defer rc.Close()
-	for sent := 0; sent < 8000 && time.Now().Before(end) && ctx.Err() == nil; sent += 250 {
+	for time.Now().Before(end) && ctx.Err() == nil {
 		pctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-		p := rc.Pipeline()
-		for i := 0; i < 250; i++ {
-			p.Publish(pctx, ch, junk)
-		}
-		_, _ = p.Exec(pctx)
+		_ = rc.Publish(pctx, ch, junk).Err()
 		cancel()
+		if sleepCtx(ctx, min(100*time.Millisecond, time.Until(end))) != nil {
+			return
+		}
 	}
-	_ = sleepCtx(ctx, time.Until(end))
 }
 
 // pubsubIDs lists the ids of Redis' subscriber connections.
