@@ -465,6 +465,7 @@ func (m *Match) tickOnce() {
 	m.tick++
 	m.tickNow.Store(m.tick)
 	now := m.clock.Now()
+	m.preTick() // members' sinks that read their own sockets queue their inputs now (pretick.go)
 	msgs, bytes, pids := m.in.drain()
 	for i := range msgs {
 		m.handle(&msgs[i], bytes, pids, now)
