@@ -44,13 +44,17 @@ func (srv *Server) upgrade(w http.ResponseWriter, r *http.Request) (*gws.Conn, e
 	// compression, closeCodeConn fixes gws's close code for a message that inflates too large.
 	var conn net.Conn = &closeCodeConn{Conn: nc}
 	if !srv.cfg.Compression {
-		conn = newRawReadConn(nc)
+		conn = newRawReadConn(nc, srv.cfg.ReadMode == ReadModeTick)
 	}
 	// The request was read in full (an upgrade request has no body), so brw holds nothing
 	// more of the client's; like gws's own Upgrade, read the connection with a small buffer.
 	br := bufio.NewReaderSize(conn, 1024)
 	if brw.Reader.Buffered() > 0 {
 		br = brw.Reader // a client that sent frames before the 101: keep them
+		if rc, ok := conn.(*rawReadConn); ok {
+			head, _ := br.Peek(br.Buffered())
+			rc.fr.feed(head) // gws gets them before anything rawReadConn reads
+		}
 	}
 	return srv.upgrader.UpgradeFromConn(conn, br, r)
 }

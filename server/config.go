@@ -80,6 +80,11 @@ type Config struct {
 	RelayShare    int
 	BadFrameClose int  // malformed/unknown frames that close the connection (4101); default 10
 	Compression   bool // permessage-deflate; default off
+	// ReadMode is who reads a player's socket while their match runs: ReadModeLoop (the
+	// connection's read loop, on every frame's arrival) or ReadModeTick (the match itself, just
+	// before each tick, so that inputs wake no thread; see tickread.go). Only plain TCP
+	// without compression reads in tick mode. Default ReadModeLoop.
+	ReadMode string
 
 	PingInterval  time.Duration // server pings; default 10s
 	ReadTimeout   time.Duration // no frame, ping or pong within this closes; default 20s
@@ -199,6 +204,9 @@ func (c Config) withDefaults() Config {
 	if c.BadFrameClose <= 0 {
 		c.BadFrameClose = 10
 	}
+	if c.ReadMode == "" {
+		c.ReadMode = ReadModeLoop
+	}
 	def(&c.PingInterval, 10*time.Second)
 	def(&c.ReadTimeout, 20*time.Second)
 	def(&c.WriteTimeout, time.Second)
@@ -213,3 +221,9 @@ func (c Config) withDefaults() Config {
 	}
 	return c
 }
+
+// Config.ReadMode values.
+const (
+	ReadModeLoop = "loop"
+	ReadModeTick = "tick"
+)

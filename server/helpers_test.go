@@ -91,6 +91,7 @@ type client struct {
 	frames chan []byte
 	done   chan struct{}
 	block  chan struct{} // when non-nil, OnMessage waits on it (a client that stops reading)
+	pongs  chan []byte   // WebSocket pongs received (dropped when full)
 
 	mu        sync.Mutex
 	closeCode uint16
@@ -115,6 +116,13 @@ func (h *clientHandler) OnMessage(conn *gws.Conn, msg *gws.Message) {
 	case h.c.frames <- append([]byte(nil), msg.Bytes()...):
 	default:
 		h.c.t.Errorf("test client buffer full")
+	}
+}
+
+func (h *clientHandler) OnPong(conn *gws.Conn, payload []byte) {
+	select {
+	case h.c.pongs <- append([]byte(nil), payload...):
+	default:
 	}
 }
 
@@ -143,7 +151,7 @@ func (ts *testServer) dialWith(token string, header http.Header, opt func(*gws.C
 	if token != "" {
 		addr += "?token=" + token
 	}
-	c := &client{t: ts.t, frames: make(chan []byte, 4096), done: make(chan struct{})}
+	c := &client{t: ts.t, frames: make(chan []byte, 4096), done: make(chan struct{}), pongs: make(chan []byte, 16)}
 	o := &gws.ClientOption{Addr: addr, RequestHeader: header,
 		ReadMaxPayloadSize: 1 << 20, PermessageDeflate: gws.PermessageDeflate{Enabled: false}}
 	if opt != nil {

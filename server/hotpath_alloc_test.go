@@ -11,7 +11,7 @@ import (
 // passes to RawConn: ~20,000 allocations a second at arena 50×10, a GC every ~3 s.
 func TestHotPathsDoNotAllocate(t *testing.T) {
 	sc, cl := tcpPair(t)
-	rc := newRawReadConn(sc)
+	rc := newRawReadConn(sc, false)
 	one, buf := []byte{1}, make([]byte, 64)
 	if a := testing.AllocsPerRun(200, func() {
 		if _, err := cl.Write(one); err != nil {

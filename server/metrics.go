@@ -39,6 +39,8 @@ type metrics struct {
 	payloadsRefused prometheus.Counter
 	matchLimited    *prometheus.CounterVec
 	ops             opsMetrics // metrics_ops.go
+	// The tick reader (tickread.go): read loops parked, hand-backs to gws, frames the matches read.
+	tickParks, tickHandBacks, tickFrames prometheus.Counter
 }
 
 func newMetrics(matches func() float64) *metrics {
@@ -68,7 +70,10 @@ func newMetrics(matches func() float64) *metrics {
 	m.deltaBytes = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_delta_bytes_total", Help: "Bytes of encoded delta shared parts (encoded once per tick)."}, []string{"game"})
 	m.deltaFrames = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_delta_recipients_total", Help: "Delta frames handed to members and spectators."}, []string{"game"})
 	m.matchesEnded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_matches_ended_total", Help: "Matches ended, by reason."}, []string{"game", "reason"})
-	for _, c := range []prometheus.Collector{m.sessions, m.framesOut, m.slowCloses, m.authFailures, m.badFrames, m.rateLimited,
+	m.tickParks = prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_tick_read_parks_total", Help: "Times a connection's read loop parked while its match reads the socket before each tick (--read-mode tick)."})
+	m.tickHandBacks = prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_tick_read_handbacks_total", Help: "Times a match handed a parked connection back to its read loop (a message other than INPUT, a control frame, an error, a close, a change of match)."})
+	m.tickFrames = prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_tick_read_frames_total", Help: "INPUT and pong frames read by matches before their tick (not by the read loop)."})
+	for _, c := range []prometheus.Collector{m.tickParks, m.tickHandBacks, m.tickFrames, m.sessions, m.framesOut, m.slowCloses, m.authFailures, m.badFrames, m.rateLimited,
 		m.inputsDropped, m.messagesRefused, m.payloadsRefused, m.matchLimited, m.rejected, m.limited, m.sseStreams, m.sseEncoded, m.tickSeconds, m.tickOverruns, m.inboxDepth, m.deltaBytes, m.deltaFrames, m.matchesEnded} {
 		f(c)
 	}

@@ -17,7 +17,7 @@ func TestRawReadConnWaitsBeforeReading(t *testing.T) {
 		t.Fatal("net.TCPConn's layout is not the one pollwait.go expects: update pollLayout for this Go version")
 	}
 	sc, cl := tcpPair(t)
-	rc := newRawReadConn(sc).(*rawReadConn)
+	rc := newRawReadConn(sc, false).(*rawReadConn)
 	if rc.pollCtx == 0 {
 		t.Fatal("no poll handle found for a TCP connection")
 	}
@@ -51,7 +51,7 @@ func TestRawReadConnWaitsBeforeReading(t *testing.T) {
 func TestRawReadConnWaitFirstEnds(t *testing.T) {
 	drained := func(t *testing.T) (*rawReadConn, net.Conn) {
 		sc, cl := tcpPair(t)
-		rc := newRawReadConn(sc).(*rawReadConn)
+		rc := newRawReadConn(sc, false).(*rawReadConn)
 		if _, err := cl.Write([]byte("x")); err != nil {
 			t.Fatal(err)
 		}
@@ -93,7 +93,7 @@ func TestRawReadConnWaitFirstEnds(t *testing.T) {
 // burst without waiting for the next (the sender waits for the reader's echo before going on).
 func TestRawReadConnLosesNoWakeup(t *testing.T) {
 	sc, cl := tcpPair(t)
-	rc := newRawReadConn(sc).(*rawReadConn)
+	rc := newRawReadConn(sc, false).(*rawReadConn)
 	go func() {
 		buf := make([]byte, 16)
 		for {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -35,10 +36,19 @@ type rawReadConn struct {
 	drained bool    // the last read took less than it asked for
 	waitFn  func(fd uintptr)
 	eagain  int // reads that found the socket empty (tests)
+
+	// The tick reader (tickread.go; nil: off). Read loop only: fr follows the frames handed to
+	// gws; pend[pendOff:] and then pendErr are what a hand-back gave, returned before the socket.
+	tick    *tickReader
+	fr      frameTracker
+	pend    []byte
+	pendOff int
+	pendErr error
 }
 
-// newRawReadConn wraps nc when it is a plain TCP connection (not TLS, not a test pipe).
-func newRawReadConn(nc net.Conn) net.Conn {
+// newRawReadConn wraps nc when it is a plain TCP connection (not TLS, not a test pipe); with
+// tick, its read loop may hand its reads to its match (tickread.go).
+func newRawReadConn(nc net.Conn, tick bool) net.Conn {
 	tc, ok := nc.(*net.TCPConn)
 	if !ok {
 		return nc
@@ -50,6 +60,9 @@ func newRawReadConn(nc net.Conn) net.Conn {
 	c := &rawReadConn{TCPConn: tc, rc: rc}
 	c.readFn, c.waitFn = c.readOnce, c.waitReadable
 	_ = rc.Control(func(fd uintptr) { c.pollCtx = pollCtxOf(tc, fd) })
+	if tick {
+		c.tick = newTickReader(c)
+	}
 	return c
 }
 
@@ -57,6 +70,77 @@ func (c *rawReadConn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
+	if c.tick == nil {
+		return c.read(p)
+	}
+	if n, err, ok := c.fromPending(p); ok {
+		return n, err
+	}
+	// gws's bufio reads only when it holds nothing: between two frames, nothing of a frame is
+	// waiting in gws, and the match may read the socket until it hands back.
+	if c.fr.atBoundary() && c.tick.park() {
+		if n, err, ok := c.fromPending(p); ok {
+			return n, err
+		}
+	}
+	n, err := c.read(p)
+	c.fr.feed(p[:n])
+	return n, err
+}
+
+// fromPending returns what a hand-back gave, first its bytes, then its error; ok false when
+// nothing is left of it.
+func (c *rawReadConn) fromPending(p []byte) (n int, err error, ok bool) {
+	if c.pendOff < len(c.pend) {
+		n = copy(p, c.pend[c.pendOff:])
+		c.pendOff += n
+		if c.pendOff == len(c.pend) {
+			c.pend, c.pendOff = nil, 0
+		}
+		c.fr.feed(p[:n])
+		return n, nil, true
+	}
+	if c.pendErr != nil {
+		err, c.pendErr = c.pendErr, nil
+		return 0, err, true
+	}
+	return 0, nil, false
+}
+
+// Close closes the connection and wakes a read loop parked for its match.
+func (c *rawReadConn) Close() error {
+	err := c.TCPConn.Close()
+	if c.tick != nil {
+		c.tick.close()
+	}
+	return err
+}
+
+// SetReadDeadline and SetDeadline also tell the tick reader, which hands back once the
+// deadline has passed (gws's read then reports it, as always).
+func (c *rawReadConn) SetReadDeadline(t time.Time) error {
+	c.noteDeadline(t)
+	return c.TCPConn.SetReadDeadline(t)
+}
+
+func (c *rawReadConn) SetDeadline(t time.Time) error {
+	c.noteDeadline(t)
+	return c.TCPConn.SetDeadline(t)
+}
+
+func (c *rawReadConn) noteDeadline(t time.Time) {
+	if c.tick == nil {
+		return
+	}
+	if t.IsZero() {
+		c.tick.deadline.Store(0)
+	} else {
+		c.tick.deadline.Store(t.UnixNano())
+	}
+}
+
+// read is one read as net.TCPConn's, outside the scheduler's system-call path.
+func (c *rawReadConn) read(p []byte) (int, error) {
 	if c.drained && c.pollCtx != 0 {
 		// Wait first: the read below then finds data instead of EAGAIN. Errors (closed, the
 		// deadline) are not looked at here: RawConn.Read reports them.

@@ -34,7 +34,7 @@ func tcpPair(t *testing.T) (*net.TCPConn, net.Conn) {
 // deadline as a timeout error, EOF when the peer closes, an error after Close.
 func TestRawReadConn(t *testing.T) {
 	sc, cl := tcpPair(t)
-	rc := newRawReadConn(sc)
+	rc := newRawReadConn(sc, false)
 	if _, ok := rc.(*rawReadConn); !ok {
 		t.Fatalf("a TCP connection was not wrapped: %T", rc)
 	}
@@ -70,7 +70,7 @@ func TestRawReadConn(t *testing.T) {
 	if _, err := rc.Read(make([]byte, 8)); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("after Close: %v", err)
 	}
-	if p, _ := net.Pipe(); newRawReadConn(p) != p {
+	if p, _ := net.Pipe(); newRawReadConn(p, false) != p {
 		t.Fatal("a pipe was wrapped")
 	}
 }

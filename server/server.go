@@ -55,6 +55,7 @@ type Server struct {
 	draining  atomic.Bool
 	wg        sync.WaitGroup // read loops, SSE streams, janitor, ping wheel
 	pinger    *pinger        // pings every session every PingInterval (pinger.go)
+	tickWatch tickWatch      // parked tick readers whose match may have stopped ticking (tickread_watch.go)
 	stop      chan struct{}  // closed when sessions are being closed (phase 3)
 	drain     chan struct{}  // closed when shutdown starts: SSE streams end at once
 	addr      atomic.Value   // net.Addr once listening
@@ -98,6 +99,9 @@ func New(cfg Config) (*Server, error) {
 	cfg = cfg.withDefaults()
 	if cfg.RelayBudget > cfg.OutboundQueue/2 {
 		return nil, fmt.Errorf("server: the relay budget (%d bytes) must be at most half the outbound queue (%d bytes): a tick's messages reach each recipient in one frame", cfg.RelayBudget, cfg.OutboundQueue)
+	}
+	if cfg.ReadMode != ReadModeLoop && cfg.ReadMode != ReadModeTick {
+		return nil, fmt.Errorf("server: read mode %q: want %q or %q", cfg.ReadMode, ReadModeLoop, ReadModeTick)
 	}
 	if cfg.RelayShare > cfg.RelayBudget {
 		return nil, fmt.Errorf("server: the relay share (%d bytes) must be at most the relay budget (%d bytes)", cfg.RelayShare, cfg.RelayBudget)
@@ -282,6 +286,7 @@ func (srv *Server) Serve(ln net.Listener) {
 			select {
 			case now := <-t.C:
 				srv.hub.expire(now)
+				srv.tickWatch.scan(now)
 				if srv.certs != nil && now.Second()%3 == 0 {
 					_ = srv.ReloadTLS() // picks up a renewed certificate; logs a bad one
 				}

@@ -43,6 +43,9 @@ type session struct {
 	idle      *time.Timer
 	pingSlot  int   // the ping wheel's bucket holding this session (-1: none); guarded by srv.pinger.mu
 	touched   int64 // unix nanos of the last read-deadline push
+	// tick is the connection's tick reader (tickread.go; nil: the read loop reads, as with TLS
+	// or compression). While it is parked, the match goroutine owns the read-loop fields above.
+	tick *tickReader
 
 	pingAt atomic.Int64 // unix nanos the last server ping was queued (0: answered)
 	rtt    atomic.Int64 // nanoseconds from that ping to its pong (ConnStats)
@@ -89,6 +92,9 @@ func (s *session) Detached(matchID string, pid uint32, reason protocol.LeaveReas
 	}
 	syncOp, syncReq := s.syncOp, s.syncReq
 	s.mu.Unlock()
+	if mine {
+		s.tickRelease() // the match no longer reads this socket (tickread.go)
+	}
 	switch {
 	case mine && reason == protocol.LeaveKicked:
 		s.send(noticeFrame(protocol.CloseKicked, "removed from the match"))
@@ -117,6 +123,7 @@ func (s *session) syncMatch(ctx context.Context, match MatchHandle, pid uint32, 
 			s.match, s.pid = nil, 0
 		}
 		s.mu.Unlock()
+		s.tickRelease()
 	}
 	s.fail(err, op, req)
 }
@@ -216,9 +223,7 @@ func (s *session) handle(frame []byte) {
 			s.sendError(protocol.ErrCodeNotInMatch, "join a match first", m.Op, m.Seq)
 			return
 		}
-		if match.Input(bg, pid, m.Seq, m.Seen, m.Payload) != nil {
-			s.srv.metrics.inputsDropped.Inc()
-		}
+		s.input(match, pid, m)
 	case protocol.OpMessage:
 		match, pid := s.current()
 		if match == nil {
@@ -266,6 +271,13 @@ func (s *session) handle(frame []byte) {
 		s.resume(m)
 	case protocol.OpHello:
 		s.hello(m)
+	}
+}
+
+// input queues an INPUT (from the read loop, or from the tick reader on the match goroutine).
+func (s *session) input(match MatchHandle, pid uint32, m *protocol.ClientMsg) {
+	if match.Input(bg, pid, m.Seq, m.Seen, m.Payload) != nil {
+		s.srv.metrics.inputsDropped.Inc()
 	}
 }
 
@@ -407,6 +419,7 @@ func (s *session) resume(m *protocol.ClientMsg) {
 	match, pid := old.match, old.pid
 	old.match, old.pid = nil, 0
 	old.mu.Unlock()
+	old.tickRelease()
 	if old.conn != nil && old != s {
 		old.close(protocol.CloseReplaced, "resumed elsewhere")
 	}
@@ -511,6 +524,7 @@ func (srv *Server) takeSession(id, token, user string) (SessionSeat, bool) {
 	}
 	old.match, old.pid = nil, 0
 	old.mu.Unlock()
+	old.tickRelease()
 	if old.conn != nil {
 		old.close(protocol.CloseReplaced, "resumed on another instance")
 	}

@@ -78,6 +78,9 @@ func (srv *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.conn = conn
+	if rc, ok := conn.NetConn().(*rawReadConn); ok && rc.tick != nil {
+		s.tick, rc.tick.s = rc.tick, s // before the read loop starts
+	}
 	s.w = newWriter(conn, srv.cfg.OutboundQueue, srv.cfg.WriteTimeout, srv.cfg.Compression, s.closeSlow)
 	conn.Session().Store("s", s)
 	srv.metrics.sessions.Inc()
@@ -252,11 +255,7 @@ func (h *wsHandler) OnPing(c *gws.Conn, payload []byte) {
 }
 
 func (h *wsHandler) OnPong(c *gws.Conn, payload []byte) {
-	s := sessionOf(c)
-	s.touch()
-	if at := s.pingAt.Swap(0); at != 0 {
-		s.rtt.Store(time.Now().UnixNano() - at)
-	}
+	sessionOf(c).pong()
 }
 
 func (h *wsHandler) OnMessage(c *gws.Conn, msg *gws.Message) {

@@ -1,0 +1,159 @@
+package server
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/tickrelay/tickrelay/protocol"
+)
+
+func inputMsg(seq uint32) protocol.ClientMsg {
+	return protocol.ClientMsg{Op: protocol.OpInput, Seq: seq, Payload: []byte{0xc0}}
+}
+
+// In tick mode the match reads its members' inputs just before its tick: the read loop parks
+// once and never wakes for them, an input split over several ticks is completed from the
+// bytes kept between them, and every input is applied once, in order, in the tick that read it.
+func TestTickReadInputsWakeNobody(t *testing.T) {
+	e := newTickEnv(t, ReadModeTick)
+	c, pid := e.join(e.m, "ann")
+	c.send(inputMsg(1)) // read by the read loop (it parks after it: now in a match)
+	e.waitParked(1)
+	s := e.session(c)
+	e.stepUntil(e.m, c, func(m *protocol.ServerMsg) bool { return m.HasAck && m.Ack == 1 })
+	parks, backs, frames := e.counters()
+
+	two := append(msgFrame(inputMsg(2)), msgFrame(inputMsg(3))...)
+	c.raw(two)
+	waitQueued(t, s, len(two))
+	e.step(e.m)
+	if q := queued(t, s); q != 0 {
+		t.Fatalf("%d bytes left in the socket after the tick", q)
+	}
+	if got := e.rec.of(pid); !slices.Equal(got, []string{"i1", "i2", "i3"}) {
+		t.Fatalf("applied %v after the tick that read inputs 2 and 3", got)
+	}
+	// Input 4, one byte per tick: each byte is read and kept; the input is applied in the
+	// tick that read its last byte.
+	four := msgFrame(inputMsg(4))
+	for i := range four {
+		c.raw(four[i : i+1])
+		waitQueued(t, s, 1)
+		e.step(e.m)
+		if q := queued(t, s); q != 0 {
+			t.Fatalf("byte %d not read by the tick", i)
+		}
+		if got, want := len(e.rec.of(pid)), 3+btoi(i == len(four)-1); got != want {
+			t.Fatalf("after byte %d of %d: %d inputs applied, want %d", i+1, len(four), got, want)
+		}
+	}
+	p2, b2, f2 := e.counters()
+	if p2 != parks || b2 != backs || f2 != frames+3 {
+		t.Fatalf("parks %v→%v, hand-backs %v→%v, frames read by the match %v→%v: want no wake-up and 3 frames", parks, p2, backs, b2, frames, f2)
+	}
+	if got := e.rec.of(pid); !slices.Equal(got, []string{"i1", "i2", "i3", "i4"}) {
+		t.Fatalf("applied %v", got)
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// A random mix of every kind of frame, split at random places and across ticks, in both read
+// modes: inputs and messages are applied exactly once and in the order sent, every PING and
+// SYNC is answered, and WebSocket pings get their pongs.
+func TestTickReadMixedStreamInOrder(t *testing.T) {
+	for _, mode := range []string{ReadModeTick, ReadModeLoop} {
+		t.Run(mode, func(t *testing.T) {
+			e := newTickEnv(t, mode, func(c *Config) { c.InputRate, c.InputBurst = 1e6, 1e6 })
+			c, pid := e.join(e.m, "ann")
+			rng := rand.New(rand.NewPCG(1, uint64(len(mode))))
+			var want []string
+			seq, msgID := uint32(0), uint64(0)
+			rounds := 120
+			if testing.Short() {
+				rounds = 40
+			}
+			for round := 1; round <= rounds; round++ {
+				var stream []byte
+				counted := 0
+				for k := rng.IntN(7); k >= 0; k-- {
+					switch r := rng.IntN(10); {
+					case r < 4 && counted < 4: // the inbox takes 4 inputs and messages per member and tick
+						seq++
+						counted++
+						stream = append(stream, msgFrame(inputMsg(seq))...)
+						want = append(want, fmt.Sprintf("i%d", seq))
+					case r < 6 && counted < 4:
+						msgID++
+						counted++
+						stream = append(stream, msgFrame(protocol.ClientMsg{Op: protocol.OpMessage, ToAll: true, Payload: protocol.AppendUint(nil, msgID)})...)
+						want = append(want, fmt.Sprintf("m%d", msgID))
+					case r < 7:
+						stream = append(stream, clientFrame(0x80|wsPong, []byte("u"), randKey())...) // unsolicited: allowed
+					case r < 8:
+						stream = append(stream, clientFrame(0x80|wsPing, []byte("p"), randKey())...)
+					case r < 9:
+						stream = append(stream, msgFrame(protocol.ClientMsg{Op: protocol.OpSync, Req: 7})...)
+					default:
+						stream = append(stream, msgFrame(protocol.ClientMsg{Op: protocol.OpPing, T: protocol.AppendUint(nil, 0)})...)
+					}
+				}
+				// The round ends with a PING naming it: its PONG means the server has handled
+				// everything before it.
+				stream = append(stream, msgFrame(protocol.ClientMsg{Op: protocol.OpPing, T: protocol.AppendUint(nil, uint64(round))})...)
+				for len(stream) > 0 {
+					n := 1 + rng.IntN(len(stream))
+					c.raw(stream[:n])
+					stream = stream[n:]
+					if rng.IntN(3) == 0 {
+						e.step(e.m)
+					}
+				}
+				e.stepUntil(e.m, c, func(m *protocol.ServerMsg) bool {
+					var r uint64
+					return m.Op == protocol.OpPong && protocol.Unmarshal(m.T, &r) == nil && r == uint64(round)
+				})
+				e.step(e.m) // what the read loop queued before the PONG is applied now
+				if got := e.rec.of(pid); !slices.Equal(got, want) {
+					t.Fatalf("round %d: applied\n%v\nwant\n%v", round, got, want)
+				}
+			}
+			if mode == ReadModeTick {
+				if _, _, frames := e.counters(); frames == 0 {
+					t.Fatal("the match read no frame itself")
+				}
+			}
+		})
+	}
+}
+
+// A WebSocket ping sent while the read loop is parked is answered (gws's pong, through the
+// writer) once the match hands the connection back.
+func TestTickReadWebSocketPingAnswered(t *testing.T) {
+	e := newTickEnv(t, ReadModeTick)
+	c, _ := e.join(e.m, "ann")
+	c.send(inputMsg(1))
+	e.waitParked(1)
+	if err := c.conn.WritePing([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	e.stepUntil(e.m, c, func(m *protocol.ServerMsg) bool { return m.HasAck && m.Ack == 1 })
+	for {
+		select {
+		case p := <-c.pongs:
+			if string(p) != "hello" {
+				t.Fatalf("pong %q", p)
+			}
+			return
+		default:
+			e.step(e.m)
+		}
+	}
+}
