@@ -17,10 +17,10 @@ import (
 )
 
 // recorder is a game that records, in the order the match applies them, every input and
-// message of every player: "i<seq>" and "m<payload as uint>".
+// message of every player of every match: "i<seq>" and "m<payload as uint>".
 type recorder struct {
 	mu  sync.Mutex
-	log map[uint32][]string
+	log map[string][]string // by match id + "/" + pid
 }
 
 type recLogic struct {
@@ -28,26 +28,28 @@ type recLogic struct {
 	r *recorder
 }
 
-func (l recLogic) Input(_ *game.Ctx, p *game.Player, seq uint32, _ []byte) {
-	l.r.add(p.PID, fmt.Sprintf("i%d", seq))
+func (l recLogic) Input(ctx *game.Ctx, p *game.Player, seq uint32, _ []byte) {
+	l.r.add(ctx.MatchID(), p.PID, fmt.Sprintf("i%d", seq))
 }
 
 func (l recLogic) Message(ctx *game.Ctx, p *game.Player, to []uint32, echo bool, payload []byte) {
 	var v uint64
 	_ = protocol.Unmarshal(payload, &v)
-	l.r.add(p.PID, fmt.Sprintf("m%d", v))
+	l.r.add(ctx.MatchID(), p.PID, fmt.Sprintf("m%d", v))
 }
 
-func (r *recorder) add(pid uint32, s string) {
+func (r *recorder) add(match string, pid uint32, s string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.log[pid] = append(r.log[pid], s)
+	k := fmt.Sprint(match, "/", pid)
+	r.log[k] = append(r.log[k], s)
 }
 
-func (r *recorder) of(pid uint32) []string {
+// of is what match m applied of pid.
+func (r *recorder) of(m *game.Match, pid uint32) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return append([]string(nil), r.log[pid]...)
+	return append([]string(nil), r.log[fmt.Sprint(m.ID(), "/", pid)]...)
 }
 
 // tickEnv is a server in tick mode (or loop mode, to compare) on a manual clock with one
@@ -62,7 +64,7 @@ type tickEnv struct {
 
 func newTickEnv(t *testing.T, mode string, mutate ...func(*Config)) *tickEnv {
 	t.Helper()
-	e := &tickEnv{t: t, clock: game.NewManualClock(), rec: &recorder{log: map[uint32][]string{}}}
+	e := &tickEnv{t: t, clock: game.NewManualClock(), rec: &recorder{log: map[string][]string{}}}
 	cat := DefaultCatalog()
 	cat.Register(game.GameType{Name: "rec", New: func() game.Logic { return recLogic{r: e.rec} },
 		Defaults: game.Options{TickRate: 20, MaxPlayers: 8}})

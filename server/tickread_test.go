@@ -32,7 +32,7 @@ func TestTickReadInputsWakeNobody(t *testing.T) {
 	if q := queued(t, s); q != 0 {
 		t.Fatalf("%d bytes left in the socket after the tick", q)
 	}
-	if got := e.rec.of(pid); !slices.Equal(got, []string{"i1", "i2", "i3"}) {
+	if got := e.rec.of(e.m, pid); !slices.Equal(got, []string{"i1", "i2", "i3"}) {
 		t.Fatalf("applied %v after the tick that read inputs 2 and 3", got)
 	}
 	// Input 4, one byte per tick: each byte is read and kept; the input is applied in the
@@ -45,7 +45,7 @@ func TestTickReadInputsWakeNobody(t *testing.T) {
 		if q := queued(t, s); q != 0 {
 			t.Fatalf("byte %d not read by the tick", i)
 		}
-		if got, want := len(e.rec.of(pid)), 3+btoi(i == len(four)-1); got != want {
+		if got, want := len(e.rec.of(e.m, pid)), 3+btoi(i == len(four)-1); got != want {
 			t.Fatalf("after byte %d of %d: %d inputs applied, want %d", i+1, len(four), got, want)
 		}
 	}
@@ -53,7 +53,7 @@ func TestTickReadInputsWakeNobody(t *testing.T) {
 	if p2 != parks || b2 != backs || f2 != frames+3 {
 		t.Fatalf("parks %v→%v, hand-backs %v→%v, frames read by the match %v→%v: want no wake-up and 3 frames", parks, p2, backs, b2, frames, f2)
 	}
-	if got := e.rec.of(pid); !slices.Equal(got, []string{"i1", "i2", "i3", "i4"}) {
+	if got := e.rec.of(e.m, pid); !slices.Equal(got, []string{"i1", "i2", "i3", "i4"}) {
 		t.Fatalf("applied %v", got)
 	}
 }
@@ -121,7 +121,7 @@ func TestTickReadMixedStreamInOrder(t *testing.T) {
 					return m.Op == protocol.OpPong && protocol.Unmarshal(m.T, &r) == nil && r == uint64(round)
 				})
 				e.step(e.m) // what the read loop queued before the PONG is applied now
-				if got := e.rec.of(pid); !slices.Equal(got, want) {
+				if got := e.rec.of(e.m, pid); !slices.Equal(got, want) {
 					t.Fatalf("round %d: applied\n%v\nwant\n%v", round, got, want)
 				}
 			}
