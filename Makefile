@@ -3,6 +3,8 @@
 #   make test   install what tests need, then every test: Go (-race), fuzz (short), JS, browser
 #   make fuzz   every fuzz target for FUZZEXECS executions (default 5,000,000: 1.5-3.5 min each)
 #   make bench  quick benchmarks (≤ 2 min); make bench-full for the whole set
+#   make bench-colyseus  Colyseus 0.16 on Node serving the arena workload, measured like tickrelay
+#               (npm ci in bench/colyseus, then its self-check, 500 clients and the 1,250 probe)
 #   make cluster  a local redis-server and three instances on 127.0.0.1:8081-8083 with the demo
 #   make chaos  arena-cluster under every Redis and instance fault of issue 10, bigger and longer
 #               than make test's short version (≈ 6 min); result lines in bench/out/chaos.jsonl;
@@ -12,7 +14,7 @@ GO ?= go
 LISTEN ?= 127.0.0.1:8080
 BIN := bin/tickrelay
 
-.PHONY: cluster chaos run build sdk deps test test-go test-js lint fuzz fuzz-short bench bench-full clean
+.PHONY: cluster chaos run build sdk deps test test-go test-js lint fuzz fuzz-short bench bench-full bench-colyseus clean
 
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null)
 
@@ -75,6 +77,9 @@ bench:
 
 bench-full:
 	bash bench/full.sh
+
+bench-colyseus:
+	bash bench/colyseus/run.sh
 
 clean:
 	rm -rf bin client-js/dist

@@ -5,6 +5,9 @@
 # at 1,250 and 2,500 clients, the idle costs and fanout. ~15 minutes on the 2-core machine; needs it
 # quiet (run `uptime` first). Lines go to $OUT (default bench/out/issue13.jsonl) with labels
 # "issue13 <what> load=<1-min load average>".
+# Colyseus 0.16 on Node 20 (bench/colyseus, -target colyseus: its own colyseus.js clients, the same
+# workload and figures) runs in the same rounds, after the floors, and in the 1,250 probe rounds
+# (COLYSEUS=0 leaves it out; it needs node and runs npm ci in bench/colyseus first).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 before=${BEFORE:-97ec1d0}
@@ -12,6 +15,11 @@ out=${OUT:-bench/out/issue13.jsonl}
 rounds=${ROUNDS:-3}
 conns=${CONNS:-10000}
 extra=${LG_ARGS:-} # e.g. "-warmup 1s -duration 2s" for a dry run of the script
+colyseus=${COLYSEUS:-1}
+if [[ $colyseus == 1 ]]; then
+  (cd bench/colyseus && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error) ||
+    { echo "issue13: npm ci in bench/colyseus failed (COLYSEUS=0 runs without Colyseus)" >&2; exit 2; }
+fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 mkdir -p "$tmp/before-src" "$(dirname "$out")"
@@ -34,10 +42,12 @@ for r in $(seq "$rounds"); do
   lg after -scenario arena -matches 50 -players 10 -server-bin "$tmp/after"
   lg gws-floor -scenario floor -matches 50 -players 10 -server-bin "$tmp/floor"
   lg epoll-floor -scenario floor -target epoll -matches 50 -players 10 -server-bin "$tmp/floor"
+  [[ $colyseus == 1 ]] && lg colyseus -scenario arena -target colyseus -matches 50 -players 10
 done
 for r in 1 2; do
   lg before-probe -scenario arena -probe -matches 125 -players 10 -server-bin "$tmp/before"
   lg after-probe -scenario arena -probe -matches 125 -players 10 -server-bin "$tmp/after"
+  [[ $colyseus == 1 ]] && lg colyseus-probe -scenario arena -target colyseus -probe -matches 125 -players 10
 done
 lg gws-floor-probe -scenario floor -probe -matches 125 -players 10 -server-bin "$tmp/floor"
 lg epoll-floor-probe -scenario floor -target epoll -probe -matches 125 -players 10 -server-bin "$tmp/floor"

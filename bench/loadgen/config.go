@@ -30,6 +30,7 @@ const (
 	TargetFloor     = "floor"     // ./bench/cmd/floor, built and started here (the gws floor)
 	TargetEpoll     = "epoll"     // ./bench/cmd/floor --epoll: the epoll floor (one thread, raw system calls)
 	TargetExternal  = "external"  // -addr: already running
+	TargetColyseus  = "colyseus"  // bench/colyseus: Colyseus 0.16 on Node and its SDK's clients (colyseus.go)
 )
 
 // Clients: how arena and floor drive their connections (the other scenarios use gws clients).
@@ -89,12 +90,15 @@ type Config struct {
 	FaultAt   time.Duration // arena-cluster: when, into the window
 	FaultFor  time.Duration // arena-cluster: how long Redis stays away
 
-	Syscalls   bool    // count the server's system calls in the window with perf stat
-	NoisyCores float64 // "other" CPU above this (in cores) marks the run noisy
-	TickMetric string  // Prometheus histogram of tick durations on /metrics
-	Out        string  // JSONL file the result lines are appended to
-	Label      string
-	Verbose    bool
+	Syscalls bool // count the server's system calls in the window with perf stat
+	Check    bool // -target colyseus: check the harness's own invariants (colyseus_check.go)
+	// ColyseusProcs is how many Node processes run the Colyseus clients (rooms split between them).
+	ColyseusProcs int
+	NoisyCores    float64 // "other" CPU above this (in cores) marks the run noisy
+	TickMetric    string  // Prometheus histogram of tick durations on /metrics
+	Out           string  // JSONL file the result lines are appended to
+	Label         string
+	Verbose       bool
 }
 
 // Defaults returns the workloads.md defaults.
@@ -128,6 +132,7 @@ func Defaults() Config {
 		FaultAt:          5 * time.Second,
 		FaultFor:         5 * time.Second,
 		NoisyCores:       0.25,
+		ColyseusProcs:    1,
 		TickMetric:       "tickrelay_tick_duration_seconds",
 		Out:              "bench/out/results.jsonl",
 	}
@@ -163,8 +168,18 @@ func (c *Config) Normalize() error {
 	}
 	switch c.Target {
 	case TargetTickrelay, TargetFloor, TargetEpoll, TargetExternal:
+	case TargetColyseus:
+		if c.Scenario != ScenarioArena {
+			return errors.New("-target colyseus serves -scenario arena only")
+		}
+		if c.TickMetric == Defaults().TickMetric {
+			c.TickMetric = ColyseusTickMetric
+		}
 	default:
-		return fmt.Errorf("unknown target %q (tickrelay, floor, epoll)", c.Target)
+		return fmt.Errorf("unknown target %q (tickrelay, floor, epoll, colyseus)", c.Target)
+	}
+	if c.Check && c.Target != TargetColyseus {
+		return errors.New("-check is for -target colyseus")
 	}
 	if c.Scenario == ScenarioFloor && c.Target == TargetTickrelay {
 		return errors.New("scenario floor runs against the floor: use -scenario arena for the real server")

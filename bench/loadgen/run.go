@@ -315,6 +315,12 @@ type window struct {
 
 // measure runs the warm-up and the window, sampling the server's RSS during the window.
 func (r *run) measure(ctx context.Context, api *API, pid int, ms []*matchState, senders []*sender) (*window, error) {
+	return r.measureWith(ctx, api, pid, func() counters { return sumCounters(ms, senders) })
+}
+
+// measureWith is measure with the clients' counters read by count, right after the server's
+// /proc reading at either end of the window (the Colyseus run's clients are another process).
+func (r *run) measureWith(ctx context.Context, api *API, pid int, count func() counters) (*window, error) {
 	if err := sleepCtx(ctx, r.cfg.Warmup); err != nil {
 		return nil, err
 	}
@@ -328,7 +334,7 @@ func (r *run) measure(ctx context.Context, api *API, pid int, ms []*matchState, 
 		}
 	}
 	w.procA, w.procErr = procstat.Take(pid)
-	w.cA = sumCounters(ms, senders)
+	w.cA = count()
 	w.start = time.Now()
 	r.winStart.Store(int64(w.start.Sub(r.base)))
 
@@ -357,7 +363,7 @@ func (r *run) measure(ctx context.Context, api *API, pid int, ms []*matchState, 
 	r.winEnd.Store(int64(end.Sub(r.base)))
 	// the counters first: reading /proc for every process can take tens of milliseconds on a
 	// busy machine, and the rates divide by end - start
-	w.cB = sumCounters(ms, senders)
+	w.cB = count()
 	var procB procstat.Snapshot
 	var perr error
 	procB, perr = procstat.Take(pid)

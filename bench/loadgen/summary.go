@@ -139,6 +139,11 @@ func Summary(r *result.Result) string {
 			fmt.Fprintf(&b, "   error ×%d: %s\n", r.Failures.Errors[k], k)
 		}
 	}
+	if r.Check != nil {
+		for _, it := range r.Check.Items {
+			fmt.Fprintf(&b, "   check %s\n", it)
+		}
+	}
 	fmt.Fprintf(&b, "   verdict: %s — %s\n", verdict, r.Verdict.Reason)
 	return b.String()
 }

@@ -33,7 +33,7 @@ import (
 func main() {
 	cfg := loadgen.Defaults()
 	flag.StringVar(&cfg.Scenario, "scenario", cfg.Scenario, "arena, floor (arena against a transport floor), fanout, connect-storm, matchmaking, arena-cluster (instances + redis-server) or idle-matches (-matches M created, never joined)")
-	flag.StringVar(&cfg.Target, "target", "", "server to build and start: tickrelay, floor (the gws floor) or epoll (the epoll floor) (default: floor for -scenario floor, else tickrelay)")
+	flag.StringVar(&cfg.Target, "target", "", "server to build and start: tickrelay, floor (the gws floor), epoll (the epoll floor) or colyseus (Colyseus 0.16 on Node with colyseus.js clients: bench/colyseus, arena only) (default: floor for -scenario floor, else tickrelay)")
 	flag.StringVar(&cfg.Addr, "addr", "", "target an already running server at this 127.0.0.1 host:port instead of starting one")
 	flag.IntVar(&cfg.ServerPID, "server-pid", 0, "with -addr: the server's pid, for its CPU and memory from /proc")
 	flag.StringVar(&cfg.ServerBin, "server-bin", "", "start this binary instead of building the target")
@@ -82,6 +82,8 @@ func main() {
 	flag.StringVar(&cfg.Fault, "fault", "", "arena-cluster: inject redis-kill9, redis-sigstop, redis-debug-sleep, redis-client-kill, redis-obl or instance-kill9 into the window")
 	flag.DurationVar(&cfg.FaultAt, "fault-at", cfg.FaultAt, "arena-cluster: when the fault starts, into the window")
 	flag.DurationVar(&cfg.FaultFor, "fault-for", cfg.FaultFor, "arena-cluster: how long Redis stays away")
+	flag.BoolVar(&cfg.Check, "check", false, "-target colyseus: check the harness's own counting (every input of the window acked once, counters against the server's); the verdict fails if a check does")
+	flag.IntVar(&cfg.ColyseusProcs, "colyseus-procs", cfg.ColyseusProcs, "-target colyseus: Node processes running the colyseus.js clients (the rooms split between them; each is one JavaScript thread)")
 	flag.BoolVar(&cfg.Syscalls, "syscalls", false, "count the server's system calls over the window with perf stat (raw_syscalls and a few by name; needs perf)")
 	flag.Float64Var(&cfg.NoisyCores, "noisy-cores", cfg.NoisyCores, "mark a run noisy when other CPU use exceeds this many cores")
 	flag.StringVar(&cfg.TickMetric, "tick-metric", cfg.TickMetric, "Prometheus histogram of tick durations read from /metrics")
@@ -105,6 +107,18 @@ func main() {
 		fatal(err)
 	}
 	cfg.ServerArgs = *serverArgs
+	if cfg.Target == loadgen.TargetColyseus {
+		bin, args, err := loadgen.ColyseusServer(cfg.RepoDir)
+		if err != nil {
+			fatal(err)
+		}
+		if cfg.ServerBin == "" {
+			cfg.ServerBin = bin
+		}
+		if cfg.ServerArgs == "" {
+			cfg.ServerArgs = args
+		}
+	}
 	if cfg.ServerArgs == "" {
 		cfg.ServerArgs = loadgen.DefaultArgs[cfg.Target]
 		if cfg.Scenario == loadgen.ScenarioIdle && cfg.Target == loadgen.TargetTickrelay {
@@ -217,7 +231,11 @@ func run(cfg *loadgen.Config) int {
 		case loadgen.ScenarioIdle:
 			res, err = loadgen.RunIdleMatches(ctx, c, srv)
 		default:
-			res, err = loadgen.RunLoad(ctx, c, srv)
+			if c.Target == loadgen.TargetColyseus {
+				res, err = loadgen.RunColyseus(ctx, c, srv)
+			} else {
+				res, err = loadgen.RunLoad(ctx, c, srv)
+			}
 		}
 		if err == nil && !srv.Alive() {
 			res.Verdict.Pass = false

@@ -56,6 +56,15 @@ type Result struct {
 
 	Matchmaking *Matchmaking `json:"matchmaking,omitempty"`
 	IdleMatches *IdleMatches `json:"idle_matches,omitempty"`
+	Check       *Check       `json:"check,omitempty"` // -check: the harness's own invariants on this run
+}
+
+// Check is the -check mode's verdict on the harness itself: does it count what it should (every
+// input of the window acked once, counters that agree with the server's)? Items say each check
+// and what was measured.
+type Check struct {
+	Pass  bool     `json:"pass"`
+	Items []string `json:"items"`
 }
 
 // IdleMatches is idle-matches' figures: matches created and never joined, held by the server.
