@@ -209,6 +209,29 @@ describe("following a match", () => {
     expect(events.at(-1)).toEqual(["resumed", { how: "rejoin", epoch: 2, tick: 25, pid: 2 }]);
   });
 
+  it("relayed, its owner died and the restored match had no seat for it: an unasked JOINED of epoch 2 seats it anew", async () => {
+    // The connection stays up; the relaying instance JOINs the restored match for the player
+    // (the checkpoint predated its join) and the answer is a JOINED with the server's own req.
+    const { ws, match, events } = await joinedMatch();
+    expect(match.sendInput([1, 0])).toBe(1);
+    ws.push(joined({ req: 0x80000005, epoch: 2, tick: 31, pid: 3, ack: 0, members: [[1, "u1", "ann", false], [3, "u2", "bob", true]] }));
+    expect(match.status).toBe(MatchStatus.JOINED);
+    expect(match.pid).toBe(3);
+    expect(match.epoch).toBe(2);
+    expect(events.map((e) => e[0])).toEqual(["snapshot"]);
+    ws.push(delta({ epoch: 2, tick: 32, ack: 2 }));
+    expect(match.tick).toBe(32);
+    expect(match.sendInput([0, 1])).toBe(2); // inputs go on after the old seat's (the new seat applies any seq > 0)
+  });
+
+  it("relayed, its owner died and the restored match had no seat free: END LOST ends the match", async () => {
+    const { ws, match, events } = await joinedMatch();
+    ws.push([Op.END, 1, 10, EndReason.LOST, "no seat for you in the match restored elsewhere"]);
+    expect(match.status).toBe(MatchStatus.ENDED);
+    expect(events).toEqual([["end", EndReason.LOST, "no seat for you in the match restored elsewhere"]]);
+    expect(net.sockets.length).toBe(1); // nothing to follow: no reconnect
+  });
+
   it("after a drain's 4003, a RESUMED with nothing after it (the seat was in the stopped copy) takes the seat back by id", async () => {
     const { ws, match, events } = await joinedMatch();
     ws.drop(CloseCode.MOVED, "http://b:2");

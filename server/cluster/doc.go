@@ -56,7 +56,10 @@
 // With a checkpoint store (BusConfig.Checkpoints), a match whose lease is gone is claimed by the
 // first instance that needs it, in epoch + 1 (the fence lets exactly one win), and restored
 // from its checkpoint (failover.go); instances relaying it follow the new owner instead of
-// ending it, and drop frames of older epochs (failover_relay.go); a drain hands every local
+// ending it, and drop frames of older epochs (failover_relay.go); their members take their seats
+// back in the new copy with a JOIN as their user, which seats them anew when the checkpoint
+// predates their join, or ends the match LOST for them when no seat is free
+// (failover_reseat.go, server.Reseater); a drain hands every local
 // match to another instance (handoff.go); a process that did not run for half a lease holds
 // its matches until its leases are checked (lease_guard.go); an owner whose refresh finds a
 // lease lost stops that copy with END MOVED.

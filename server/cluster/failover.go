@@ -59,6 +59,7 @@ type failoverMetrics struct {
 	follows  prometheus.Counter
 	stale    prometheus.Counter
 	stopped  prometheus.Counter
+	moves    *prometheus.CounterVec
 	handoffs *prometheus.CounterVec
 	drain    prometheus.Histogram
 }
@@ -84,6 +85,8 @@ func newFailoverMetrics() *failoverMetrics {
 			Help: "Relay messages dropped because they came from an older epoch of the match than the one followed."}),
 		stopped: prometheus.NewCounter(prometheus.CounterOpts{Name: "tickrelay_failover_stale_copies_total",
 			Help: "Local matches stopped (END MOVED) because their lease was found taken by another instance or epoch."}),
+		moves: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_failover_moves_total",
+			Help: "Relayed players moved onto their match's new copy, by result (seated: their seat or a new one; lost: none free, END LOST)."}, []string{"result"}),
 		handoffs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickrelay_handoffs_total",
 			Help: "Matches this instance handed to another one at drain, by result (moved, failed: ended STOPPED)."}, []string{"result"}),
 		drain: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "tickrelay_drain_seconds",
@@ -92,13 +95,15 @@ func newFailoverMetrics() *failoverMetrics {
 	for _, r := range []string{claimRestored, claimTaken, claimNoCheckpoint, claimFailed} {
 		m.claims.WithLabelValues(r)
 	}
+	m.moves.WithLabelValues(moveSeated)
+	m.moves.WithLabelValues(moveLost)
 	m.handoffs.WithLabelValues(handoffMoved)
 	m.handoffs.WithLabelValues(handoffFailed)
 	return m
 }
 
 func (m *failoverMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.claims, m.follows, m.stale, m.stopped, m.handoffs, m.drain}
+	return []prometheus.Collector{m.claims, m.follows, m.stale, m.stopped, m.moves, m.handoffs, m.drain}
 }
 
 // observeHealth follows the broker's health (liveness loop) for settled.

@@ -161,6 +161,9 @@ func (rm *remoteMatch) relocate(e MatchEntry) {
 	b.fo.follows.Store(rm.id, e)
 	b.know(e.Node)
 	for _, r := range rm.sinks {
+		if rm.moveRemote(r) {
+			continue // a member: it takes its seat back with a JOIN there
+		}
 		if r.state == stRepair || r.state == stLive {
 			r.state = stLive
 			b.m.repairs.Inc()
@@ -212,6 +215,7 @@ func (rm *remoteMatch) adopt(m *game.Match) {
 			if err := m.Watch(r.sink, r.joinReq); err != nil {
 				r.sink.Deliver(protocol.ErrorFrame(server.CodeOf(err), err.Error(), protocol.OpJoin, r.joinReq), nil)
 			}
+		case rm.moveLocal(m, r): // a member: it takes its seat back with a JOIN
 		default:
 			req := r.req
 			if r.state != stSync {

@@ -127,6 +127,12 @@ func (h *remoteHandle) Leave(ctx context.Context, pid uint32, sink game.Sink, re
 		return nil
 	}
 	rm.mu.Lock()
+	if r.moving && r.state == stJoining {
+		// Its seat is being taken back on the new owner: the answer gives it back (a
+		// session that left) or keeps it dropped (a closed one), with the pid it gets there.
+		rm.mu.Unlock()
+		return nil
+	}
 	rm.forget(r)
 	node := rm.e.Node
 	rm.mu.Unlock()

@@ -67,6 +67,7 @@ type relayed struct {
 	spectator bool
 	state     relayState
 	done      func(uint32, error) // stJoining: the JOIN's answer
+	moving    bool                // stJoining: a member moved onto the match's new owner (failover_reseat.go)
 	timer     *time.Timer
 	join      wmsg // the JOIN request, sent again by a repair that finds it unanswered
 	joinReq   uint32
@@ -350,8 +351,8 @@ func (rm *remoteMatch) retry() {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	for _, r := range rm.sinks {
-		if (r.state == stRepair || r.state == stSync || r.state == stAwaitJoined) && !r.asked.IsZero() &&
-			time.Since(r.asked) > rm.b.cfg.RepairRetry {
+		if (r.state == stRepair || r.state == stSync || r.state == stAwaitJoined || r.state == stJoining && r.moving) &&
+			!r.asked.IsZero() && time.Since(r.asked) > rm.b.cfg.RepairRetry {
 			rm.b.m.retries.Inc()
 			rm.ask(r)
 		}
