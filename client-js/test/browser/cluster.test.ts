@@ -4,11 +4,10 @@
 // plays relayed to the owner. Alice holds ArrowRight and bob's page must see her dot move; a chat line
 // crosses too. Nothing skips: no chromium, no SDK bundle, no redis-server: the test fails.
 import { join } from "node:path";
-import { type BrowserContext, type Page } from "playwright-core";
 import { afterAll, describe, expect, it } from "vitest";
 import { type RunningRedis, startRedis } from "../integration/redis.js";
 import { startServer, stopAll } from "../integration/server.js";
-import { DEMO, OUT, SDK, TwoBrowsers, requireBrowser } from "./chromium.js";
+import { DEMO, OUT, SDK, TwoBrowsers, dot, moveAndSee, openDemo, requireBrowser } from "./chromium.js";
 
 const browsers = new TwoBrowsers();
 let redis: RunningRedis | undefined;
@@ -19,22 +18,6 @@ afterAll(async () => {
   redis?.stop();
 });
 
-interface Pos {
-  x: number;
-  y: number;
-}
-
-async function openDemo(ctx: BrowserContext, url: string, who: string, errors: string[]): Promise<Page> {
-  const page = ctx.pages()[0] ?? (await ctx.newPage());
-  page.on("pageerror", (e) => errors.push(`${who} page error: ${e.message}`));
-  page.on("console", (m) => {
-    if (m.type() === "error") errors.push(`${who} console error: ${m.text()}`);
-  });
-  await page.goto(url);
-  await page.waitForFunction(() => (window as any).tickrelayDemo?.ready === true, null, { timeout: 20_000 });
-  return page;
-}
-
 describe("demo across two instances in chromium", () => {
   it("alice on instance one, bob relayed through the instance that does not own the arena: bob sees alice move, chat crosses", async () => {
     requireBrowser();
@@ -43,7 +26,7 @@ describe("demo across two instances in chromium", () => {
     const two = await startServer({ args: ["--redis", redis.url, "--node", "two", "--demo", DEMO, "--sdk", SDK] });
     const { a: ctxA, b: ctxB } = await browsers.launch();
     const errors: string[] = [];
-    const alice = await openDemo(ctxA, `${one.url}/?name=alice`, "alice", errors);
+    const alice = await openDemo(ctxA, `${one.url}/?name=alice`, "alice", errors, true);
     const ids = await alice.evaluate(() => {
       const d = (window as any).tickrelayDemo;
       return { arena: d.arena.match.id as string, chat: d.chat.match.id as string, pid: d.arena.match.pid as number };
@@ -54,31 +37,13 @@ describe("demo across two instances in chromium", () => {
     const info = await (await fetch(`${two.url}/v1/matches/${ids.arena}`)).json();
     expect(["one", "two"]).toContain(info.owner.node);
     const other = info.owner.node === "one" ? two : one;
-    const bob = await openDemo(ctxB, `${other.url}/?name=bob&match=${ids.arena}&chat=${ids.chat}`, "bob", errors);
+    const bob = await openDemo(ctxB, `${other.url}/?name=bob&match=${ids.arena}&chat=${ids.chat}`, "bob", errors, true);
     const bobArena = await bob.evaluate(() => (window as any).tickrelayDemo.arena.match.id as string);
     expect(bobArena).toBe(ids.arena);
-    const dot = (page: Page) =>
-      page.evaluate((pid) => {
-        const f = (window as any).tickrelayDemo.arena.match?.state.get(pid) as Pos | undefined;
-        return f ? { x: f.x, y: f.y } : null;
-      }, ids.pid);
     await bob.waitForFunction((pid) => !!(window as any).tickrelayDemo.arena.match?.state.get(pid), ids.pid, { timeout: 10_000 });
-    await alice.bringToFront();
-    const start = (await dot(bob))!;
-    const key = start.x > 500 ? "ArrowLeft" : "ArrowRight";
-    const to = key === "ArrowRight" ? start.x + 20 : start.x - 20;
-    await alice.keyboard.down(key);
-    await bob.waitForFunction(
-      ([pid, to, right]) => {
-        const f = (window as any).tickrelayDemo.arena.match?.state.get(pid);
-        return !!f && (right ? f.x >= to : f.x <= to);
-      },
-      [ids.pid, to, key === "ArrowRight"] as const,
-      { timeout: 10_000 },
-    );
-    await alice.keyboard.up(key);
+    await moveAndSee(alice, bob, ids.pid, 10_000);
     await alice.waitForFunction(() => (window as any).tickrelayDemo.arena.pending.pending.length === 0, null, { timeout: 10_000 });
-    const self = (await dot(alice))!;
+    const self = (await dot(alice, ids.pid))!;
     await bob.waitForFunction(
       ([pid, x, y]) => {
         const f = (window as any).tickrelayDemo.arena.match?.state.get(pid);
