@@ -30,6 +30,7 @@ type pool struct {
 	frame  []byte
 	rng    *rand.Rand
 	pwait2 bool
+	onPass func() // tests only (nil in runs): called after each pass of the loop that handled socket events
 }
 
 // pconn is one client's socket in a pool (pool goroutine only, once the loop runs).
@@ -100,6 +101,7 @@ func (p *pool) loop(stop <-chan struct{}) {
 			p.frames(pc)
 		}
 	}
+	p.passed()
 	for {
 		select {
 		case <-stop:
@@ -126,6 +128,15 @@ func (p *pool) loop(stop <-chan struct{}) {
 				p.read(pc)
 			}
 		}
+		if n > 0 {
+			p.passed()
+		}
+	}
+}
+
+func (p *pool) passed() {
+	if p.onPass != nil {
+		p.onPass()
 	}
 }
 

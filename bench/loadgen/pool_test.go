@@ -14,12 +14,13 @@ import (
 
 // poolRig: one epoll client in a pool, its socket's other end in the test (the "server").
 type poolRig struct {
-	r    *run
-	p    *pool
-	c    *client
-	srv  net.Conn
-	stop chan struct{}
-	done chan struct{}
+	r      *run
+	p      *pool
+	c      *client
+	srv    net.Conn
+	stop   chan struct{}
+	done   chan struct{}
+	passes chan struct{} // a pass of the pool's loop handled socket events
 }
 
 func newPoolRig(t *testing.T, role role, leftover []byte) *poolRig {
@@ -50,7 +51,13 @@ func newPoolRig(t *testing.T, role role, leftover []byte) *poolRig {
 	if err := p.add(c, true); err != nil {
 		t.Fatal(err)
 	}
-	g := &poolRig{r: r, p: p, c: c, srv: sc, stop: make(chan struct{}), done: make(chan struct{})}
+	g := &poolRig{r: r, p: p, c: c, srv: sc, stop: make(chan struct{}), done: make(chan struct{}), passes: make(chan struct{}, 1)}
+	p.onPass = func() {
+		select {
+		case g.passes <- struct{}{}:
+		default: // one pending signal is enough: the waiter checks again
+		}
+	}
 	go func() { defer close(g.done); p.loop(g.stop) }()
 	t.Cleanup(func() { g.close(); sc.Close() })
 	return g
@@ -94,22 +101,37 @@ func delta(tick uint32) []byte {
 	return protocol.AppendDeltaTail(b, false, 0, nil, nil)
 }
 
-// waitFor polls cond (the pool's loop runs on its own goroutine) until it holds or 5 s pass.
-func waitFor(t *testing.T, what string, cond func() bool) {
+// waitFor checks cond after each pass of the pool's loop (its own goroutine) that handled
+// socket events, until it holds or 5 s pass.
+func (g *poolRig) waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	timeout := time.After(5 * time.Second)
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-g.passes:
+		case <-timeout:
 			t.Fatalf("timed out waiting for %s", what)
 		}
-		time.Sleep(time.Millisecond)
 	}
+}
+
+// readUntil reads the client's frames until one of op comes (at most 100 others before it)
+// and returns its payload.
+func readUntil(t *testing.T, conn net.Conn, want byte) []byte {
+	t.Helper()
+	for i := 0; i <= 100; i++ {
+		if op, p := readClientFrame(t, conn); op == want {
+			return p
+		}
+	}
+	t.Fatalf("no frame of op %d among 100", want)
+	return nil
 }
 
 func TestPoolSendsInputsAndCountsFrames(t *testing.T) {
 	// a DELTA read with JOINED during setup is handled when the loop starts
 	g := newPoolRig(t, roleCount, serverFrame(true, wsBinary, delta(7)))
-	waitFor(t, "the leftover DELTA", func() bool { return g.c.lastTick.Load() == 7 })
+	g.waitFor(t, "the leftover DELTA", func() bool { return g.c.lastTick.Load() == 7 })
 
 	// inputs: masked binary frames INPUT [4, seq, seen, [dx, dy]], seq 1, 2, 3…, seen = last tick
 	var m protocol.ClientMsg
@@ -136,7 +158,7 @@ func TestPoolSendsInputsAndCountsFrames(t *testing.T) {
 	if _, err := g.srv.Write(append(two, frag...)); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "tick 11", func() bool { return g.c.lastTick.Load() == 11 })
+	g.waitFor(t, "tick 11", func() bool { return g.c.lastTick.Load() == 11 })
 	if n := g.c.msgsIn.Load(); n != 5 {
 		t.Fatalf("%d messages counted, want 5", n)
 	}
@@ -148,17 +170,8 @@ func TestPoolSendsInputsAndCountsFrames(t *testing.T) {
 	if _, err := g.srv.Write(serverFrame(true, wsPing, []byte("hi"))); err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; ; i++ {
-		op, p := readClientFrame(t, g.srv)
-		if op == wsPong {
-			if !bytes.Equal(p, []byte("hi")) {
-				t.Fatalf("pong %q", p)
-			}
-			break
-		}
-		if i > 100 {
-			t.Fatal("no pong")
-		}
+	if p := readUntil(t, g.srv, wsPong); !bytes.Equal(p, []byte("hi")) {
+		t.Fatalf("pong %q", p)
 	}
 	if d := g.r.drops.Load(); d != 0 {
 		t.Fatalf("%d drops", d)
@@ -166,17 +179,8 @@ func TestPoolSendsInputsAndCountsFrames(t *testing.T) {
 
 	// the end: the pool closes with CLOSE 1000 (not a drop)
 	g.close()
-	for i := 0; ; i++ {
-		op, p := readClientFrame(t, g.srv)
-		if op == wsClose {
-			if !bytes.Equal(p, []byte{0x03, 0xe8}) {
-				t.Fatalf("close payload % x", p)
-			}
-			break
-		}
-		if i > 100 {
-			t.Fatal("no close")
-		}
+	if p := readUntil(t, g.srv, wsClose); !bytes.Equal(p, []byte{0x03, 0xe8}) {
+		t.Fatalf("close payload % x", p)
 	}
 	if d := g.r.drops.Load(); d != 0 {
 		t.Fatalf("closing counted %d drops", d)
@@ -188,18 +192,18 @@ func TestPoolCountsTheServersCloseAsADrop(t *testing.T) {
 	if _, err := g.srv.Write(serverFrame(true, wsClose, []byte{0x0f, 0xa0, 'x'})); err != nil { // 4000
 		t.Fatal(err)
 	}
-	waitFor(t, "the drop", func() bool { return g.r.drops.Load() == 1 })
+	g.waitFor(t, "the drop", func() bool { return g.r.drops.Load() == 1 })
 	if n := g.r.errors()["dropped: close 4000"]; n != 1 {
 		t.Fatalf("errors %v", g.r.errors())
 	}
 	// and a connection that simply ends (EOF) is one too
 	g2 := newPoolRig(t, roleCount, nil)
 	g2.srv.Close()
-	waitFor(t, "the EOF drop", func() bool { return g2.r.drops.Load() == 1 })
+	g2.waitFor(t, "the EOF drop", func() bool { return g2.r.drops.Load() == 1 })
 	// a bad frame (masked, from a server) ends the connection, counted
 	g3 := newPoolRig(t, roleCount, nil)
 	if _, err := g3.srv.Write([]byte{0x82, 0x81, 1, 2, 3, 4, 5}); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the protocol-error drop", func() bool { return g3.r.drops.Load() == 1 })
+	g3.waitFor(t, "the protocol-error drop", func() bool { return g3.r.drops.Load() == 1 })
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/lxzan/gws"
 
+	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/protocol"
 	"github.com/tickrelay/tickrelay/server/cluster/redistest"
 )
@@ -42,15 +43,10 @@ func TestMatchmakingRedisCluster(t *testing.T) {
 		owner = b
 	}
 	mt, _ := owner.Registry().Get(m)
-	// Both seats are held before anyone joins (the listing is refreshed at the match's tick).
-	for end := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) { // bounded re-check
-		info := mt.Info()
-		if info.Reserved == 2 && info.Players == 0 {
-			break
-		}
-		if time.Now().After(end) {
-			t.Fatalf("match %s before the joins: %d reserved, %d players (want both seats reserved)", m, info.Reserved, info.Players)
-		}
+	// Both seats are held before anyone joins: the reservations were answered on the match
+	// goroutine, which publishes the listing in the same tick.
+	if info := tickedInfo(t, mt); info.Reserved != 2 || info.Players != 0 {
+		t.Fatalf("match %s before the joins: %d reserved, %d players (want both seats reserved)", m, info.Reserved, info.Players)
 	}
 	for i := range got {
 		r := got[i].Reservation
@@ -59,11 +55,22 @@ func TestMatchmakingRedisCluster(t *testing.T) {
 		}
 		joinWith(t, r.Address, toks[i], r.MatchID, r.Ticket)
 	}
-	for end := time.Now().Add(5 * time.Second); mt.Info().Players != 2; time.Sleep(20 * time.Millisecond) { // bounded re-check
-		if time.Now().After(end) {
-			t.Fatalf("match %s after both JOINs: %d players", m, mt.Info().Players)
-		}
+	// Each JOINED went out after the listing of its tick was published.
+	if info := tickedInfo(t, mt); info.Players != 2 {
+		t.Fatalf("match %s after both JOINs: %d players", m, info.Players)
 	}
+}
+
+// tickedInfo is mt's listing once the tick under way (if any) is over: Inspect runs on the
+// match goroutine between ticks, and a tick publishes the listing before it ends.
+func tickedInfo(t *testing.T, mt *game.Match) game.Info {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := mt.Inspect(ctx, func(*game.Ctx) {}); err != nil {
+		t.Fatalf("inspect %s: %v", mt.ID(), err)
+	}
+	return mt.Info()
 }
 
 // joinWith connects to the WebSocket URL addr with a session token and JOINs match with the
