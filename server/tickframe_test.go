@@ -67,7 +67,7 @@ func TestScanFrames(t *testing.T) {
 	for _, c := range cases {
 		orig := append([]byte(nil), c.b...)
 		visits := 0
-		off, back := scanFrames(c.b, c.maxFrame, c.room, func(h *wsHeader, p []byte) bool { visits++; return true })
+		off, back := scanFrames(c.b, c.maxFrame, c.room, func(h wsHeader, p []byte) bool { visits++; return true })
 		if off != c.off || back != c.back || visits != c.visits {
 			t.Errorf("%s: off %d back %v visits %d; want %d %v %d", c.name, off, back, visits, c.off, c.back, c.visits)
 		}
@@ -78,7 +78,7 @@ func TestScanFrames(t *testing.T) {
 	// A frame visit refuses is masked again: the hand-back gives gws the bytes as sent.
 	b := cat(in1, in2)
 	orig := append([]byte(nil), b...)
-	off, back := scanFrames(b, 1000, 4096, func(h *wsHeader, p []byte) bool {
+	off, back := scanFrames(b, 1000, 4096, func(h wsHeader, p []byte) bool {
 		var m protocol.ClientMsg
 		if err := protocol.DecodeClient(p, &m); err != nil {
 			t.Fatalf("payload not unmasked: %v", err)
@@ -145,7 +145,7 @@ func FuzzTickFrames(f *testing.F) {
 		}
 		orig := append([]byte(nil), b...)
 		visits := 0
-		off, back := scanFrames(b, maxFrame, room, func(h *wsHeader, p []byte) bool {
+		off, back := scanFrames(b, maxFrame, room, func(h wsHeader, p []byte) bool {
 			visits++
 			if !h.mine(maxFrame) {
 				t.Fatalf("visited a frame that is not the tick reader's: %+v", h)

@@ -57,6 +57,7 @@ type tickReader struct {
 	pending []byte // guarded by mu: bytes handed back, for the read loop
 	pendErr error  // guarded by mu: the read error that ended tick mode, after pending
 	polled  bool   // guarded by mu: the match called PreTick since the watchdog last looked
+	idle    int    // guarded by mu: polls in a row that read nothing
 	missed  int    // guarded by mu: watchdog rounds without a poll
 
 	// The poll's read (match goroutine, under mu): method values made once (no allocation).
@@ -80,6 +81,10 @@ const (
 	tickLowat = 4096
 	tickBuf   = 4096
 )
+
+// tickIdlePolls is how many polls in a row that read nothing hand a parked member back to its
+// read loop (3.2 s at 20 Hz).
+const tickIdlePolls = 64
 
 var tickScratch = sync.Pool{New: func() any { return new([tickBuf]byte) }}
 
@@ -110,7 +115,7 @@ func (t *tickReader) park() bool {
 		_ = t.c.rc.Control(t.lowFn)
 		return false
 	}
-	t.state, t.m, t.h, t.pid, t.polled, t.missed = tickParked, m, h, pid, true, 0
+	t.state, t.m, t.h, t.pid, t.polled, t.missed, t.idle = tickParked, m, h, pid, true, 0, 0
 	t.parked.Store(true)
 	t.mu.Unlock()
 	s.srv.tickWatch.add(t)
@@ -246,7 +251,7 @@ func (s *session) PreTick(m *game.Match) {
 	got := k + n
 	now := time.Now()
 	frames := 0
-	off, back := scanFrames(b[:got], s.srv.cfg.MaxFrame, len(b), func(h *wsHeader, p []byte) bool {
+	off, back := scanFrames(b[:got], s.srv.cfg.MaxFrame, len(b), func(h wsHeader, p []byte) bool {
 		if h.op == wsPong {
 			s.pong()
 			frames++
@@ -264,11 +269,20 @@ func (s *session) PreTick(m *game.Match) {
 		s.srv.metrics.tickFrames.Add(float64(frames))
 		s.touch()
 	}
+	if n == 0 {
+		t.idle++
+	} else {
+		t.idle = 0
+	}
 	switch {
 	case back || rerr != nil || cerr != nil || k+n == len(b):
 		t.handBack(b[off:got], rerr)
 	case frames == 0 && t.deadlinePassed(now):
 		t.handBack(b[off:got], nil) // gws's read then reports the deadline
+	case t.idle >= tickIdlePolls:
+		// A member that sends nothing would cost a read(2) finding nothing every tick: back
+		// to the netpoller, which costs nothing while it is silent; its next frame parks it again.
+		t.handBack(b[off:got], nil)
 	default:
 		t.carry = append(t.carry[:0], b[off:got]...)
 	}
@@ -285,7 +299,7 @@ func (t *tickReader) deadlinePassed(now time.Time) bool {
 // walk stops. It returns the offset of the first byte not consumed and whether the rest must
 // be handed back to gws (a frame that is not the tick reader's, one visit refused, or an
 // incomplete frame longer than room); otherwise the rest is an incomplete frame to keep.
-func scanFrames(b []byte, maxFrame, room int, visit func(h *wsHeader, payload []byte) bool) (int, bool) {
+func scanFrames(b []byte, maxFrame, room int, visit func(h wsHeader, payload []byte) bool) (int, bool) {
 	off := 0
 	for off < len(b) {
 		h, ok := parseWSHeader(b[off:])
@@ -301,7 +315,7 @@ func scanFrames(b []byte, maxFrame, room int, visit func(h *wsHeader, payload []
 		}
 		p := b[off+h.hdr : off+total]
 		maskWS(p, h.key)
-		if !visit(&h, p) {
+		if !visit(h, p) {
 			maskWS(p, h.key)
 			return off, true
 		}

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 
@@ -155,5 +156,65 @@ func TestTickReadWebSocketPingAnswered(t *testing.T) {
 		default:
 			e.step(e.m)
 		}
+	}
+}
+
+// The match's poll of a parked member allocates nothing (INPUT frames decoded into the
+// session's decoder, queued with Input, the read's function a method value made once).
+func TestTickReadPollDoesNotAllocate(t *testing.T) {
+	e := newTickEnv(t, ReadModeTick, func(c *Config) { c.InputRate, c.InputBurst = 1e9, 1e9 })
+	c, _ := e.join(e.m, "ann")
+	c.send(inputMsg(1))
+	e.waitParked(1)
+	s := e.session(c)
+	frame := msgFrame(inputMsg(2))
+	// Called here rather than on the match goroutine, which is idle between manual ticks (the
+	// inbox refuses inputs past the member's share: nothing is appended).
+	// MemStats around each poll only (the test's writing and waiting allocate): most polls
+	// must allocate nothing (another goroutine, the janitor, may allocate during one of them).
+	zero := 0
+	for i := 0; i < 40; i++ {
+		c.raw(frame)
+		waitQueued(t, s, len(frame))
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		s.PreTick(e.m)
+		runtime.ReadMemStats(&after)
+		if after.Mallocs == before.Mallocs {
+			zero++
+		}
+	}
+	if zero < 30 {
+		t.Fatalf("only %d of 40 polls allocated nothing", zero)
+	}
+	if !s.tick.parked.Load() {
+		t.Fatal("the polls handed back")
+	}
+}
+
+// A member that sends nothing goes back to its read loop after tickIdlePolls empty polls (no
+// read per tick for a silent player); its next frame is read at once and parks it again.
+func TestTickReadIdleMemberBackToLoop(t *testing.T) {
+	e := newTickEnv(t, ReadModeTick)
+	c, pid := e.join(e.m, "ann")
+	c.send(inputMsg(1))
+	e.waitParked(1)
+	_, backs, _ := e.counters()
+	for i := 0; i < tickIdlePolls-1; i++ {
+		e.step(e.m)
+	}
+	if !e.session(c).tick.parked.Load() {
+		t.Fatalf("handed back before %d empty polls", tickIdlePolls)
+	}
+	e.step(e.m)
+	e.waitParked(0)
+	if _, b2, _ := e.counters(); b2 != backs+1 {
+		t.Fatalf("hand-backs %v → %v", backs, b2)
+	}
+	c.send(inputMsg(2)) // read by the read loop, without a tick; then it parks again
+	e.waitParked(1)
+	e.stepUntil(e.m, c, func(m *protocol.ServerMsg) bool { return m.HasAck && m.Ack == 2 })
+	if got := e.rec.of(e.m, pid); !slices.Equal(got, []string{"i1", "i2"}) {
+		t.Fatalf("applied %v", got)
 	}
 }
