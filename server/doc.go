@@ -25,7 +25,7 @@
 // socket's SO_RCVLOWAT at 4 KiB, so an input wakes no thread; inputs, messages and everything
 // else keep the order they were sent in. Messages other than INPUT are read at the match's
 // next tick rather than on arrival (at most one tick interval later; a PING's PONG too).
-// A change of the session's match (LEAVE, Detached, END, a takeover), Close, 64 polls in a row
+// A change of the session's match (LEAVE, Detached, END, a takeover), Close, 16 polls in a row
 // that read nothing (a silent player goes back to the netpoller), and the janitor's watchdog
 // (a match that stopped ticking: frozen, held) hand back.
 //

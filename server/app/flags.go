@@ -108,7 +108,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.IntVar(&cfg.RelayBudget, "relay-budget", 256<<10, "bytes of MESSAGE payloads a match relays per tick, all senders together (at most --outbound-queue/2;\nover it: ERROR RATE_LIMITED to the sender)")
 	fs.IntVar(&cfg.RelayShare, "relay-share", 0, "bytes of MESSAGE payloads one sender may have relayed per tick; 0: --relay-budget/8 (a sender's\nfirst message of a tick only needs room in --relay-budget)")
 	fs.BoolVar(&cfg.Compression, "compression", false, "permessage-deflate")
-	fs.StringVar(&cfg.ReadMode, "read-mode", server.ReadModeLoop, "who reads a player's socket while the match runs: loop (its read loop, as each frame arrives) or tick\n(the match, just before each tick: inputs wake no thread; plain TCP without --compression only)")
+	fs.StringVar(&cfg.ReadMode, "read-mode", server.ReadModeTick, "who reads a player's socket while the match runs: loop (its read loop, as each frame arrives) or tick\n(the match, just before each tick: inputs wake no thread; plain TCP without --compression only)")
 	fs.DurationVar(&cfg.PingInterval, "ping", 10*time.Second, "server ping interval")
 	fs.DurationVar(&cfg.ReadTimeout, "read-timeout", 20*time.Second, "close a connection silent for this long")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", time.Second, "a write blocked this long closes the client as slow")

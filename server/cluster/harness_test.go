@@ -83,7 +83,7 @@ func startInstance(t *testing.T, name string, sub substrate, mutate ...func(*Bus
 	broker := sub.broker(name)
 	bc := BusConfig{Broker: broker, Directory: sub.directory(name), Names: sub.names}
 	cfg := server.Config{Secret: testSecret, NodeID: name, PublicURL: in.base, Log: slog.New(slog.DiscardHandler),
-		APIKey: "op-key", ShutdownGrace: 2 * time.Second}
+		APIKey: "op-key", ShutdownGrace: 2 * time.Second, ReadMode: server.ReadModeTick} // the binary's default
 	for _, f := range mutate {
 		f(&bc, &cfg)
 	}
