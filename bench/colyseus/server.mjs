@@ -16,7 +16,10 @@
 //     /bench/rooms the clients of every room (the load generator's check that each room has P).
 //
 // Arguments: --listen 127.0.0.1:PORT (loopback only), --max-runtime 2m30s (a Go duration: the
-// server exits by itself after it), --tick-ms 50, --max-clients 10.
+// server exits by itself after it), --tick-ms 50, --max-clients 10, --patch tick|auto. --patch auto
+// is the other common way to write such a room, for comparison: each input is applied when it
+// arrives (same rules, no per-tick cap) and Colyseus' own patch timer (patchRate = --tick-ms)
+// sends the patch; no simulation interval. The ack is then the first patch after the input.
 import http from "node:http";
 import { performance } from "node:perf_hooks";
 import { Server, Room, matchMaker } from "@colyseus/core";
@@ -25,8 +28,9 @@ import { Schema, MapSchema, defineTypes } from "@colyseus/schema";
 import { parseArgs, parseGoDuration, loopbackAddr } from "./args.mjs";
 
 const args = parseArgs(process.argv.slice(2), {
-  listen: "127.0.0.1:2567", "max-runtime": "10m", "tick-ms": "50", "max-clients": "10",
+  listen: "127.0.0.1:2567", "max-runtime": "10m", "tick-ms": "50", "max-clients": "10", patch: "tick",
 });
+if (args.patch !== "tick" && args.patch !== "auto") throw new Error(`--patch ${args.patch}: tick or auto`);
 const { host, port } = loopbackAddr(args.listen);
 const tickMs = Number(args["tick-ms"]);
 const maxClients = Number(args["max-clients"]);
@@ -83,13 +87,41 @@ function clamp(v, lo, hi) {
   return v < lo ? lo : v > hi ? hi : v;
 }
 
+// move applies one input to p: dx, dy clamped to [-1, 1], the vector capped at length 1, speed
+// SPEED, clamped to the world (tickrelay's arena.Input and DecodeInput).
+function move(p, dx, dy) {
+  dx = clamp(dx, -1, 1);
+  dy = clamp(dy, -1, 1);
+  const l = Math.hypot(dx, dy);
+  if (l > 1) {
+    dx /= l;
+    dy /= l;
+  }
+  p.x = clamp(p.x + dx * SPEED, 0, WORLD);
+  p.y = clamp(p.y + dy * SPEED, 0, WORLD);
+}
+
 class ArenaRoom extends Room {
   maxClients = maxClients;
 
   onCreate() {
-    this.patchRate = null; // the patch goes out at the end of each tick, below
     this.state = new ArenaState();
-    this.queues = new Map(); // sessionId → [[seq, dx, dy], …] since the last tick
+    this.queues = new Map(); // sessionId → [[seq, dx, dy], …] since the last tick (--patch tick)
+    if (args.patch === "auto") {
+      this.patchRate = tickMs;
+      this.onMessage(0, (client, msg) => {
+        const p = this.state.players.get(client.sessionId);
+        if (!p || !Array.isArray(msg) || msg.length < 3) return;
+        const [seq, dx, dy] = msg;
+        if (typeof seq !== "number" || typeof dx !== "number" || typeof dy !== "number") return;
+        inputs.received++;
+        inputs.applied++;
+        move(p, dx, dy);
+        if (seq > p.seq) p.seq = seq;
+      });
+      return;
+    }
+    this.patchRate = null; // the patch goes out at the end of each tick, below
     this.onMessage(0, (client, msg) => {
       const q = this.queues.get(client.sessionId);
       if (!q || !Array.isArray(msg) || msg.length < 3) return;
@@ -111,17 +143,8 @@ class ArenaRoom extends Room {
       if (q.length === 0) continue;
       const p = this.state.players.get(sid);
       if (!p) continue;
-      let x = p.x, y = p.y;
       const n = Math.min(q.length, MAX_INPUTS_TICK);
-      for (let i = 0; i < n; i++) {
-        let dx = clamp(q[i][1], -1, 1), dy = clamp(q[i][2], -1, 1);
-        const l = Math.hypot(dx, dy);
-        if (l > 1) { dx /= l; dy /= l; }
-        x = clamp(x + dx * SPEED, 0, WORLD);
-        y = clamp(y + dy * SPEED, 0, WORLD);
-      }
-      p.x = x;
-      p.y = y;
+      for (let i = 0; i < n; i++) move(p, q[i][1], q[i][2]);
       inputs.applied += n;
       inputs.dropped += q.length - n;
       const last = q[q.length - 1][0]; // inputs beyond the cap are dropped, and acked
@@ -130,6 +153,15 @@ class ArenaRoom extends Room {
     }
     this.broadcastPatch();
     observeTick((performance.now() - t0) / 1000);
+  }
+
+  // --patch auto: Colyseus' patch timer calls this; its duration is the tick's
+  broadcastPatch() {
+    if (args.patch !== "auto") return super.broadcastPatch();
+    const t0 = performance.now();
+    const changed = super.broadcastPatch();
+    observeTick((performance.now() - t0) / 1000);
+    return changed;
   }
 
   onJoin(client) {
@@ -164,7 +196,7 @@ const httpServer = http.createServer(async (req, res) => {
 const gameServer = new Server({ transport: new WebSocketTransport({ server: httpServer }), greet: false });
 gameServer.define("arena", ArenaRoom);
 await gameServer.listen(port, host);
-console.log(`colyseus arena server on ${host}:${port}, node ${process.version}, pid ${process.pid}, tick ${tickMs} ms, ${maxClients} clients per room`);
+console.log(`colyseus arena server on ${host}:${port}, node ${process.version}, pid ${process.pid}, tick ${tickMs} ms, patch ${args.patch}, ${maxClients} clients per room`);
 setTimeout(() => {
   console.log("max-runtime reached: exiting");
   process.exit(0);
