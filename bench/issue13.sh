@@ -47,7 +47,7 @@ done
 for r in 1 2; do
   lg before-probe -scenario arena -probe -matches 125 -players 10 -server-bin "$tmp/before"
   lg after-probe -scenario arena -probe -matches 125 -players 10 -server-bin "$tmp/after"
-  [[ $colyseus == 1 ]] && lg colyseus-probe -scenario arena -target colyseus -probe -matches 125 -players 10
+  [[ $colyseus == 1 ]] && lg colyseus-probe -scenario arena -target colyseus -probe -matches 125 -players 10 -colyseus-procs 2
 done
 lg gws-floor-probe -scenario floor -probe -matches 125 -players 10 -server-bin "$tmp/floor"
 lg epoll-floor-probe -scenario floor -target epoll -probe -matches 125 -players 10 -server-bin "$tmp/floor"

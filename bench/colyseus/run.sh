@@ -5,7 +5,7 @@
 #
 #   bench/colyseus/run.sh check   # self-check: 2 rooms × 10 clients, 3 s window, -check (~15 s)
 #   bench/colyseus/run.sh 500     # arena 50 × 10 = 500 clients, 5 s warm-up, 20 s window
-#   bench/colyseus/run.sh probe   # probe mode, 125 × 10 = 1,250 clients
+#   bench/colyseus/run.sh probe   # probe mode, 125 × 10 = 1,250 clients (the clients in 2 Node processes)
 #   bench/colyseus/run.sh         # all three
 #
 # Result lines go to $OUT (default bench/out/colyseus.jsonl) with the label "$TAG <what>
@@ -34,7 +34,7 @@ lg() { # lg WHAT loadgen-args…
 case $what in
 check | all) lg check -matches 2 -players 10 -warmup 1s -duration 3s -check ;;&
 500 | all) lg 500 -matches 50 -players 10 ;;&
-probe | all) lg probe -probe -matches 125 -players 10 ;;
+probe | all) lg probe -probe -matches 125 -players 10 -colyseus-procs 2 ;;
 check | 500) ;;
 *) echo "run.sh: unknown run $what (check, 500, probe or nothing for all three)" >&2; exit 2 ;;
 esac
