@@ -35,6 +35,7 @@ type Registry struct {
 	log     *slog.Logger
 	metrics Metrics
 	stagger bool
+	slots   int // TickSlots (0: the per-match golden-ratio stagger)
 	unused  time.Duration
 	onEnded func(string)
 	cps     CheckpointSink
@@ -44,7 +45,8 @@ type Registry struct {
 
 	mu      sync.RWMutex
 	matches map[string]*Match
-	order   orderIndex // the running matches in creation order, for paged listings
+	order   orderIndex              // the running matches in creation order, for paged listings
+	slotUse map[time.Duration][]int // running matches per tick slot, per tick period
 	closed  bool
 	created uint64
 	wg      sync.WaitGroup
@@ -56,10 +58,16 @@ type RegistryConfig struct {
 	Clock   Clock        // default RealClock
 	Log     *slog.Logger // default slog.Default()
 	Metrics Metrics      // default NopMetrics
-	// NoStagger starts every match's ticker at the same phase. By default the first tick of
-	// each new match is offset by a golden-ratio fraction of the interval, so many matches
-	// spread their ticks (and their writes) across the interval instead of bursting together.
+	// NoStagger starts every match's ticker at the same phase, its creation (tests). By
+	// default matches tick on TickSlots slots of the interval (wheel.go).
 	NoStagger bool
+	// TickSlots is how many instants of each tick interval matches tick at: each match is on
+	// one slot (a new one on the least loaded), and under RealClock one timer serves all the
+	// matches of a slot, so the process wakes TickSlots times per interval, not once per
+	// match. More slots spread the matches' writes thinner and cost more wake-ups. 0:
+	// DefaultTickSlots; negative: no slots, every match a timer of its own at a golden-ratio
+	// phase (the old behaviour). At most one slot per millisecond of the interval.
+	TickSlots int
 	// OnEnded is called with the id of every match that ends, after the registry forgot it (a
 	// cluster bus withdraws it from the directory). It must not block.
 	OnEnded func(id string)
@@ -106,7 +114,10 @@ func NewRegistry(c RegistryConfig) *Registry {
 	if c.EndedMax <= 0 {
 		c.EndedMax = 1000
 	}
-	return &Registry{catalog: c.Catalog, clock: c.Clock, log: c.Log, metrics: c.Metrics,
+	if c.TickSlots == 0 {
+		c.TickSlots = DefaultTickSlots
+	}
+	return &Registry{catalog: c.Catalog, clock: c.Clock, log: c.Log, metrics: c.Metrics, slots: max(c.TickSlots, 0), slotUse: map[time.Duration][]int{},
 		stagger: !c.NoStagger, unused: c.UnusedTimeout, onEnded: c.OnEnded, cps: c.Checkpoints, hold: c.Hold, limits: c.Limits, matches: map[string]*Match{}, ended: newEndedLog(c.EndedRetention, c.EndedMax)}
 }
 
@@ -156,16 +167,27 @@ func (r *Registry) start(m *Match, opts Options) error {
 	m.seq = n
 	r.order.add(m)
 	r.wg.Add(1)
+	interval := time.Second / time.Duration(opts.TickRate)
+	slot, slots := -1, 0
+	if r.stagger && r.slots > 0 {
+		slots = min(r.slots, max(int(interval/time.Millisecond), 1))
+		slot = r.takeSlot(interval, slots, n)
+	}
 	r.mu.Unlock()
 
-	var phase time.Duration
-	if r.stagger {
-		interval := time.Second / time.Duration(opts.TickRate)
+	var ticker Ticker
+	switch sc, ok := r.clock.(slotClock); {
+	case slot >= 0 && ok:
+		ticker = sc.NewSlotTicker(interval, slot, slots)
+	case slot >= 0:
+		ticker = r.clock.NewTicker(interval, slotPhase(r.clock.Now(), interval, slot, slots))
+	case r.stagger:
 		frac := float64(n) * 0.6180339887498949
 		frac -= float64(int64(frac))
-		phase = time.Duration(frac * float64(interval))
+		ticker = r.clock.NewTicker(interval, time.Duration(frac*float64(interval)))
+	default:
+		ticker = r.clock.NewTicker(interval, 0)
 	}
-	ticker := r.clock.NewTicker(time.Second/time.Duration(opts.TickRate), phase)
 	go func() {
 		defer r.wg.Done()
 		m.run(ticker, func() {
@@ -178,6 +200,9 @@ func (r *Registry) start(m *Match, opts Options) error {
 				delete(r.matches, m.id)
 				r.order.remove(m)
 			}
+			if slot >= 0 {
+				r.slotUse[interval][slot]--
+			}
 			r.mu.Unlock()
 			if m.checkpoints != nil {
 				m.checkpoints.Forget(m.id)
@@ -188,6 +213,30 @@ func (r *Registry) start(m *Match, opts Options) error {
 		})
 	}()
 	return nil
+}
+
+// DefaultTickSlots is RegistryConfig.TickSlots' default, chosen by measurement
+// (bench/RESULTS.md, "tick slots").
+const DefaultTickSlots = 4
+
+// takeSlot picks the least loaded of k slots of period d for the n-th match (ties: from slot
+// n mod k on, so matches created one after another go round the slots) and counts it (r.mu
+// held).
+func (r *Registry) takeSlot(d time.Duration, k int, n uint64) int {
+	use := r.slotUse[d]
+	if len(use) != k {
+		use = make([]int, k)
+		r.slotUse[d] = use
+	}
+	best := -1
+	for j := range k {
+		s := int((n + uint64(j)) % uint64(k))
+		if best < 0 || use[s] < use[best] {
+			best = s
+		}
+	}
+	use[best]++
+	return best
 }
 
 // newMatch builds a match and runs its Init, without starting its goroutine.

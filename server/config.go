@@ -52,7 +52,11 @@ type Config struct {
 	MaxMatchesPerUser int // live matches one user may have created; default 5, <0 no cap (above: 429 RATE_LIMITED)
 	// UnusedMatchTimeout ends a match that no player ever joined this long after its last
 	// reservation expired; default 10s (game.Options.UnusedTimeout; a game's own value wins).
-	UnusedMatchTimeout     time.Duration
+	UnusedMatchTimeout time.Duration
+	// TickSlots is how many instants of each tick interval the matches tick at (one timer per
+	// slot serves all its matches: fewer thread wake-ups); default game.DefaultTickSlots, <0:
+	// a timer of its own per match (game.RegistryConfig.TickSlots).
+	TickSlots              int
 	ReservationTTL         time.Duration // how long a reserved seat is held, and its ticket valid; default 15s, at most 30s
 	MaxReservationsPerUser int           // live seat reservations one user may hold; default 4, <0 no cap (above: 429)
 	MaxStreamsPerMatch     int           // SSE streams on one match; default 100, <0 no cap (above: 503)

@@ -143,6 +143,7 @@ func New(cfg Config) (*Server, error) {
 		Checkpoints:    cfg.Checkpoints,
 		EndedRetention: cfg.EndedRetention,
 		UnusedTimeout:  cfg.UnusedMatchTimeout,
+		TickSlots:      cfg.TickSlots,
 		Hold: func() bool {
 			if b := bus.Load(); b != nil {
 				if h, ok := (*b).(LeaseHolder); ok {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/server"
 	"github.com/tickrelay/tickrelay/server/checkpoint"
 )
@@ -89,6 +90,7 @@ func parseFlags(args []string, out io.Writer) (*options, error) {
 	fs.IntVar(&cfg.MaxMatches, "max-matches", 5000, "live matches on this instance (above: 503); -1: no cap")
 	fs.IntVar(&cfg.MaxMatchesPerUser, "max-matches-per-user", 5, "live matches one user may have created (above: 429); -1: no cap")
 	fs.StringVar(&o.gomaxprocs, "gomaxprocs", "auto", "Go's GOMAXPROCS: auto (one P while the process uses under ~0.75 cores and its goroutines do not wait\nover 5 ms to run (twice in a row), every core otherwise: measured cheaper per client on small machines, bench/RESULTS.md)\nor a fixed number; a GOMAXPROCS environment variable wins")
+	fs.IntVar(&cfg.TickSlots, "tick-slots", game.DefaultTickSlots, "instants per tick interval the matches tick at: each match on one slot (a new one on the least loaded), one timer\nper slot for all its matches (fewer thread wake-ups than a timer per match; fewer slots: more matches' writes at once;\nat most one per millisecond of the interval); -1: a timer per match at its own phase")
 	fs.DurationVar(&cfg.UnusedMatchTimeout, "unused-match-timeout", 10*time.Second, "end a match nobody ever joined this long after its last reservation expired")
 	fs.DurationVar(&cfg.ReservationTTL, "reservation-ttl", 15*time.Second, "how long a reserved seat is held and its join ticket valid (at most 30s)")
 	fs.IntVar(&cfg.MaxReservationsPerUser, "max-reservations-per-user", 4, "live seat reservations one user may hold (above: 429); -1: no cap")
