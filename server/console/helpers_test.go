@@ -194,6 +194,12 @@ func (n *node) match(label map[string]string, players ...string) (*game.Match, [
 		}
 		sinks = append(sinks, s)
 	}
+	// A join is answered while the match handles its inbox, and the listing is published at
+	// the end of that tick: a request on the match goroutine runs after the tick, so the
+	// listing counts every player once it returns.
+	if err := m.Inspect(ctx, func(*game.Ctx) {}); err != nil {
+		n.t.Fatal(err)
+	}
 	return m, sinks
 }
 
