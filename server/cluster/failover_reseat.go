@@ -2,8 +2,6 @@ package cluster
 
 import (
 	"context"
-	"fmt"
-	"time"
 
 	"github.com/tickrelay/tickrelay/game"
 	"github.com/tickrelay/tickrelay/protocol"
@@ -108,17 +106,7 @@ func (rm *remoteMatch) moveRemote(r *relayed) bool {
 	if r.timer != nil {
 		r.timer.Stop()
 	}
-	r.timer = time.AfterFunc(b.cfg.JoinTimeout, func() {
-		rm.mu.Lock()
-		defer rm.mu.Unlock()
-		if r.state != stJoining || r.done == nil {
-			return
-		}
-		d := r.done
-		r.done = nil
-		rm.forget(r)
-		d(0, fmt.Errorf("%w: %s did not answer the join", server.ErrTimeout, rm.e.Node))
-	})
+	rm.expireJoin(r)
 	rm.ask(r) // sends r.join to the new owner
 	return true
 }

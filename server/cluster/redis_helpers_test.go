@@ -36,6 +36,16 @@ func cluster3(t *testing.T) (*redistest.Cluster, RedisConfig) {
 	return c, RedisConfig{ClusterAddrs: c.Addrs(), Metrics: NewMetrics()}
 }
 
+// redisPair starts instances a and b over rc (each with its own broker and directory clients)
+// and waits until both see both.
+func redisPair(t *testing.T, rc RedisConfig) (a, b *instance) {
+	t.Helper()
+	sub := redisSubstrate(t, rc)
+	a, b = startInstance(t, "a", sub), startInstance(t, "b", sub)
+	waitNodes(t, 2, a, b)
+	return a, b
+}
+
 func newBroker(t *testing.T, rc RedisConfig) *RedisBroker {
 	t.Helper()
 	b, err := NewRedisBroker(rc)

@@ -14,9 +14,7 @@ import (
 // soon after Redis is back (the bus reconnects, resubscribes and repairs it through the owner).
 func TestRedisRestartRepairsRelayedPlayers(t *testing.T) {
 	s, rc := standalone(t)
-	sub := redisSubstrate(t, rc)
-	a, b := startInstance(t, "a", sub), startInstance(t, "b", sub)
-	waitNodes(t, 2, a, b)
+	a, b := redisPair(t, rc)
 	tok := a.guest("ann")
 	cr := a.create(tok, map[string]any{"game": "arena"})
 	ann, bob := a.dialToken(tok), b.connect("bob")

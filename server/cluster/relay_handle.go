@@ -78,17 +78,7 @@ func (h *remoteHandle) Join(ctx context.Context, j server.JoinRequest, done func
 	rm.add(r)
 	r.join = wmsg{Kind: kJoin, Match: h.e.ID, Sink: r.id, Str: j.UserID, Str2: j.Name, Bin: j.Meta, A: j.Req}
 	r.asked = time.Now()
-	r.timer = time.AfterFunc(h.b.cfg.JoinTimeout, func() {
-		rm.mu.Lock()
-		defer rm.mu.Unlock()
-		if r.state != stJoining || r.done == nil {
-			return
-		}
-		d := r.done
-		r.done = nil
-		rm.forget(r)
-		d(0, fmt.Errorf("%w: %s did not answer the join", server.ErrTimeout, rm.e.Node))
-	})
+	rm.expireJoin(r)
 	if !h.b.request(rm.e.Node, r.join) {
 		r.timer.Stop()
 		rm.forget(r)

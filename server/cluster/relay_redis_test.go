@@ -13,18 +13,14 @@ import (
 // The arena across two instances over a real standalone redis-server.
 func TestClusterArenaRedis(t *testing.T) {
 	_, rc := standalone(t)
-	sub := redisSubstrate(t, rc)
-	a, b := startInstance(t, "a", sub), startInstance(t, "b", sub)
-	waitNodes(t, 2, a, b)
+	a, b := redisPair(t, rc)
 	playArena(t, a, b)
 }
 
 // The arena across two instances over a real 3-master Redis Cluster (sharded Pub/Sub).
 func TestClusterArenaRedisCluster(t *testing.T) {
 	_, rc := cluster3(t)
-	sub := redisSubstrate(t, rc)
-	a, b := startInstance(t, "a", sub), startInstance(t, "b", sub)
-	waitNodes(t, 2, a, b)
+	a, b := redisPair(t, rc)
 	playArena(t, a, b)
 }
 

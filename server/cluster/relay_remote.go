@@ -327,6 +327,21 @@ func (rm *remoteMatch) ask(r *relayed) {
 	rm.b.request(rm.e.Node, wmsg{Kind: kSync, Match: rm.id, Sink: r.id, PID: r.pid, A: r.req, B: r.epoch, C: r.tick})
 }
 
+// expireJoin fails r's JOIN with TIMEOUT when it is still unanswered after JoinTimeout (mu held).
+func (rm *remoteMatch) expireJoin(r *relayed) {
+	r.timer = time.AfterFunc(rm.b.cfg.JoinTimeout, func() {
+		rm.mu.Lock()
+		defer rm.mu.Unlock()
+		if r.state != stJoining || r.done == nil {
+			return
+		}
+		d := r.done
+		r.done = nil
+		rm.forget(r)
+		d(0, fmt.Errorf("%w: %s did not answer the join", server.ErrTimeout, rm.e.Node))
+	})
+}
+
 // forget removes r (mu held); the last one out unlinks the match.
 func (rm *remoteMatch) forget(r *relayed) {
 	if rm.sinks[r.id] != r {

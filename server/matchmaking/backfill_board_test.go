@@ -23,8 +23,7 @@ func TestOpenBoard(t *testing.T) {
 		testOpenBoard(t, redis.NewClient(&redis.Options{Addr: rs.Addr}))
 	})
 	t.Run("cluster", func(t *testing.T) {
-		rc := redistest.StartCluster(t, 3)
-		testOpenBoard(t, redis.NewClusterClient(&redis.ClusterOptions{Addrs: rc.Addrs(), MaxRedirects: 3}))
+		testOpenBoard(t, clusterClient(redistest.StartCluster(t, 3)))
 	})
 }
 

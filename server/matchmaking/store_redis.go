@@ -210,12 +210,13 @@ func decodeTicket(b []byte) (*Ticket, error) {
 	return &t, nil
 }
 
-// liveClaimScript takes the live keys KEYS[2..] for ticket ARGV[1] (for ARGV[3] ms), all or
-// none, and counts it in the sorted set KEYS[1] by its expiry ARGV[4] (ms): it answers the
-// tickets that hold some of them already, 'cap' when ARGV[2] tickets are live, or 'ok'.
-var liveClaimScript = redis.NewScript(`
+// claimLiveLua is the claim both scripts below make (n: how many live keys follow KEYS[1]):
+// the tickets that hold some of KEYS[2..n+1] already, 'cap' when ARGV[2] tickets are live,
+// else it takes them for ticket ARGV[1] (for ARGV[3] ms) and counts it in the sorted set
+// KEYS[1] by its expiry ARGV[4] (ms), and goes on.
+const claimLiveLua = `
 local busy = {}
-for i = 2, #KEYS do
+for i = 2, n + 1 do
   local v = redis.call('GET', KEYS[i])
   if v and v ~= ARGV[1] then busy[#busy + 1] = v end
 end
@@ -223,10 +224,14 @@ if #busy > 0 then return busy end
 local t = redis.call('TIME')
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t[1] * 1000 + math.floor(t[2] / 1000))
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 'cap' end
-for i = 2, #KEYS do redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[3]) end
+for i = 2, n + 1 do redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[3]) end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
-return 'ok'
-`)
+`
+
+// liveClaimScript takes the live keys KEYS[2..] for ticket ARGV[1] (for ARGV[3] ms), all or
+// none, and counts it in the sorted set KEYS[1] by its expiry ARGV[4] (ms): it answers the
+// tickets that hold some of them already, 'cap' when ARGV[2] tickets are live, or 'ok'.
+var liveClaimScript = redis.NewScript(`local n = #KEYS - 1` + claimLiveLua + `return 'ok'`)
 
 // liveReleaseScript gives back the live keys KEYS[2..] that still name ticket ARGV[1] and
 // uncounts it.
@@ -252,19 +257,7 @@ return s
 // set, ARGV[5] live keys, then the ticket, queue set, seq and log; ARGV = id, cap, ms to keep the
 // live keys, expiry (ms), number of live keys, body, ms to keep the ticket, log length, channel.
 // Answers as liveClaimScript (the ticket is entered only on 'ok').
-var addLiveScript = redis.NewScript(`
-local n = tonumber(ARGV[5])
-local busy = {}
-for i = 2, n + 1 do
-  local v = redis.call('GET', KEYS[i])
-  if v and v ~= ARGV[1] then busy[#busy + 1] = v end
-end
-if #busy > 0 then return busy end
-local t = redis.call('TIME')
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', t[1] * 1000 + math.floor(t[2] / 1000))
-if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then return 'cap' end
-for i = 2, n + 1 do redis.call('SET', KEYS[i], ARGV[1], 'PX', ARGV[3]) end
-redis.call('ZADD', KEYS[1], ARGV[4], ARGV[1])
+var addLiveScript = redis.NewScript(`local n = tonumber(ARGV[5])` + claimLiveLua + `
 local k = n + 2
 redis.call('SET', KEYS[k], ARGV[6], 'PX', ARGV[7])
 redis.call('SADD', KEYS[k + 1], ARGV[1])

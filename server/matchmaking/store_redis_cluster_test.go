@@ -13,19 +13,21 @@ import (
 	"github.com/tickrelay/tickrelay/server/cluster/redistest"
 )
 
+// clusterClient is a new client of the test's Redis Cluster rc.
+func clusterClient(rc *redistest.Cluster) redis.UniversalClient {
+	return redis.NewClusterClient(&redis.ClusterOptions{Addrs: rc.Addrs(), MaxRedirects: 3})
+}
+
 // Two instances share their queues and parties in a real 3-master Redis Cluster: each queue's
 // keys are in one slot (the queues spread over the masters), tickets opened on either instance
 // are matched once each, a party made on one is queued from the other, the live index refuses
 // a second ticket whichever instance is asked, and the matcher's death hands the queue over.
 func TestRedisClusterStore(t *testing.T) {
 	rc := redistest.StartCluster(t, 3)
-	client := func() redis.UniversalClient {
-		return redis.NewClusterClient(&redis.ClusterOptions{Addrs: rc.Addrs(), MaxRedirects: 3})
-	}
 	cfg := squad()
 	cfg.Queues = append(cfg.Queues, DefaultQueues()[0]) // duel
-	a := startInstanceOn(t, client(), "inst-a", cfg)
-	b := startInstanceOn(t, client(), "inst-b", cfg)
+	a := startInstanceOn(t, clusterClient(rc), "inst-a", cfg)
+	b := startInstanceOn(t, clusterClient(rc), "inst-b", cfg)
 	waitFor(t, 5*time.Second, "the matchers", func() bool {
 		return (a.mm.Leading("duel") || b.mm.Leading("duel")) && (a.mm.Leading("squad") || b.mm.Leading("squad"))
 	})

@@ -1,6 +1,7 @@
 package redistest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os/exec"
@@ -9,6 +10,9 @@ import (
 	"testing"
 	"time"
 )
+
+// CreateTimeout bounds `redis-cli --cluster create` (it takes a second or two on a busy machine).
+const CreateTimeout = 30 * time.Second
 
 // Cluster is a Redis Cluster of masters without replicas, one redis-server each.
 type Cluster struct {
@@ -44,10 +48,18 @@ func RunCluster(n int) (*Cluster, error) {
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs()...)
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
-	out, err := exec.Command(CLIBinary, args...).CombinedOutput()
+	// Bounded: redis-cli waits for the nodes to agree ("Waiting for the cluster to join") with
+	// no limit of its own, and a node that never joins would hang the test until its timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), CreateTimeout)
+	out, err := exec.CommandContext(ctx, CLIBinary, args...).CombinedOutput()
+	cancel()
 	if err != nil {
+		logs := ""
+		for _, s := range c.Nodes {
+			logs += fmt.Sprintf("\n%s: %s", s.Addr, s.log.String())
+		}
 		_ = c.Stop()
-		return nil, fmt.Errorf("redis-cli --cluster create: %w: %s", err, out)
+		return nil, fmt.Errorf("redis-cli --cluster create (limit %v): %w: %s%s", CreateTimeout, err, out, logs)
 	}
 	if err := c.WaitOK(ReadyTimeout); err != nil {
 		_ = c.Stop()
