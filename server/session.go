@@ -46,6 +46,10 @@ type session struct {
 	// tick is the connection's tick reader (tickread.go; nil: the read loop reads, as with TLS
 	// or compression). While it is parked, the match goroutine owns the read-loop fields above.
 	tick *tickReader
+	// tickWant: the read loop handled an INPUT since its tick reader last parked. Only a player
+	// sending inputs parks: one that only answers pings (a spectator seated as a member) would
+	// otherwise park and be polled for nothing after every pong.
+	tickWant bool
 
 	pingAt atomic.Int64 // unix nanos the last server ping was queued (0: answered)
 	rtt    atomic.Int64 // nanoseconds from that ping to its pong (ConnStats)
@@ -224,6 +228,7 @@ func (s *session) handle(frame []byte) {
 			return
 		}
 		s.input(match, pid, m)
+		s.tickWant = true
 	case protocol.OpMessage:
 		match, pid := s.current()
 		if match == nil {

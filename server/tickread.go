@@ -96,13 +96,15 @@ func newTickReader(c *rawReadConn) *tickReader {
 }
 
 // park is called by the read loop in Read when gws stands between two frames. It parks when
-// the session plays in a running local match, until the tick reader hands back; it reports
-// whether it parked (then the caller returns what was handed back first).
+// the session plays in a running local match and has sent an INPUT since it last parked (a
+// member that only answers pings is not worth polling), until the tick reader hands back; it
+// reports whether it parked (then the caller returns what was handed back first).
 func (t *tickReader) park() bool {
 	s := t.s
-	if s == nil {
+	if s == nil || !s.tickWant {
 		return false
 	}
+	s.tickWant = false
 	h, m, pid := s.tickMatch()
 	if m == nil {
 		return false

@@ -218,3 +218,23 @@ func TestTickReadIdleMemberBackToLoop(t *testing.T) {
 		t.Fatalf("applied %v", got)
 	}
 }
+
+// Only a player who sends inputs parks: a member whose read loop handled something else (a
+// WebSocket pong, a PING) keeps reading on arrival, so a seated spectator answering the
+// server's pings is not polled every tick for nothing.
+func TestTickReadParksAfterInputsOnly(t *testing.T) {
+	e := newTickEnv(t, ReadModeTick)
+	c, _ := e.join(e.m, "ann")
+	c.send(protocol.ClientMsg{Op: protocol.OpPing, T: protocol.AppendUint(nil, 1)})
+	c.expect(protocol.OpPong) // answered on arrival, without a tick: not parked
+	if err := c.conn.WritePong(nil); err != nil {
+		t.Fatal(err)
+	}
+	c.send(protocol.ClientMsg{Op: protocol.OpPing, T: protocol.AppendUint(nil, 2)})
+	c.expect(protocol.OpPong)
+	if n := e.ts.srv.tickWatch.parked(); n != 0 {
+		t.Fatalf("%d parked without an input", n)
+	}
+	c.send(inputMsg(1))
+	e.waitParked(1)
+}
