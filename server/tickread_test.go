@@ -180,7 +180,8 @@ func TestTickReadPollDoesNotAllocate(t *testing.T) {
 		runtime.ReadMemStats(&before)
 		s.PreTick(e.m)
 		runtime.ReadMemStats(&after)
-		if after.Mallocs == before.Mallocs {
+		// Under -race, sync.Pool drops some buffers on purpose: one allocation is the pool's.
+		if n := after.Mallocs - before.Mallocs; n == 0 || raceEnabled && n == 1 {
 			zero++
 		}
 	}
