@@ -72,9 +72,7 @@ func TestTickReadRefusalsKeepTheirCodes(t *testing.T) {
 func TestTickReadClientGoneWhileParked(t *testing.T) {
 	for _, rst := range []bool{false, true} {
 		e := newTickEnv(t, ReadModeTick)
-		c, pid := e.join(e.m, "ann")
-		c.send(inputMsg(1))
-		e.waitParked(1)
+		c, pid := e.joinParked(e.m, "ann")
 		if tc, ok := c.conn.NetConn().(*net.TCPConn); ok && rst {
 			_ = tc.SetLinger(0)
 		}
@@ -96,9 +94,7 @@ func TestTickReadClientGoneWhileParked(t *testing.T) {
 func TestTickReadDeadlineWhileParked(t *testing.T) {
 	for _, ticking := range []bool{true, false} {
 		e := newTickEnv(t, ReadModeTick, func(c *Config) { c.ReadTimeout = 300 * time.Millisecond })
-		c, _ := e.join(e.m, "ann")
-		c.send(inputMsg(1))
-		e.waitParked(1)
+		c, _ := e.joinParked(e.m, "ann")
 		start := time.Now()
 		for done := false; !done; {
 			select {
@@ -120,9 +116,7 @@ func TestTickReadDeadlineWhileParked(t *testing.T) {
 // moves the tick reader there: the new match gets the inputs, the old one none.
 func TestTickReadLeaveThenJoinAnother(t *testing.T) {
 	e := newTickEnv(t, ReadModeTick)
-	c, pidA := e.join(e.m, "ann")
-	c.send(inputMsg(1))
-	e.waitParked(1)
+	c, pidA := e.joinParked(e.m, "ann")
 	c.send(protocol.ClientMsg{Op: protocol.OpLeave, Req: 2})
 	e.stepUntil(e.m, c, func(m *protocol.ServerMsg) bool { return m.Op == protocol.OpLeft })
 	b := e.create()
@@ -145,9 +139,7 @@ func TestTickReadLeaveThenJoinAnother(t *testing.T) {
 // read loop serves them again (an INPUT after it is told NOT_IN_MATCH).
 func TestTickReadMatchEndHandsBack(t *testing.T) {
 	e := newTickEnv(t, ReadModeTick)
-	c, _ := e.join(e.m, "ann")
-	c.send(inputMsg(1))
-	e.waitParked(1)
+	c, _ := e.joinParked(e.m, "ann")
 	e.m.Stop(protocol.EndStopped)
 	<-e.m.Done()
 	e.waitParked(0)
@@ -159,9 +151,7 @@ func TestTickReadMatchEndHandsBack(t *testing.T) {
 // A server shutdown with parked connections ends their matches and closes them with 4000.
 func TestTickReadShutdownWhileParked(t *testing.T) {
 	e := newTickEnv(t, ReadModeTick)
-	c, _ := e.join(e.m, "ann")
-	c.send(inputMsg(1))
-	e.waitParked(1)
+	c, _ := e.joinParked(e.m, "ann")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := e.ts.srv.Shutdown(ctx); err != nil {

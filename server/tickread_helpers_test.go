@@ -134,6 +134,15 @@ func (e *tickEnv) join(m *game.Match, name string) (*client, uint32) {
 	return c, j.PID
 }
 
+// joinParked joins name to m and sends input 1, after which its read loop parks (the only one).
+func (e *tickEnv) joinParked(m *game.Match, name string) (*client, uint32) {
+	e.t.Helper()
+	c, pid := e.join(m, name)
+	c.send(inputMsg(1))
+	e.waitParked(1)
+	return c, pid
+}
+
 // waitParked waits until n read loops are parked.
 func (e *tickEnv) waitParked(n int) {
 	e.t.Helper()

@@ -139,9 +139,7 @@ func TestTickReadMixedStreamInOrder(t *testing.T) {
 // writer) once the match hands the connection back.
 func TestTickReadWebSocketPingAnswered(t *testing.T) {
 	e := newTickEnv(t, ReadModeTick)
-	c, _ := e.join(e.m, "ann")
-	c.send(inputMsg(1))
-	e.waitParked(1)
+	c, _ := e.joinParked(e.m, "ann")
 	if err := c.conn.WritePing([]byte("hello")); err != nil {
 		t.Fatal(err)
 	}
@@ -163,9 +161,7 @@ func TestTickReadWebSocketPingAnswered(t *testing.T) {
 // session's decoder, queued with Input, the read's function a method value made once).
 func TestTickReadPollDoesNotAllocate(t *testing.T) {
 	e := newTickEnv(t, ReadModeTick, func(c *Config) { c.InputRate, c.InputBurst = 1e9, 1e9 })
-	c, _ := e.join(e.m, "ann")
-	c.send(inputMsg(1))
-	e.waitParked(1)
+	c, _ := e.joinParked(e.m, "ann")
 	s := e.session(c)
 	frame := msgFrame(inputMsg(2))
 	// Called here rather than on the match goroutine, which is idle between manual ticks (the
@@ -197,9 +193,7 @@ func TestTickReadPollDoesNotAllocate(t *testing.T) {
 // read per tick for a silent player); its next frame is read at once and parks it again.
 func TestTickReadIdleMemberBackToLoop(t *testing.T) {
 	e := newTickEnv(t, ReadModeTick)
-	c, pid := e.join(e.m, "ann")
-	c.send(inputMsg(1))
-	e.waitParked(1)
+	c, pid := e.joinParked(e.m, "ann")
 	_, backs, _ := e.counters()
 	for i := 0; i < tickIdlePolls-1; i++ {
 		e.step(e.m)
