@@ -162,3 +162,41 @@ func TestTickReadShutdownWhileParked(t *testing.T) {
 		t.Fatalf("close code %d", c.code())
 	}
 }
+
+// A RESUME on a new connection takes over a seat whose old connection is parked: the old one
+// is handed back and closed with REPLACED, an input left unread in its socket is never applied
+// to the seat, and the new connection's inputs are (read by the match once it parks).
+func TestTickReadResumeTakesOverParked(t *testing.T) {
+	e := newTickEnv(t, ReadModeTick)
+	tok, _ := e.ts.guest("ann")
+	old, _, err := e.ts.dial(tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old.welcome = old.expect(protocol.OpWelcome)
+	old.send(protocol.ClientMsg{Op: protocol.OpJoin, Req: 1, Match: e.m.ID()})
+	j, _ := e.stepUntil(e.m, old, func(m *protocol.ServerMsg) bool { return m.Op == protocol.OpJoined })
+	old.send(inputMsg(1))
+	e.waitParked(1)
+	old.raw(msgFrame(inputMsg(50))) // waits in the socket for the next tick
+	waitQueued(t, e.session(old), len(msgFrame(inputMsg(50))))
+	c2, _, err := e.ts.dial(tok, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.expect(protocol.OpWelcome)
+	c2.send(protocol.ClientMsg{Op: protocol.OpResume, Req: 2, Session: old.welcome.Session, ResumeToken: old.welcome.ResumeToken})
+	c2.expect(protocol.OpResumed)
+	<-old.done
+	if old.code() != uint16(protocol.CloseReplaced) {
+		t.Fatalf("old connection closed with %d", old.code())
+	}
+	e.stepUntil(e.m, c2, func(m *protocol.ServerMsg) bool { return m.Op == protocol.OpJoined || m.Op == protocol.OpCatchup })
+	c2.send(inputMsg(2))
+	e.waitParked(1)
+	c2.send(inputMsg(3))
+	e.stepUntil(e.m, c2, func(m *protocol.ServerMsg) bool { return m.HasAck && m.Ack == 3 })
+	if got := e.rec.of(e.m, j.PID); !slices.Equal(got, []string{"i1", "i2", "i3"}) {
+		t.Fatalf("applied %v (input 50 was left in the replaced connection)", got)
+	}
+}
