@@ -383,6 +383,8 @@ func testDrain(t *testing.T, f *failoverNet) {
 		p := pair{id: m.ID(), tokA: a.guest("ann"), bob: b.connect("bob"), mb: &game.Mirror{}}
 		p.ann = a.dialToken(p.tokA)
 		p.pidA = p.ann.join(p.id, "").PID
+		// An input: ann's read loop parks (tick mode), the drain must wake it with its 4003.
+		p.ann.send(protocol.ClientMsg{Op: protocol.OpInput, Seq: 1, Payload: []byte{0xc0}})
 		j := p.bob.join(p.id, "")
 		if err := p.mb.ApplyJoined(&j); err != nil {
 			t.Fatal(err)
