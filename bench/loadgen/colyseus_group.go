@@ -65,19 +65,27 @@ func (g colyseusGroup) setup(timeout time.Duration) (colyseusSetup, error) {
 	return sum, nil
 }
 
-// mark sends the mark to every process first, then sums their answers.
-func (g colyseusGroup) mark(end bool, timeout time.Duration) (colyseusMark, error) {
+// ask sends cmd to every process first, then hands each one's reply (kind reply) to add.
+func ask[T any](g colyseusGroup, cmd map[string]any, reply string, timeout time.Duration, add func(T)) error {
 	for _, c := range g {
-		if err := c.send(map[string]any{"cmd": "mark", "end": end}); err != nil {
-			return colyseusMark{}, err
+		if err := c.send(cmd); err != nil {
+			return err
 		}
 	}
-	sum := colyseusMark{End: end}
 	for _, c := range g {
-		var m colyseusMark
-		if err := c.next("mark", timeout, &m); err != nil {
-			return sum, err
+		var v T
+		if err := c.next(reply, timeout, &v); err != nil {
+			return err
 		}
+		add(v)
+	}
+	return nil
+}
+
+// mark sends the mark to every process first, then sums their answers.
+func (g colyseusGroup) mark(end bool, timeout time.Duration) (colyseusMark, error) {
+	sum := colyseusMark{End: end}
+	err := ask(g, map[string]any{"cmd": "mark", "end": end}, "mark", timeout, func(m colyseusMark) {
 		sum.MsgsIn += m.MsgsIn
 		sum.BytesIn += m.BytesIn
 		sum.WireIn += m.WireIn
@@ -85,8 +93,8 @@ func (g colyseusGroup) mark(end bool, timeout time.Duration) (colyseusMark, erro
 		sum.BytesOut += m.BytesOut
 		sum.Late += m.Late
 		sum.Skipped += m.Skipped
-	}
-	return sum, nil
+	})
+	return sum, err
 }
 
 // cpu is the processes' CPU time, summed.
@@ -108,17 +116,8 @@ func (g colyseusGroup) cpu() (procstat.ProcCPU, error) {
 
 // drain asks every process to drain, then merges their finals.
 func (g colyseusGroup) drain(d, timeout time.Duration) (colyseusFinal, error) {
-	for _, c := range g {
-		if err := c.send(map[string]any{"cmd": "drain", "ms": d.Milliseconds()}); err != nil {
-			return colyseusFinal{}, err
-		}
-	}
 	sum := colyseusFinal{Errors: map[string]int{}}
-	for _, c := range g {
-		var f colyseusFinal
-		if err := c.next("final", timeout, &f); err != nil {
-			return sum, err
-		}
+	err := ask(g, map[string]any{"cmd": "drain", "ms": d.Milliseconds()}, "final", timeout, func(f colyseusFinal) {
 		sum.InputsInWindow += f.InputsInWindow
 		sum.Unacked += f.Unacked
 		sum.Dropped += f.Dropped
@@ -126,8 +125,8 @@ func (g colyseusGroup) drain(d, timeout time.Duration) (colyseusFinal, error) {
 			sum.Errors[k] += v
 		}
 		sum.LatNS = append(sum.LatNS, f.LatNS...)
-	}
-	return sum, nil
+	})
+	return sum, err
 }
 
 func (g colyseusGroup) stop() {
