@@ -106,7 +106,10 @@ func checkFloor(t *testing.T, url string) {
 					t.Fatal(err)
 				}
 				if m.Op == protocol.OpDelta && m.HasAck && m.Ack == 300 {
-					if len(b) < 14*players || len(b) > 14*players+20 {
+					// The delta carries the players whose input the same tick applied: all
+					// three when the inputs arrived together, fewer when a tick fell between
+					// them (10 ms ticks), but at least this player.
+					if len(b) < 14 || len(b) > 14*players+20 {
 						t.Errorf("client %d: delta of %d bytes for %d players", i, len(b), players)
 					}
 					break wait
